@@ -1,0 +1,1 @@
+"""Numeric core: pure, vectorised, no I/O."""

@@ -1,0 +1,363 @@
+"""Compiled kernels of tactical detection (numba): swept boxes, grid scan and the exact pair test.
+
+Only the loops that cannot be vectorised live here; the orchestration is in `detection.py`.
+All kernels release the GIL so that the grid scan runs on every core from a thread pool.
+
+Geometry (SPEC §3): horizontal positions are points on the WGS84 surface in ECEF metres,
+ground velocities are ECEF vectors tangent to the surface; a pair is compared in the plane
+perpendicular to the normal at its midpoint. Altitudes are compared separately.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit, prange
+
+WGS84_A = 6378137.0
+WGS84_E2 = (1.0 / 298.257223563) * (2.0 - 1.0 / 298.257223563)
+MIN_CURVATURE_RADIUS = WGS84_A * (1.0 - WGS84_E2)
+
+# Grid keys: 17 bits per ECEF axis for the cell index, 12 bits for an altitude bucket used to sweep
+# within a cell. Cell size is never smaller than the span / 2**17 (about 100 m), so indices fit.
+AXIS_BITS = 17
+AXIS_CELLS = 1 << AXIS_BITS
+ALT_BITS = 12
+ALT_BUCKETS = 1 << ALT_BITS
+ALT_BASE = -2000.0  # m, lowest altitude bucket edge
+ALT_BUCKET_SIZE = 25.0  # m: buckets cover -2000 m .. ~100 km; values outside are clipped (still sorted)
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def prepare(lat, lon, speed, track, vertrate, altitude, lookahead, hsep, vsep):
+    """Surface ECEF positions, ECEF ground velocities and conservative swept boxes.
+
+    Returns ``(position (n,3), velocity (n,3), box (n,8) float32)``. ``box`` holds
+    x/y/z lower, x/y/z upper, altitude lower, altitude upper of everything the aircraft can
+    touch within the look-ahead, expanded so that two aircraft whose boxes do not overlap
+    cannot be in conflict (see `swept_margin`). float32 values are rounded outward by 1 m
+    (float32 resolves 0.5 m at Earth-radius magnitudes).
+    """
+    n = lat.size
+    position = np.empty((n, 3))
+    velocity = np.empty((n, 3))
+    box = np.empty((n, 8), dtype=np.float32)
+    for k in prange(n):
+        la = math.radians(lat[k])
+        lo = math.radians(lon[k])
+        tr = math.radians(track[k])
+        sin_lat, cos_lat = math.sin(la), math.cos(la)
+        sin_lon, cos_lon = math.sin(lo), math.cos(lo)
+        prime_vertical = WGS84_A / math.sqrt(1.0 - WGS84_E2 * sin_lat * sin_lat)
+        px = prime_vertical * cos_lat * cos_lon
+        py = prime_vertical * cos_lat * sin_lon
+        pz = prime_vertical * (1.0 - WGS84_E2) * sin_lat
+        v_east = speed[k] * math.sin(tr)
+        v_north = speed[k] * math.cos(tr)
+        vx = -sin_lon * v_east - sin_lat * cos_lon * v_north
+        vy = cos_lon * v_east - sin_lat * sin_lon * v_north
+        vzz = cos_lat * v_north
+        position[k, 0], position[k, 1], position[k, 2] = px, py, pz
+        velocity[k, 0], velocity[k, 1], velocity[k, 2] = vx, vy, vzz
+        half = 0.5 * hsep + swept_margin(abs(speed[k]) * lookahead, hsep) + 1.0
+        p = (px, py, pz)
+        d = (vx * lookahead, vy * lookahead, vzz * lookahead)
+        for axis in range(3):
+            a = p[axis]
+            b = a + d[axis]
+            box[k, axis] = min(a, b) - half
+            box[k, 3 + axis] = max(a, b) + half
+        z0 = altitude[k]
+        z1 = z0 + vertrate[k] * lookahead
+        box[k, 6] = min(z0, z1) - 0.5 * vsep - 1.0
+        box[k, 7] = max(z0, z1) + 0.5 * vsep + 1.0
+    return position, velocity, box
+
+
+@njit(cache=True, nogil=True)
+def swept_margin(swept_distance, hsep):
+    """Metres added to an aircraft's half-box so that box overlap is necessary for a conflict.
+
+    The pair test measures distance in the plane perpendicular to the midpoint normal n;
+    the 3D chord between the two predicted points exceeds it by at most |n . (D + W t)|.
+    On the ellipsoid n . D is tiny (zero on a sphere) and t |n . V_a| <= S_a * chord / (2 r_min)
+    with chord <= R + S_a + S_b, so the excess is at most
+    ((S_a + S_b) (R + S_a + S_b)) / (2 r_min) <= sum over a, b of (S R + 2 S^2) / (2 r_min).
+    10 % and 0.2 % of (R + S) are added for the ellipsoid's flattening and rounding.
+    """
+    s = swept_distance
+    return 1.1 * (s * hsep + 2.0 * s * s) / (2.0 * MIN_CURVATURE_RADIUS) + 2e-3 * (hsep + s)
+
+
+@njit(cache=True, nogil=True)
+def pair_conflict(pa, pb, va, vb, za, zb, vza, vzb, lookahead, hsep, vsep, vtol, out):
+    """Exact SPEC §3 test of one pair; on conflict fills ``out`` = (t_in, t_out, t_cpa, d_cpa, dz_cpa).
+
+    ``pa``/``pb``: surface ECEF positions (m); ``va``/``vb``: ECEF ground velocities (m/s);
+    ``za``/``zb``: altitudes (m); ``vza``/``vzb``: vertical rates (m/s). Returns True on conflict.
+    """
+    # Vertical interval first: it is the cheapest and rejects most candidates.
+    dz = zb - za
+    dvz = vzb - vza
+    if vtol > 0.0 and abs(dz) >= vsep - vtol and abs(vza) < 1.0 and abs(vzb) < 1.0:
+        return False
+    if dvz == 0.0:
+        if abs(dz) >= vsep:
+            return False
+        v_low, v_high = -math.inf, math.inf
+    else:
+        r1 = (-vsep - dz) / dvz
+        r2 = (vsep - dz) / dvz
+        v_low, v_high = min(r1, r2), max(r1, r2)
+    if v_low >= lookahead or v_high <= 0.0:
+        return False
+
+    # Normal at the pair's midpoint (ellipsoid normal of the mean surface point).
+    nx = 0.5 * (pa[0] + pb[0])
+    ny = 0.5 * (pa[1] + pb[1])
+    nz = 0.5 * (pa[2] + pb[2]) / (1.0 - WGS84_E2)
+    norm = math.sqrt(nx * nx + ny * ny + nz * nz)
+    if norm < 1.0:  # antipodal pair: never close, any plane will do
+        nx, ny, nz, norm = pa[0], pa[1], pa[2] / (1.0 - WGS84_E2), 1.0
+        norm = math.sqrt(nx * nx + ny * ny + nz * nz)
+    nx /= norm
+    ny /= norm
+    nz /= norm
+    dx, dy, dzz = pb[0] - pa[0], pb[1] - pa[1], pb[2] - pa[2]
+    wx, wy, wz = vb[0] - va[0], vb[1] - va[1], vb[2] - va[2]
+    dn = dx * nx + dy * ny + dzz * nz
+    wn = wx * nx + wy * ny + wz * nz
+    dx, dy, dzz = dx - dn * nx, dy - dn * ny, dzz - dn * nz
+    wx, wy, wz = wx - wn * nx, wy - wn * ny, wz - wn * nz
+
+    a = wx * wx + wy * wy + wz * wz
+    b = dx * wx + dy * wy + dzz * wz
+    dd = dx * dx + dy * dy + dzz * dzz
+    c = dd - hsep * hsep
+    if a <= 1e-12:  # same ground velocity: constant horizontal distance
+        if c >= 0.0:
+            return False
+        h_low, h_high = -math.inf, math.inf
+        t_cpa = 0.0
+    else:
+        disc = b * b - a * c
+        if disc <= 0.0:
+            return False
+        root = math.sqrt(disc)
+        q = -(b + root) if b >= 0.0 else -(b - root)
+        r1 = q / a
+        r2 = c / q
+        h_low, h_high = min(r1, r2), max(r1, r2)
+        t_cpa = -b / a
+
+    low = max(h_low, v_low)
+    high = min(h_high, v_high)
+    if not (low < high and low < lookahead and high > 0.0):
+        return False
+    out[0] = max(low, 0.0)
+    out[1] = min(high, lookahead)
+    out[2] = t_cpa
+    out[3] = math.sqrt(max(dd + 2.0 * b * t_cpa + a * t_cpa * t_cpa, 0.0))
+    out[4] = abs(dz + dvz * t_cpa)
+    return True
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def grid_keys(box, origin, cell, regular):
+    """Sort key of each regular aircraft: lower-corner cell (17 bits per axis) then altitude bucket."""
+    n = box.shape[0]
+    keys = np.empty(n, dtype=np.int64)
+    for k in prange(n):
+        if not regular[k]:
+            keys[k] = np.iinfo(np.int64).max
+            continue
+        key = 0
+        for axis in range(3):
+            index = int((box[k, axis] - origin[axis]) / cell)
+            index = min(max(index, 0), AXIS_CELLS - 1)
+            key = (key << AXIS_BITS) | index
+        key = (key << ALT_BITS) | altitude_bucket(box[k, 6])
+        keys[k] = key
+    return keys
+
+
+@njit(cache=True, nogil=True)
+def altitude_bucket(altitude):
+    bucket = math.floor((altitude - ALT_BASE) / ALT_BUCKET_SIZE)
+    return min(max(bucket, 0), ALT_BUCKETS - 1)
+
+
+@njit(cache=True, nogil=True)
+def _grow(buffer, needed):
+    if needed <= buffer.shape[0]:
+        return buffer
+    bigger = np.empty((max(needed, 2 * buffer.shape[0]),) + buffer.shape[1:], dtype=buffer.dtype)
+    bigger[: buffer.shape[0]] = buffer[:]
+    return bigger
+
+
+@njit(cache=True, nogil=True)
+def _test_and_record(i, j, position, velocity, altitude, vertrate, party, between_parties,
+                     lookahead, hsep, vsep, vtol, scratch, pairs, values, count):
+    if between_parties and (party[i] < 0 or party[j] < 0 or party[i] == party[j]):
+        return pairs, values, count
+    if pair_conflict(position[i], position[j], velocity[i], velocity[j], altitude[i], altitude[j],
+                     vertrate[i], vertrate[j], lookahead, hsep, vsep, vtol, scratch):
+        pairs = _grow(pairs, count + 1)
+        values = _grow(values, count + 1)
+        pairs[count, 0] = i
+        pairs[count, 1] = j
+        values[count, :] = scratch
+        count += 1
+    return pairs, values, count
+
+
+@njit(cache=True, nogil=True)
+def _lower_bound(keys, lo, hi, value):
+    while lo < hi:
+        mid = (lo + hi) >> 1
+        if keys[mid] < value:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
+
+
+@njit(cache=True, nogil=True)
+def scan_cells(cell_first, cell_last, cell_key, cell_start, cell_alt_reach, sorted_keys, order, sbox,
+               position, velocity, altitude, vertrate, party, between_parties,
+               lookahead, hsep, vsep, vtol):
+    """Test every regular aircraft of cells [cell_first, cell_last) against later aircraft nearby.
+
+    Cells are sorted by key; each aircraft is in the cell of its box's lower corner and no
+    regular box is wider than a cell, so overlapping boxes lie in adjacent cells. Pairs are
+    taken once: only partners later in sorted order. Within a cell, entries are sorted by
+    altitude bucket, so the partners of an aircraft form a contiguous bucket range.
+    ``sbox`` is the box array in sorted order; ``order`` maps sorted positions to aircraft.
+    Returns ``(pairs (m,2) int64 aircraft indices, values (m,5))``.
+    """
+    pairs = np.empty((64, 2), dtype=np.int64)
+    values = np.empty((64, 5))
+    count = 0
+    scratch = np.empty(5)
+    n_cells = cell_key.size
+    shift = ALT_BITS
+    zmask = (1 << AXIS_BITS) - 1
+    for c in range(cell_first, cell_last):
+        key = cell_key[c]
+        ix = key >> (2 * AXIS_BITS)
+        iy = (key >> AXIS_BITS) & zmask
+        iz = key & zmask
+        for column in range(5):
+            # Neighbour columns at or after this one in key order: (0,0) and (0,1),(1,-1),(1,0),(1,1).
+            if column == 0:
+                jx, jy, z_from = ix, iy, iz
+            elif column == 1:
+                jx, jy, z_from = ix, iy + 1, iz - 1
+            else:
+                jx, jy, z_from = ix + 1, iy + column - 3, iz - 1
+            if jy < 0 or jy > zmask or jx > zmask:
+                continue
+            base = (jx << (2 * AXIS_BITS)) | (jy << AXIS_BITS)
+            first_key = base | max(z_from, 0)
+            last_key = base | min(iz + 1, zmask)
+            d = _lower_bound(cell_key, 0, n_cells, first_key)
+            while d < n_cells and cell_key[d] <= last_key:
+                d_start = cell_start[d]
+                d_end = cell_start[d + 1]
+                reach = cell_alt_reach[d]
+                for si in range(cell_start[c], cell_start[c + 1]):
+                    i = order[si]
+                    # partners' lower altitude bucket must lie in [bucket(lo_i - reach), bucket(hi_i)]
+                    low_key = (cell_key[d] << shift) | altitude_bucket(sbox[si, 6] - reach)
+                    high_bucket = altitude_bucket(sbox[si, 7])
+                    start = d_start
+                    if d == c:
+                        start = si + 1
+                    sj = _lower_bound(sorted_keys, start, d_end, low_key)
+                    while sj < d_end and (sorted_keys[sj] & (ALT_BUCKETS - 1)) <= high_bucket:
+                        if _overlap_rows(sbox, si, sbox, sj):
+                            j = order[sj]
+                            pairs, values, count = _test_and_record(
+                                i, j, position, velocity, altitude, vertrate, party, between_parties,
+                                lookahead, hsep, vsep, vtol, scratch, pairs, values, count)
+                        sj += 1
+                d += 1
+    return pairs[:count], values[:count]
+
+
+@njit(cache=True, nogil=True)
+def scan_oversize(oversize, obox, origin, cell, cell_key, cell_start, cell_alt_reach, sorted_keys, order,
+                  sbox, position, velocity, altitude, vertrate, party, between_parties,
+                  lookahead, hsep, vsep, vtol):
+    """Test aircraft whose box is wider than a cell against every regular aircraft and each other.
+
+    A regular box overlapping an oversize one has its lower corner in the cells from one below
+    the oversize box's lower corner to its upper corner, on every axis.
+    """
+    pairs = np.empty((64, 2), dtype=np.int64)
+    values = np.empty((64, 5))
+    count = 0
+    scratch = np.empty(5)
+    n_cells = cell_key.size
+    zmask = (1 << AXIS_BITS) - 1
+    for q in range(oversize.size):
+        i = oversize[q]
+        lo = np.empty(3, dtype=np.int64)
+        hi = np.empty(3, dtype=np.int64)
+        for axis in range(3):
+            lo[axis] = min(max(int((obox[q, axis] - origin[axis]) / cell) - 1, 0), zmask)
+            hi[axis] = min(max(int((obox[q, 3 + axis] - origin[axis]) / cell), 0), zmask)
+        for jx in range(lo[0], hi[0] + 1):
+            for jy in range(lo[1], hi[1] + 1):
+                base = (jx << (2 * AXIS_BITS)) | (jy << AXIS_BITS)
+                d = _lower_bound(cell_key, 0, n_cells, base | lo[2])
+                while d < n_cells and cell_key[d] <= (base | hi[2]):
+                    reach = cell_alt_reach[d]
+                    low_key = (cell_key[d] << ALT_BITS) | altitude_bucket(obox[q, 6] - reach)
+                    high_bucket = altitude_bucket(obox[q, 7])
+                    sj = _lower_bound(sorted_keys, cell_start[d], cell_start[d + 1], low_key)
+                    while sj < cell_start[d + 1] and (sorted_keys[sj] & (ALT_BUCKETS - 1)) <= high_bucket:
+                        if _overlap_rows(obox, q, sbox, sj):
+                            pairs, values, count = _test_and_record(
+                                i, order[sj], position, velocity, altitude, vertrate, party, between_parties,
+                                lookahead, hsep, vsep, vtol, scratch, pairs, values, count)
+                        sj += 1
+                    d += 1
+        for r in range(q + 1, oversize.size):
+            if _overlap_rows(obox, q, obox, r):
+                pairs, values, count = _test_and_record(
+                    i, oversize[r], position, velocity, altitude, vertrate, party, between_parties,
+                    lookahead, hsep, vsep, vtol, scratch, pairs, values, count)
+    return pairs[:count], values[:count]
+
+
+@njit(cache=True, nogil=True)
+def _overlap_rows(box_a, i, box_b, j):
+    return (
+        box_a[i, 0] < box_b[j, 3]
+        and box_b[j, 0] < box_a[i, 3]
+        and box_a[i, 1] < box_b[j, 4]
+        and box_b[j, 1] < box_a[i, 4]
+        and box_a[i, 2] < box_b[j, 5]
+        and box_b[j, 2] < box_a[i, 5]
+        and box_a[i, 6] < box_b[j, 7]
+        and box_b[j, 6] < box_a[i, 7]
+    )
+
+
+@njit(cache=True, nogil=True)
+def all_pairs_exact(position, velocity, altitude, vertrate, party, between_parties, lookahead, hsep, vsep, vtol):
+    """Every pair through the exact test, no broad phase: the O(N^2) reference for the grid."""
+    pairs = np.empty((64, 2), dtype=np.int64)
+    values = np.empty((64, 5))
+    count = 0
+    scratch = np.empty(5)
+    n = altitude.size
+    for i in range(n):
+        for j in range(i + 1, n):
+            pairs, values, count = _test_and_record(
+                i, j, position, velocity, altitude, vertrate, party, between_parties,
+                lookahead, hsep, vsep, vtol, scratch, pairs, values, count)
+    return pairs[:count], values[:count]

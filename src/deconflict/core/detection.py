@@ -1,0 +1,241 @@
+"""Tactical conflict detection (SPEC §3): every pair that loses separation within the look-ahead.
+
+Broad phase: each aircraft's swept volume over the look-ahead is bounded by a conservative
+ECEF box plus an altitude interval (`_kernels.prepare`); boxes go into a uniform 3D grid
+keyed by their lower corner, so only aircraft in adjacent cells are compared, sorted by
+altitude within a cell. Every candidate pair then gets the exact test of SPEC §3.
+Cost grows with N and the number of nearby pairs; memory is O(N + conflicts).
+"""
+
+from __future__ import annotations
+
+import os
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any, Iterator
+
+import numpy as np
+
+from deconflict.core import _kernels
+from deconflict.core.states import States
+from deconflict.core.units import FOOT, NAUTICAL_MILE
+
+DEFAULT_LOOKAHEAD = 300.0  # s
+DEFAULT_HSEP = 5.0 * NAUTICAL_MILE  # m
+DEFAULT_VSEP = 1000.0 * FOOT  # m
+
+CONFLICT_COLUMNS = ("a", "b", "party_a", "party_b", "t_in", "t_out", "t_cpa", "d_cpa", "dz_cpa")
+_CELL_QUANTILE = 0.999  # boxes wider than this quantile are handled outside the grid
+
+
+class DetectionError(ValueError):
+    """Detection parameters that make no sense (negative minima, no look-ahead...)."""
+
+
+@dataclass(frozen=True, eq=False)
+class Conflicts:
+    """The conflict table of SPEC §3, sorted by (t_in, a, b), one row per pair with a < b.
+
+    Times in seconds relative to ``at`` (UNIX s), distances in metres. ``index_a`` and
+    ``index_b`` point at the rows of the snapshot (``states``) the pair came from.
+    """
+
+    a: np.ndarray
+    b: np.ndarray
+    party_a: np.ndarray
+    party_b: np.ndarray
+    t_in: np.ndarray
+    t_out: np.ndarray
+    t_cpa: np.ndarray
+    d_cpa: np.ndarray
+    dz_cpa: np.ndarray
+    index_a: np.ndarray
+    index_b: np.ndarray
+    states: States
+    lookahead: float
+    hsep: float
+    vsep: float
+    vtol: float
+
+    @property
+    def at(self) -> float | None:
+        return self.states.at
+
+    def __len__(self) -> int:
+        return int(self.t_in.size)
+
+    def columns(self) -> dict[str, np.ndarray]:
+        """The SPEC §3 columns, in order."""
+        return {name: getattr(self, name) for name in CONFLICT_COLUMNS}
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        columns = self.columns()
+        for k in range(len(self)):
+            yield {name: values[k].item() for name, values in columns.items()}
+
+    def pairs(self) -> set[tuple[str, str]]:
+        return set(zip(self.a.tolist(), self.b.tolist()))
+
+    def to_pandas(self) -> Any:
+        import pandas as pd  # conversion only
+
+        return pd.DataFrame(self.columns())
+
+    def to_arrow(self) -> Any:
+        import pyarrow as pa  # conversion only
+
+        return pa.table(self.columns())
+
+
+def detect(
+    states: States,
+    lookahead: float = DEFAULT_LOOKAHEAD,
+    hsep: float = DEFAULT_HSEP,
+    vsep: float = DEFAULT_VSEP,
+    vtol: float = 0.0,
+    between_parties: bool = False,
+    threads: int | None = None,
+) -> Conflicts:
+    """Every pair of aircraft in conflict within ``lookahead`` seconds (SPEC §3).
+
+    ``states``: a snapshot; a history is first reduced with ``states.snapshot()`` (latest time,
+    60 s staleness). ``hsep``/``vsep``: horizontal/vertical minima (m). ``vtol`` (m): a level
+    pair reported at least ``vsep - vtol`` apart counts as vertically separated.
+    ``between_parties``: only pairs whose parties are both known and differ.
+    ``threads``: worker threads for the grid scan (default: all cores).
+    """
+    _check_parameters(lookahead, hsep, vsep, vtol)
+    snapshot = states if states.is_snapshot else states.snapshot()
+    index_a, index_b, values = _candidate_scan(snapshot, lookahead, hsep, vsep, vtol, between_parties, threads)
+    return _table(snapshot, index_a, index_b, values, lookahead, hsep, vsep, vtol)
+
+
+def detect_all_pairs(
+    states: States,
+    lookahead: float = DEFAULT_LOOKAHEAD,
+    hsep: float = DEFAULT_HSEP,
+    vsep: float = DEFAULT_VSEP,
+    vtol: float = 0.0,
+    between_parties: bool = False,
+) -> Conflicts:
+    """Same result as `detect`, by testing every pair (O(N^2)): the reference for the broad phase."""
+    _check_parameters(lookahead, hsep, vsep, vtol)
+    snapshot = states if states.is_snapshot else states.snapshot()
+    position, velocity, _ = _kernels.prepare(*_kinematics(snapshot), lookahead, hsep, vsep)
+    pairs, values = _kernels.all_pairs_exact(
+        position, velocity, snapshot.altitude, snapshot.vertrate, _party_codes(snapshot), between_parties,
+        lookahead, hsep, vsep, vtol)
+    return _table(snapshot, pairs[:, 0], pairs[:, 1], values, lookahead, hsep, vsep, vtol)
+
+
+def _check_parameters(lookahead: float, hsep: float, vsep: float, vtol: float) -> None:
+    for name, value in (("lookahead", lookahead), ("hsep", hsep), ("vsep", vsep)):
+        if not np.isfinite(value) or value <= 0.0:
+            raise DetectionError(f"{name} must be a positive finite value, got {value!r}")
+    if not np.isfinite(vtol) or not 0.0 <= vtol < vsep:
+        raise DetectionError(f"vtol must be in [0, vsep), got {vtol!r}")
+
+
+def _kinematics(s: States) -> tuple[np.ndarray, ...]:
+    return s.lat, s.lon, s.velocity, s.heading, s.vertrate, s.altitude
+
+
+def _party_codes(s: States) -> np.ndarray:
+    """Integer code per aircraft's party, -1 for unknown (empty)."""
+    if len(s) == 0:
+        return np.empty(0, dtype=np.int32)
+    names, codes = np.unique(s.party, return_inverse=True)
+    codes = codes.astype(np.int32)
+    if names.size and names[0] == "":
+        codes -= 1  # "" sorts first: it becomes -1, the others 0..k-1
+    return codes
+
+
+def _candidate_scan(
+    s: States, lookahead: float, hsep: float, vsep: float, vtol: float, between_parties: bool, threads: int | None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    n = len(s)
+    if n < 2:
+        return np.empty(0, np.int64), np.empty(0, np.int64), np.empty((0, 5))
+    position, velocity, box = _kernels.prepare(*_kinematics(s), lookahead, hsep, vsep)
+    party = _party_codes(s) if between_parties else np.zeros(n, dtype=np.int32)
+
+    lower, upper = box[:, 0:3], box[:, 3:6]
+    extent = (upper - lower).max(axis=1)
+    origin = lower.min(axis=0).astype(np.float64) - 2.0
+    span = float((upper.max(axis=0) - origin).max())
+    k = int(_CELL_QUANTILE * (n - 1))
+    typical = float(np.partition(extent, k)[k])
+    cell = max(typical, span / (_kernels.AXIS_CELLS - 4)) * 1.001
+    regular = extent <= cell * (1.0 - 1e-6)
+    del extent, lower, upper
+
+    keys = _kernels.grid_keys(box, origin, cell, regular)
+    n_regular = int(regular.sum())
+    order = np.argsort(keys)[:n_regular]
+    sorted_keys = keys[order]
+    del keys
+    sorted_box = box[order]
+    cell_of = sorted_keys >> _kernels.ALT_BITS
+    cell_start = np.flatnonzero(np.diff(cell_of)) + 1
+    cell_start = np.concatenate(([0], cell_start, [n_regular])).astype(np.int64)
+    cell_key = cell_of[cell_start[:-1]] if n_regular else np.empty(0, np.int64)
+    del cell_of
+    if n_regular:
+        alt_extent = sorted_box[:, 7].astype(np.float64) - sorted_box[:, 6]
+        cell_reach = np.maximum.reduceat(alt_extent, cell_start[:-1]) + 1.0
+        del alt_extent
+    else:
+        cell_reach = np.empty(0)
+
+    oversize = np.flatnonzero(~regular)
+    common = (s.altitude, s.vertrate, party, between_parties, lookahead, hsep, vsep, vtol)
+    workers = threads or os.cpu_count() or 1
+    # Chunks of cells with about equal numbers of aircraft, several per worker for balance.
+    n_chunks = max(1, min(cell_key.size, 8 * workers))
+    bounds = np.searchsorted(cell_start, np.linspace(0, n_regular, n_chunks + 1).astype(np.int64))
+    bounds = np.unique(np.clip(bounds, 0, cell_key.size))
+
+    def scan(first_last: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+        return _kernels.scan_cells(first_last[0], first_last[1], cell_key, cell_start, cell_reach, sorted_keys,
+                                   order, sorted_box, position, velocity, *common)
+
+    def scan_oversize() -> tuple[np.ndarray, np.ndarray]:
+        return _kernels.scan_oversize(oversize, box[oversize], origin, cell, cell_key, cell_start, cell_reach,
+                                      sorted_keys, order, sorted_box, position, velocity, *common)
+
+    chunks = list(zip(bounds[:-1].tolist(), bounds[1:].tolist()))
+    if workers == 1 or len(chunks) <= 1:
+        results = [scan(chunk) for chunk in chunks]
+        results.append(scan_oversize())
+    else:
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            oversize_future = pool.submit(scan_oversize)
+            results = list(pool.map(scan, chunks))
+            results.append(oversize_future.result())
+    pairs = np.concatenate([r[0] for r in results]) if results else np.empty((0, 2), np.int64)
+    values = np.concatenate([r[1] for r in results]) if results else np.empty((0, 5))
+    return pairs[:, 0], pairs[:, 1], values
+
+
+def _table(
+    s: States, index_a: np.ndarray, index_b: np.ndarray, values: np.ndarray,
+    lookahead: float, hsep: float, vsep: float, vtol: float,
+) -> Conflicts:
+    """Order each pair a < b (string order) and the rows by (t_in, a, b)."""
+    ids_a, ids_b = s.icao24[index_a], s.icao24[index_b]
+    m = ids_a.size
+    # Rank only the ids that appear in conflicts: cost grows with conflicts, not with N.
+    _, rank = np.unique(np.concatenate((ids_a, ids_b)), return_inverse=True)
+    rank_a, rank_b = rank[:m], rank[m:]
+    swap = rank_a > rank_b
+    index_a, index_b = np.where(swap, index_b, index_a), np.where(swap, index_a, index_b)
+    rank_a, rank_b = np.where(swap, rank_b, rank_a), np.where(swap, rank_a, rank_b)
+    order = np.lexsort((rank_b, rank_a, values[:, 0]))
+    index_a, index_b, values = index_a[order], index_b[order], values[order]
+    return Conflicts(
+        a=s.icao24[index_a], b=s.icao24[index_b], party_a=s.party[index_a], party_b=s.party[index_b],
+        t_in=values[:, 0].copy(), t_out=values[:, 1].copy(), t_cpa=values[:, 2].copy(),
+        d_cpa=values[:, 3].copy(), dz_cpa=values[:, 4].copy(), index_a=index_a, index_b=index_b,
+        states=s, lookahead=lookahead, hsep=hsep, vsep=vsep, vtol=vtol,
+    )

@@ -1,0 +1,121 @@
+"""State vectors as arrays (SPEC §2): a surveillance snapshot or a history of many aircraft.
+
+`States` wraps one numpy array per column, SI units, degrees only for lat/lon/heading.
+It does no I/O: files are read by `deconflict.io` (`deconflict.read_states`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields, replace
+from typing import Any
+
+import numpy as np
+
+from deconflict.core.geodesy import extrapolate_along_track
+
+FLOAT_COLUMNS = ("time", "lat", "lon", "velocity", "heading", "vertrate", "altitude")
+TEXT_COLUMNS = ("icao24", "callsign", "party")
+
+
+@dataclass(frozen=True, eq=False)
+class States:
+    """One row per state vector; arrays of equal length.
+
+    ``altitude`` (m) is the altitude used for separation: barometric, or geometric where no
+    barometric altitude is known (SPEC §1). ``party`` is ``""`` when unknown.
+    ``at`` is set on a snapshot: one row per airborne aircraft, all extrapolated to time ``at``
+    (UNIX s); detection needs a snapshot and takes one itself when given a history.
+    """
+
+    icao24: np.ndarray
+    time: np.ndarray
+    lat: np.ndarray
+    lon: np.ndarray
+    velocity: np.ndarray
+    heading: np.ndarray
+    vertrate: np.ndarray
+    altitude: np.ndarray
+    callsign: np.ndarray
+    party: np.ndarray
+    onground: np.ndarray
+    at: float | None = None
+
+    @classmethod
+    def from_arrays(
+        cls,
+        icao24: Any,
+        time: Any,
+        lat: Any,
+        lon: Any,
+        velocity: Any,
+        heading: Any,
+        vertrate: Any,
+        altitude: Any,
+        callsign: Any = None,
+        party: Any = None,
+        onground: Any = None,
+        at: float | None = None,
+    ) -> "States":
+        """Build from array-likes, broadcasting scalars; text columns default to empty strings."""
+        ids = np.asarray(icao24).astype(str)
+        n = ids.size
+        floats = {}
+        for name, values in zip(FLOAT_COLUMNS, (time, lat, lon, velocity, heading, vertrate, altitude)):
+            floats[name] = np.broadcast_to(np.asarray(values, dtype=np.float64), (n,)).copy()
+
+        def text(values: Any) -> np.ndarray:
+            if values is None:
+                return np.full(n, "", dtype="U1")
+            return np.broadcast_to(np.asarray(values).astype(str), (n,)).copy()
+
+        ground = np.zeros(n, dtype=bool) if onground is None else np.broadcast_to(np.asarray(onground, dtype=bool), (n,)).copy()
+        return cls(icao24=ids, callsign=text(callsign), party=text(party), onground=ground, at=at, **floats)
+
+    def __len__(self) -> int:
+        return int(self.icao24.size)
+
+    @property
+    def is_snapshot(self) -> bool:
+        return self.at is not None
+
+    def take(self, index: np.ndarray) -> "States":
+        """Rows selected by an integer or boolean index, same columns."""
+        arrays = {f.name: getattr(self, f.name)[index] for f in fields(self) if f.name != "at"}
+        return replace(self, **arrays)
+
+    def snapshot(self, at: float | None = None, max_age: float = 60.0) -> "States":
+        """Each airborne aircraft's latest state at or before ``at``, extrapolated to ``at``.
+
+        ``at`` defaults to the latest time in the data. States older than ``max_age`` seconds
+        at ``at`` are stale and dropped, as are aircraft on the ground (SPEC §3). Positions move
+        along the geodesic of the reported track; altitudes by the vertical rate.
+        """
+        if len(self) == 0:
+            return replace(self, at=float("nan") if at is None else float(at))
+        when = float(np.max(self.time)) if at is None else float(at)
+        candidates = np.flatnonzero(self.time <= when)
+        # latest row per aircraft: sort by (id, time) and keep the last of each id
+        ids = self.icao24[candidates]
+        order = np.lexsort((self.time[candidates], ids))
+        sorted_ids = ids[order]
+        last = np.ones(sorted_ids.size, dtype=bool)
+        last[:-1] = sorted_ids[1:] != sorted_ids[:-1]
+        rows = candidates[order[last]]
+        keep = (when - self.time[rows] <= max_age) & ~self.onground[rows]
+        latest = self.take(rows[keep])
+        age = when - latest.time
+        moving = age > 0.0
+        lat, lon, heading, altitude = latest.lat.copy(), latest.lon.copy(), latest.heading.copy(), latest.altitude.copy()
+        if moving.any():
+            lat[moving], lon[moving], heading[moving] = extrapolate_along_track(
+                lat[moving], lon[moving], heading[moving], latest.velocity[moving] * age[moving]
+            )
+            altitude[moving] += latest.vertrate[moving] * age[moving]
+        return replace(latest, lat=lat, lon=lon, heading=heading, altitude=altitude,
+                       time=np.full(len(latest), when), at=when)
+
+    def to_pandas(self) -> Any:
+        """A pandas DataFrame with one column per field (``at`` left out)."""
+        import pandas as pd  # conversion only: core stays free of pandas at import time
+
+        return pd.DataFrame({f.name: getattr(self, f.name) for f in fields(self) if f.name != "at"})

@@ -1,0 +1,1 @@
+"""Adapters: state-vector files (and later receivers, plans, scenarios)."""
