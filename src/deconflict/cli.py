@@ -1,0 +1,168 @@
+"""The `deconflict` command line (SPEC §4). Thin: parse, call, print.
+
+Every user error (bad usage, bad unit, unreadable input) is one line on stderr and exit 2;
+no traceback reaches a user.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from datetime import datetime
+from importlib import resources
+from pathlib import Path
+from typing import Annotated, Optional
+
+import click
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from deconflict.core.detection import Conflicts, DetectionError, detect as detect_conflicts
+from deconflict.core.units import FOOT, NAUTICAL_MILE, UnitError, format_distance, format_duration, parse_distance, parse_duration
+from deconflict.io.states_file import StatesFileError, read_states_checked, write_conflicts
+
+EXIT_USAGE = 2
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    help="Open airspace de-confliction: find conflicts between aircraft of independent parties.",
+)
+
+
+class UserError(Exception):
+    """An error caused by the user's input: printed as one line, exit 2."""
+
+
+def _parse_time(text: str | None) -> float | None:
+    """``--at``: UNIX seconds, or ISO 8601 with an offset (``2015-10-20T06:00:00Z``)."""
+    if text is None:
+        return None
+    try:
+        return float(text)
+    except ValueError:
+        pass
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise UserError(f"--at: {text!r} is not a time; expected UNIX seconds or ISO 8601 (2015-10-20T06:00:00Z)") from None
+    if moment.tzinfo is None:
+        raise UserError(f"--at: {text!r} has no UTC offset; add Z or +HH:MM")
+    return moment.timestamp()
+
+
+def _run_detection(
+    path: Path, at: str | None, lookahead: str, hsep: str, vsep: str, vtol: str, max_age: str,
+    between_parties: bool, threads: int | None,
+) -> tuple[Conflicts, int, str]:
+    """Read, snapshot and detect; returns the conflicts, the number of aircraft and a summary line."""
+    parameters = dict(
+        lookahead=parse_duration(lookahead, "--lookahead"), hsep=parse_distance(hsep, "--hsep"),
+        vsep=parse_distance(vsep, "--vsep"), vtol=parse_distance(vtol, "--vtol"),
+    )
+    staleness = parse_duration(max_age, "--max-age")
+    when = _parse_time(at)
+    start = time.perf_counter()
+    states, rejected = read_states_checked(path)
+    if rejected.count:
+        print(rejected.summary(path), file=sys.stderr)
+    snapshot = states.snapshot(at=when, max_age=staleness)
+    conflicts = detect_conflicts(snapshot, between_parties=between_parties, threads=threads, **parameters)
+    elapsed = time.perf_counter() - start
+    summary = (
+        f"{len(snapshot)} aircraft, {len(conflicts)} conflict{'s' * (len(conflicts) != 1)} within "
+        f"{format_duration(parameters['lookahead'])} ({format_distance(parameters['hsep'])} / "
+        f"{format_distance(parameters['vsep'])}{', between parties' if between_parties else ''}) "
+        f"in {elapsed:.3f} s"
+    )
+    return conflicts, len(snapshot), summary
+
+
+@app.command()
+def detect(
+    input: Annotated[Path, typer.Argument(help="State vectors: .csv, .csv.gz or .parquet (OpenSky schema).")],
+    output: Annotated[str, typer.Option("--output", "-o", help="Conflict table: .csv, .csv.gz, .parquet, or - for CSV on stdout.")] = "-",
+    at: Annotated[Optional[str], typer.Option(help="Time of the picture: UNIX s or ISO 8601. Default: latest in the file.")] = None,
+    lookahead: Annotated[str, typer.Option(help="Look-ahead time, e.g. 5min, 300s.")] = "5min",
+    hsep: Annotated[str, typer.Option(help="Horizontal minimum, e.g. 5nm, 9.26km.")] = "5nm",
+    vsep: Annotated[str, typer.Option(help="Vertical minimum, e.g. 1000ft.")] = "1000ft",
+    vtol: Annotated[str, typer.Option(help="Level pairs at least vsep - vtol apart count as separated (SPEC §3).")] = "0ft",
+    max_age: Annotated[str, typer.Option(help="States older than this at --at are stale and ignored.")] = "60s",
+    between_parties: Annotated[bool, typer.Option("--between-parties", help="Only pairs of two different known parties.")] = False,
+    threads: Annotated[Optional[int], typer.Option(help="Worker threads (default: all cores).", min=1)] = None,
+) -> None:
+    """Find every pair of aircraft that will lose separation within the look-ahead."""
+    conflicts, _, summary = _run_detection(input, at, lookahead, hsep, vsep, vtol, max_age, between_parties, threads)
+    write_conflicts(conflicts, output)
+    print(summary, file=sys.stderr)
+
+
+@app.command()
+def demo(
+    lookahead: Annotated[str, typer.Option(help="Look-ahead time.")] = "5min",
+) -> None:
+    """Detect conflicts in the bundled two-party scenario near an air base and show them as a table."""
+    sample = resources.files("deconflict") / "data" / "sample_states.csv"
+    with resources.as_file(sample) as path:
+        conflicts, aircraft, summary = _run_detection(path, None, lookahead, "5nm", "1000ft", "0ft", "60s", False, None)
+    console = Console(width=max(Console().width, 110))  # a conflict row must not wrap
+    console.print(f"[bold]deconflict demo[/bold]: bundled snapshot {sample.name}, {summary}")
+    console.print(conflict_table(conflicts))
+
+
+def conflict_table(conflicts: Conflicts, limit: int = 40) -> Table:
+    """A Rich table of the first ``limit`` conflicts, soonest loss of separation first."""
+    table = Table(title=f"{len(conflicts)} conflicts, soonest first", header_style="bold")
+    for heading in ("aircraft a", "aircraft b", "parties", "LoS in", "LoS for", "CPA", "CPA vert"):
+        table.add_column(heading, justify="left" if heading in ("aircraft a", "aircraft b", "parties") else "right",
+                         no_wrap=True)
+    states = conflicts.states
+    for k in range(min(len(conflicts), limit)):
+        i, j = conflicts.index_a[k], conflicts.index_b[k]
+        table.add_row(
+            f"{conflicts.a[k]} {states.callsign[i]}".strip(), f"{conflicts.b[k]} {states.callsign[j]}".strip(),
+            f"{conflicts.party_a[k] or '?'}/{conflicts.party_b[k] or '?'}",
+            "[bold red]NOW[/bold red]" if conflicts.t_in[k] == 0.0 else _mmss(conflicts.t_in[k]),
+            _mmss(conflicts.t_out[k] - conflicts.t_in[k]),
+            f"{conflicts.d_cpa[k] / NAUTICAL_MILE:.1f} NM",
+            f"{conflicts.dz_cpa[k] / FOOT:.0f} ft",
+        )
+    if len(conflicts) > limit:
+        table.caption = f"... and {len(conflicts) - limit} more"
+    return table
+
+
+def _mmss(seconds: float) -> str:
+    whole = int(round(seconds))
+    return f"{whole // 60}:{whole % 60:02d}"
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: run the app, turning every user error into one line and exit 2."""
+    try:
+        result = app(args=argv, standalone_mode=False, prog_name="deconflict")
+    except click.UsageError as error:
+        hint = f" (see: deconflict {error.ctx.info_name if error.ctx and error.ctx.parent else ''} --help)".replace("  ", " ")
+        _fail(f"{error.format_message()}{hint}")
+    except click.ClickException as error:
+        _fail(error.format_message())
+    except click.Abort:
+        print("aborted", file=sys.stderr)
+        sys.exit(130)
+    except (UserError, UnitError, StatesFileError, DetectionError) as error:
+        _fail(str(error))
+    except BrokenPipeError:
+        sys.stderr.close()  # output piped into e.g. `head`: not an error
+        sys.exit(0)
+    sys.exit(result if isinstance(result, int) else 0)
+
+
+def _fail(message: str) -> None:
+    print(f"error: {message}", file=sys.stderr)
+    sys.exit(EXIT_USAGE)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,209 @@
+"""State-vector files (SPEC §2): OpenSky-schema CSV, CSV.gz or Parquet in; conflict tables out.
+
+Bad rows are reported (count, first line numbers, reason) and skipped; they never change the
+result of the valid rows. A missing required column or an unreadable file raises
+`StatesFileError` with a one-line message naming the file.
+"""
+
+from __future__ import annotations
+
+import sys
+import warnings
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+from deconflict.core.detection import Conflicts
+from deconflict.core.states import States
+
+REQUIRED_COLUMNS = ("time", "icao24", "lat", "lon", "velocity", "heading", "vertrate")
+ALTITUDE_COLUMNS = ("baroaltitude", "geoaltitude")
+NUMERIC_COLUMNS = ("time", "lat", "lon", "velocity", "heading", "vertrate", "baroaltitude", "geoaltitude")
+TEXT_COLUMNS = ("icao24", "callsign", "party", "onground")
+MAX_SPEED = 1500.0  # m/s, SPEC §2
+MAX_VERTICAL_RATE = 150.0  # m/s (~30,000 ft/min): beyond any aircraft's climb or dive
+ALTITUDE_RANGE = (-1500.0, 60000.0)  # m: below the Dead Sea shore to above any balloon
+MAX_ID_LENGTH = 32
+_TRUE = {"true", "t", "1", "yes"}
+_FALSE = {"false", "f", "0", "no", ""}
+EXAMPLES = 5
+
+
+class StatesFileError(Exception):
+    """A state-vector file that cannot be used at all (unreadable, wrong format, missing column)."""
+
+
+@dataclass
+class RejectedRows:
+    """Rows skipped because of missing or impossible values: count, reasons, first locations."""
+
+    count: int = 0
+    reasons: Counter[str] = field(default_factory=Counter)
+    examples: list[tuple[str, str]] = field(default_factory=list)  # (location, reason)
+
+    def summary(self, path: str | Path) -> str:
+        """One line: ``file: 3 bad rows skipped (line 4: lat outside [-90, 90]; ...)``."""
+        shown = "; ".join(f"{where}: {why}" for where, why in self.examples)
+        more = ", ..." if self.count > len(self.examples) else ""
+        return f"{path}: {self.count} bad row{'s' * (self.count != 1)} skipped ({shown}{more})"
+
+
+def read_states(path: str | Path) -> States:
+    """Read a state-vector file; bad rows are skipped with a `UserWarning` that says which."""
+    states, rejected = read_states_checked(path)
+    if rejected.count:
+        warnings.warn(rejected.summary(path), stacklevel=2)
+    return states
+
+
+def read_states_checked(path: str | Path) -> tuple[States, RejectedRows]:
+    """Read a state-vector file; return the valid rows and a report of the rejected ones."""
+    path = Path(path)
+    table, location = _read_table(path)
+    names = set(table.column_names)
+    missing = [c for c in REQUIRED_COLUMNS if c not in names]
+    if missing:
+        raise StatesFileError(
+            f"{path}: missing required column{'s' * (len(missing) > 1)} {', '.join(missing)} "
+            f"(required: {', '.join(REQUIRED_COLUMNS)} and one of {', '.join(ALTITUDE_COLUMNS)})")
+    if not any(c in names for c in ALTITUDE_COLUMNS):
+        raise StatesFileError(f"{path}: no altitude column; expected baroaltitude or geoaltitude")
+    n = table.num_rows
+    bad = np.zeros(n, dtype=bool)
+    reason = np.full(n, -1, dtype=np.int16)
+    reasons: list[str] = []
+
+    def reject(mask: np.ndarray, why: str) -> None:
+        new = mask & ~bad
+        if new.any():
+            reason[new] = len(reasons)
+            bad[new] = True
+        reasons.append(why)
+
+    numeric = {name: _numeric(table, name, reject) for name in NUMERIC_COLUMNS}
+    ids = _text(table, "icao24")
+    onground_text = np.char.lower(np.char.strip(_text(table, "onground")))
+    onground = np.isin(onground_text, list(_TRUE))
+    reject(~onground & ~np.isin(onground_text, list(_FALSE)), "onground is not true/false")
+
+    lengths = np.char.str_len(ids)
+    reject(lengths == 0, "icao24 is empty")
+    reject(lengths > MAX_ID_LENGTH, f"icao24 longer than {MAX_ID_LENGTH} characters")
+    reject(~np.isfinite(numeric["time"]), "time missing")
+    altitude = np.where(np.isnan(numeric["baroaltitude"]), numeric["geoaltitude"], numeric["baroaltitude"])
+    with np.errstate(invalid="ignore"):
+        # On the ground, detection ignores the aircraft: its kinematics may be missing.
+        airborne = ~onground
+        for name, low, high in (("lat", -90.0, 90.0), ("lon", -180.0, 180.0), ("velocity", 0.0, MAX_SPEED),
+                                ("heading", 0.0, 360.0), ("vertrate", -MAX_VERTICAL_RATE, MAX_VERTICAL_RATE)):
+            values = numeric[name]
+            reject(airborne & np.isnan(values), f"{name} missing")
+            reject(airborne & ((values < low) | (values > high)), f"{name} outside [{low:g}, {high:g}]")
+        reject(airborne & np.isnan(altitude), "no baroaltitude or geoaltitude")
+        reject(airborne & ((altitude < ALTITUDE_RANGE[0]) | (altitude > ALTITUDE_RANGE[1])),
+               f"altitude outside [{ALTITUDE_RANGE[0]:g}, {ALTITUDE_RANGE[1]:g}] m")
+
+    rejected = RejectedRows(count=int(bad.sum()))
+    if rejected.count:
+        codes = reason[bad]
+        for code, count in zip(*np.unique(codes, return_counts=True)):
+            rejected.reasons[reasons[code]] = int(count)
+        for row in np.flatnonzero(bad)[:EXAMPLES]:
+            rejected.examples.append((location(int(row)), reasons[reason[row]]))
+    keep = ~bad
+    states = States.from_arrays(
+        icao24=np.char.strip(ids[keep]), time=numeric["time"][keep], lat=numeric["lat"][keep],
+        lon=numeric["lon"][keep], velocity=numeric["velocity"][keep], heading=numeric["heading"][keep],
+        vertrate=numeric["vertrate"][keep], altitude=altitude[keep],
+        callsign=np.char.strip(_text(table, "callsign")[keep]), party=np.char.strip(_text(table, "party")[keep]),
+        onground=onground[keep],
+    )
+    return states, rejected
+
+
+def _read_table(path: Path):
+    name = path.name.lower()
+    try:
+        if name.endswith(".parquet") or name.endswith(".pq"):
+            return pq.read_table(path), lambda row: f"row {row + 1}"
+        if name.endswith(".csv") or name.endswith(".csv.gz"):
+            return _read_csv(path), lambda row: f"line {row + 2}"
+    except FileNotFoundError:
+        raise StatesFileError(f"{path}: no such file") from None
+    except (OSError, pa.ArrowException, ValueError) as error:
+        first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise StatesFileError(f"{path}: cannot read: {first_line}") from None
+    raise StatesFileError(f"{path}: unknown file type; expected .csv, .csv.gz or .parquet")
+
+
+def _read_csv(path: Path) -> pa.Table:
+    """Typed read (fast path); if a number column holds text, read every column as text instead."""
+    if not path.exists():
+        raise FileNotFoundError(path)
+    text_types = {c: pa.string() for c in TEXT_COLUMNS}
+    convert = pacsv.ConvertOptions(column_types={**text_types, **{c: pa.float64() for c in NUMERIC_COLUMNS}},
+                                   strings_can_be_null=False)
+    try:
+        return pacsv.read_csv(path, convert_options=convert)
+    except pa.ArrowInvalid as error:
+        if "conversion error" not in str(error).lower() and "in csv column" not in str(error).lower():
+            raise
+    # Column names are needed to force every column to text.
+    with pacsv.open_csv(path, convert_options=pacsv.ConvertOptions(column_types=text_types)) as reader:
+        names = reader.schema.names
+    return pacsv.read_csv(path, convert_options=pacsv.ConvertOptions(
+        column_types={c: pa.string() for c in names}, strings_can_be_null=False))
+
+
+def _numeric(table: pa.Table, name: str, reject) -> np.ndarray:
+    """Column as float64 with NaN for missing; text that is not a number rejects its row."""
+    if name not in table.column_names:
+        return np.full(table.num_rows, np.nan)
+    column = table.column(name)
+    if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
+        # Slow path, only for files with text in a number column: parse, and reject what is not a number.
+        text = pd.Series(pc.utf8_trim_whitespace(pc.fill_null(column, "")).to_numpy(zero_copy_only=False))
+        parsed = pd.to_numeric(text, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+        unparsable = np.isnan(parsed) & (text != "").to_numpy() & (text.str.lower() != "nan").to_numpy()
+        reject(unparsable, f"{name} is not a number")
+        return parsed
+    return np.asarray(pc.cast(column, pa.float64()).to_numpy(zero_copy_only=False), dtype=np.float64)
+
+
+def _text(table: pa.Table, name: str) -> np.ndarray:
+    if name not in table.column_names:
+        return np.full(table.num_rows, "", dtype="U1")
+    column = table.column(name)
+    if not (pa.types.is_string(column.type) or pa.types.is_large_string(column.type)):
+        column = pc.cast(column, pa.string())
+    column = pc.fill_null(column, "")
+    return np.asarray(column.to_numpy(zero_copy_only=False), dtype=str)
+
+
+def write_conflicts(conflicts: Conflicts, destination: str | Path) -> None:
+    """Write the SPEC §3 conflict table: ``-`` is CSV on stdout, else by extension."""
+    table = conflicts.to_arrow()
+    if str(destination) == "-":
+        sink = pa.output_stream(sys.stdout.buffer)
+        pacsv.write_csv(table, sink)
+        sink.flush()
+        sys.stdout.flush()
+        return
+    path = Path(destination)
+    name = path.name.lower()
+    if name.endswith(".parquet") or name.endswith(".pq"):
+        pq.write_table(table, path)
+    elif name.endswith(".csv.gz"):
+        with pa.CompressedOutputStream(str(path), "gzip") as sink:
+            pacsv.write_csv(table, sink)
+    elif name.endswith(".csv"):
+        pacsv.write_csv(table, path)
+    else:
+        raise StatesFileError(f"{path}: unknown output type; expected .csv, .csv.gz or .parquet (or - for stdout)")
