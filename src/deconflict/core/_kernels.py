@@ -25,6 +25,7 @@ AXIS_BITS = 17
 AXIS_CELLS = 1 << AXIS_BITS
 ALT_BITS = 12
 ALT_BUCKETS = 1 << ALT_BITS
+VERTICAL_EPSILON = 1e-6  # m
 ALT_BASE = -2000.0  # m, lowest altitude bucket edge
 ALT_BUCKET_SIZE = 25.0  # m: buckets cover -2000 m .. ~100 km; values outside are clipped (still sorted)
 
@@ -103,7 +104,9 @@ def pair_conflict(pa, pb, va, vb, za, zb, vza, vzb, lookahead, hsep, vsep, vtol,
     if vtol > 0.0 and abs(dz) >= vsep - vtol and abs(vza) < 1.0 and abs(vzb) < 1.0:
         return False
     if dvz == 0.0:
-        if abs(dz) >= vsep:
+        # Level pair: exactly the minimum apart is separated (SPEC §3: "< H"). Altitudes given in feet
+        # round in metres (FL100 - FL90 = 304.8000000000002 m), so 1 micrometre counts as equal.
+        if abs(dz) >= vsep - VERTICAL_EPSILON:
             return False
         v_low, v_high = -math.inf, math.inf
     else:
