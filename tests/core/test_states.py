@@ -1,0 +1,38 @@
+import numpy as np
+import pytest
+
+from deconflict import States
+from deconflict.core.geodesy import geodesic_distance
+
+
+def history():
+    return States.from_arrays(
+        icao24=["a", "a", "b", "c", "d", "e"],
+        time=[100.0, 110.0, 105.0, 30.0, 110.0, 120.0],
+        lat=[50.0, 50.01, 51.0, 52.0, 53.0, 54.0], lon=5.0, velocity=[200.0, 200.0, 100.0, 150.0, 0.0, 10.0],
+        heading=[0.0, 0.0, 90.0, 0.0, 0.0, 0.0], vertrate=[0.0, 0.0, 5.0, 0.0, 0.0, 0.0],
+        altitude=[9000.0, 9010.0, 5000.0, 7000.0, 0.0, 3000.0], onground=[False] * 4 + [True, False],
+    )
+
+
+def test_snapshot_takes_latest_state_and_extrapolates_to_the_time():
+    snap = history().snapshot(at=115.0)
+    assert snap.at == 115.0 and snap.is_snapshot
+    assert sorted(snap.icao24) == ["a", "b"]  # c is stale, d on the ground, e in the future
+    a = np.flatnonzero(snap.icao24 == "a")[0]
+    assert snap.altitude[a] == 9010.0
+    assert geodesic_distance(50.01, 5.0, snap.lat[a], snap.lon[a]) == pytest.approx(1000.0)
+    b = np.flatnonzero(snap.icao24 == "b")[0]
+    assert snap.altitude[b] == pytest.approx(5050.0)
+    assert geodesic_distance(51.0, 5.0, snap.lat[b], snap.lon[b]) == pytest.approx(1000.0)
+
+
+def test_snapshot_defaults_to_the_latest_time_and_honours_max_age():
+    snap = history().snapshot()
+    assert snap.at == 120.0 and sorted(snap.icao24) == ["a", "b", "e"]
+    assert sorted(history().snapshot(max_age=200).icao24) == ["a", "b", "c", "e"]
+
+
+def test_snapshot_of_nothing():
+    empty = history().take(np.zeros(6, dtype=bool))
+    assert len(empty.snapshot()) == 0
