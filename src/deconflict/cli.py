@@ -13,7 +13,6 @@ from importlib import resources
 from pathlib import Path
 from typing import Annotated, Optional
 
-import click
 import typer
 from rich.console import Console
 from rich.table import Table
@@ -143,16 +142,16 @@ def main(argv: list[str] | None = None) -> None:
     """Entry point: run the app, turning every user error into one line and exit 2."""
     try:
         result = app(args=argv, standalone_mode=False, prog_name="deconflict")
-    except click.UsageError as error:
-        hint = f" (see: deconflict {error.ctx.info_name if error.ctx and error.ctx.parent else ''} --help)".replace("  ", " ")
-        _fail(f"{error.format_message()}{hint}")
-    except click.ClickException as error:
-        _fail(error.format_message())
-    except click.Abort:
+    except typer.Abort:
         print("aborted", file=sys.stderr)
         sys.exit(130)
     except (UserError, UnitError, StatesFileError, DetectionError) as error:
         _fail(str(error))
+    except typer.TyperException as error:  # usage errors (typer's own click): missing argument, unknown option
+        message = error.format_message() if hasattr(error, "format_message") else str(error)
+        context = getattr(error, "ctx", None)
+        command = f" {context.info_name}" if context is not None and context.parent is not None else ""
+        _fail(f"{message} (see: deconflict{command} --help)")
     except BrokenPipeError:
         sys.stderr.close()  # output piped into e.g. `head`: not an error
         sys.exit(0)

@@ -1,0 +1,134 @@
+import gzip
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+import pytest
+
+from deconflict import detect, read_states
+from deconflict.io.states_file import StatesFileError, read_states_checked, write_conflicts
+
+HEADER = "time,icao24,lat,lon,velocity,heading,vertrate,callsign,onground,baroaltitude,geoaltitude,party\n"
+GOOD = [
+    "100,aaaaaa,50.0,5.0,200,90,0,AAA1,False,9000,9100,blue\n",
+    "100,bbbbbb,50.0,5.2,200,270,0,BBB2,False,9000,9100,red\n",
+    "100,cccccc,51.0,5.0,200,90,0,,False,,9100,\n",  # geo altitude only
+]
+
+
+def write(tmp_path: Path, lines, name="states.csv") -> Path:
+    path = tmp_path / name
+    path.write_text(HEADER + "".join(lines))
+    return path
+
+
+def test_reads_opensky_csv(tmp_path):
+    states = read_states(write(tmp_path, GOOD))
+    assert len(states) == 3
+    assert states.altitude.tolist() == [9000.0, 9000.0, 9100.0]  # baro first, geo as fallback
+    assert states.party.tolist() == ["blue", "red", ""]
+    assert detect(states).pairs() == {("aaaaaa", "bbbbbb")}
+
+
+@pytest.mark.parametrize("line, reason", [
+    ("100,dddddd,95.0,5.0,200,90,0,,False,9000,,\n", "lat outside [-90, 90]"),
+    ("100,dddddd,50.0,5.0,-3,90,0,,False,9000,,\n", "velocity outside [0, 1500]"),
+    ("100,dddddd,50.0,5.0,2000,90,0,,False,9000,,\n", "velocity outside [0, 1500]"),
+    ("100,dddddd,50.0,,200,90,0,,False,9000,,\n", "lon missing"),
+    ("100,dddddd,50.0,5.0,200,90,0,,False,,,\n", "no baroaltitude or geoaltitude"),
+    (",dddddd,50.0,5.0,200,90,0,,False,9000,,\n", "time missing"),
+    ("100,,50.0,5.0,200,90,0,,False,9000,,\n", "icao24 is empty"),
+    ("100,dddddd,50.0,5.0,200,400,0,,False,9000,,\n", "heading outside [0, 360]"),
+    ("100,dddddd,north,5.0,200,90,0,,False,9000,,\n", "lat is not a number"),
+    ("100,dddddd,50.0,5.0,200,90,0,,maybe,9000,,\n", "onground is not true/false"),
+])
+def test_bad_rows_are_reported_with_line_and_reason_and_skipped(tmp_path, line, reason):
+    path = write(tmp_path, GOOD[:2] + [line] + GOOD[2:])
+    states, rejected = read_states_checked(path)
+    assert len(states) == 3 and rejected.count == 1
+    assert rejected.examples == [("line 4", reason)]
+    assert "1 bad row skipped (line 4: " + reason in rejected.summary(path)
+    # the valid rows give the same result as without the bad one
+    assert detect(states).pairs() == detect(read_states(write(tmp_path, GOOD, "clean.csv"))).pairs()
+
+
+def test_on_ground_rows_may_lack_kinematics(tmp_path):
+    states, rejected = read_states_checked(write(tmp_path, GOOD + ["100,eeeeee,50.0,5.0,,,,,True,,,\n"]))
+    assert rejected.count == 0 and len(states) == 4 and len(states.snapshot()) == 3
+
+
+def test_many_bad_rows_summary_shows_the_first_few(tmp_path):
+    bad = [f"100,x{k},95,5,200,90,0,,False,9000,,\n" for k in range(20)]
+    states, rejected = read_states_checked(write(tmp_path, GOOD + bad))
+    assert rejected.count == 20 and len(rejected.examples) == 5 and rejected.examples[0][0] == "line 5"
+    assert rejected.summary("f.csv").endswith(", ...)")
+
+
+def test_read_states_warns_about_skipped_rows(tmp_path):
+    with pytest.warns(UserWarning, match="1 bad row skipped"):
+        read_states(write(tmp_path, GOOD + ["100,x,95,5,200,90,0,,False,9000,,\n"]))
+
+
+def test_missing_required_column_is_one_clear_error(tmp_path):
+    path = tmp_path / "s.csv"
+    path.write_text("time,icao24,lat,lon,velocity,vertrate,baroaltitude\n1,a,50,5,200,0,9000\n")
+    with pytest.raises(StatesFileError, match=r"s\.csv: missing required column heading"):
+        read_states(path)
+
+
+def test_no_altitude_column(tmp_path):
+    path = tmp_path / "s.csv"
+    path.write_text("time,icao24,lat,lon,velocity,heading,vertrate\n1,a,50,5,200,0,0\n")
+    with pytest.raises(StatesFileError, match="no altitude column"):
+        read_states(path)
+
+
+@pytest.mark.parametrize("name, content, message", [
+    ("missing.csv", None, "no such file"),
+    ("states.txt", "x", "unknown file type"),
+    ("broken.parquet", "not parquet at all", "cannot read"),
+    ("broken.csv.gz", "not gzip", "cannot read"),
+])
+def test_unreadable_files(tmp_path, name, content, message):
+    path = tmp_path / name
+    if content is not None:
+        path.write_text(content)
+    with pytest.raises(StatesFileError, match=message) as error:
+        read_states(path)
+    assert "\n" not in str(error.value)
+
+
+def test_gzip_and_parquet_give_the_same_states(tmp_path):
+    csv_path = write(tmp_path, GOOD)
+    gz_path = tmp_path / "states.csv.gz"
+    gz_path.write_bytes(gzip.compress(csv_path.read_bytes()))
+    table = pacsv.read_csv(csv_path)
+    pq.write_table(table, tmp_path / "states.parquet")
+    reference = read_states(csv_path)
+    for other in (read_states(gz_path), read_states(tmp_path / "states.parquet")):
+        np.testing.assert_array_equal(other.lat, reference.lat)
+        np.testing.assert_array_equal(other.altitude, reference.altitude)
+        assert other.icao24.tolist() == reference.icao24.tolist()
+
+
+def test_parquet_bad_rows_are_located_by_row(tmp_path):
+    table = pa.table({"time": [1.0, 1.0], "icao24": ["a", "b"], "lat": [50.0, 99.0], "lon": [5.0, 5.0],
+                      "velocity": [1.0, 1.0], "heading": [0.0, 0.0], "vertrate": [0.0, 0.0],
+                      "baroaltitude": [1000.0, 1000.0], "onground": [False, False]})
+    pq.write_table(table, tmp_path / "s.parquet")
+    states, rejected = read_states_checked(tmp_path / "s.parquet")
+    assert len(states) == 1 and rejected.examples == [("row 2", "lat outside [-90, 90]")]
+
+
+@pytest.mark.parametrize("name", ["out.csv", "out.csv.gz", "out.parquet"])
+def test_conflict_table_round_trip(tmp_path, name):
+    conflicts = detect(read_states(write(tmp_path, GOOD)))
+    write_conflicts(conflicts, tmp_path / name)
+    if name.endswith(".parquet"):
+        table = pq.read_table(tmp_path / name)
+    else:
+        table = pacsv.read_csv(tmp_path / name)
+    assert table.column_names == ["a", "b", "party_a", "party_b", "t_in", "t_out", "t_cpa", "d_cpa", "dz_cpa"]
+    assert table.column("a").to_pylist() == ["aaaaaa"] and table.column("t_in")[0].as_py() == conflicts.t_in[0]

@@ -1,0 +1,120 @@
+"""The `deconflict` command line, SPEC §4: outputs, exit codes, one-line errors."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+import pytest
+
+from deconflict.cli import main
+
+HEADER = "time,icao24,lat,lon,velocity,heading,vertrate,baroaltitude,party\n"
+ROWS = [
+    "100,aaaaaa,50.0,5.0,200,90,0,9000,blue\n",
+    "100,bbbbbb,50.0,5.2,200,270,0,9000,red\n",
+    "100,cccccc,50.0,5.4,200,270,0,9000,blue\n",
+    "30,dddddd,50.0,5.1,200,270,0,9000,red\n",  # stale at 100 s with the default 60 s
+]
+
+
+@pytest.fixture
+def states_file(tmp_path) -> Path:
+    path = tmp_path / "states.csv"
+    path.write_text(HEADER + "".join(ROWS))
+    return path
+
+
+def run(argv, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    out, err = capsys.readouterr()
+    return exit_info.value.code, out, err
+
+
+def csv_rows(text: str):
+    lines = text.strip().splitlines()
+    return [dict(zip(lines[0].replace('"', "").split(","), line.replace('"', "").split(","))) for line in lines[1:]]
+
+
+def test_detect_to_stdout(states_file, capsys):
+    code, out, err = run(["detect", str(states_file)], capsys)
+    assert code == 0
+    rows = csv_rows(out)
+    assert {(r["a"], r["b"]) for r in rows} == {("aaaaaa", "bbbbbb"), ("aaaaaa", "cccccc")}
+    assert err.strip().splitlines()[-1].startswith("3 aircraft, 2 conflicts within 5 min (5 NM / 1000 ft)")
+
+
+def test_max_age_and_at(states_file, capsys):
+    _, out, _ = run(["detect", str(states_file), "--max-age", "2min"], capsys)
+    assert ("aaaaaa", "dddddd") in {(r["a"], r["b"]) for r in csv_rows(out)}
+    _, out, err = run(["detect", str(states_file), "--at", "50"], capsys)
+    assert csv_rows(out) == [] and err.startswith("1 aircraft, 0 conflicts")
+    _, _, err = run(["detect", str(states_file), "--at", "1970-01-01T00:01:40Z"], capsys)
+    assert err.startswith("3 aircraft")
+
+
+def test_between_parties(states_file, capsys):
+    _, out, _ = run(["detect", str(states_file), "--between-parties"], capsys)
+    assert {(r["a"], r["b"]) for r in csv_rows(out)} == {("aaaaaa", "bbbbbb")}
+
+
+def test_minima_and_lookahead_options(states_file, capsys):
+    _, out, _ = run(["detect", str(states_file), "--hsep", "1km", "--lookahead", "10s"], capsys)
+    assert csv_rows(out) == []
+    _, out, _ = run(["detect", str(states_file), "--vsep", "100ft", "--hsep", "20km", "--lookahead", "1h"], capsys)
+    assert len(csv_rows(out)) == 3
+
+
+@pytest.mark.parametrize("name", ["c.csv", "c.csv.gz", "c.parquet"])
+def test_output_files(states_file, tmp_path, capsys, name):
+    code, out, _ = run(["detect", str(states_file), "-o", str(tmp_path / name)], capsys)
+    assert code == 0 and out == ""
+    table = pq.read_table(tmp_path / name) if name.endswith("parquet") else pacsv.read_csv(tmp_path / name)
+    assert table.num_rows == 2
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["detect", "{f}", "--hsep", "5"], "error: --hsep: '5' has no unit"),
+    (["detect", "{f}", "--lookahead", "5nm"], "error: --lookahead: unknown unit 'nm'"),
+    (["detect", "{f}", "--at", "yesterday"], "error: --at: 'yesterday' is not a time"),
+    (["detect", "{f}", "--vtol", "2000ft"], "error: vtol must be in [0, vsep)"),
+    (["detect", "nowhere.csv"], "error: nowhere.csv: no such file"),
+    (["detect"], "error: Missing argument 'input'"),
+    (["detect", "{f}", "--bogus"], "error: No such option: --bogus"),
+    (["detect", "{f}", "-o", "out.xlsx"], "error: out.xlsx: unknown output type"),
+])
+def test_usage_errors_are_one_line_and_exit_2(states_file, capsys, argv, message):
+    code, out, err = run([a.replace("{f}", str(states_file)) for a in argv], capsys)
+    assert code == 2
+    assert err.startswith(message), err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_missing_column_as_a_user_would_see_it(tmp_path):
+    path = tmp_path / "bad.csv"
+    path.write_text("time,icao24,lat\n1,a,2\n")
+    result = subprocess.run([sys.executable, "-m", "deconflict.cli", "detect", str(path)], capture_output=True, text=True)
+    assert result.returncode == 2
+    assert result.stderr.strip() == f"error: {path}: missing required columns lon, velocity, heading, vertrate " \
+        "(required: time, icao24, lat, lon, velocity, heading, vertrate and one of baroaltitude, geoaltitude)"
+    assert "Traceback" not in result.stderr
+
+
+def test_bad_rows_are_reported_and_the_rest_detected(tmp_path, capsys):
+    path = tmp_path / "s.csv"
+    path.write_text(HEADER + "".join(ROWS[:2]) + "100,eeeeee,95,5,200,90,0,9000,\n")
+    code, out, err = run(["detect", str(path)], capsys)
+    assert code == 0 and len(csv_rows(out)) == 1
+    assert f"{path}: 1 bad row skipped (line 4: lat outside [-90, 90])" in err
+
+
+def test_demo_shows_the_bundled_conflicts(capsys):
+    code, out, _ = run(["demo"], capsys)
+    assert code == 0
+    assert "BLU901" in out and "ORG901" in out  # the head-on pair of the two air forces
+    assert "NOW" in out  # the blue formation is already in loss of separation
+    assert "ORG990" not in out  # stale track
