@@ -26,6 +26,7 @@ DEFAULT_VSEP = 1000.0 * FOOT  # m
 
 CONFLICT_COLUMNS = ("a", "b", "party_a", "party_b", "t_in", "t_out", "t_cpa", "d_cpa", "dz_cpa")
 _CELL_QUANTILE = 0.999  # boxes wider than this quantile are handled outside the grid
+_THIN_LAYER = 1.2  # altitude intervals up to 1.2 vsep (level flight) are swept in the thin layer
 
 
 class DetectionError(ValueError):
@@ -122,9 +123,10 @@ def detect_all_pairs(
     _check_parameters(lookahead, hsep, vsep, vtol)
     snapshot = states if states.is_snapshot else states.snapshot()
     position, velocity, _ = _kernels.prepare(*_kinematics(snapshot), lookahead, hsep, vsep)
-    pairs, values = _kernels.all_pairs_exact(
-        position, velocity, snapshot.altitude, snapshot.vertrate, _party_codes(snapshot), between_parties,
-        lookahead, hsep, vsep, vtol)
+    party = _party_codes(snapshot)
+    pairs, values = _resumable(lambda first, out_pairs, out_values: _kernels.all_pairs_exact(
+        first, position, velocity, snapshot.altitude, snapshot.vertrate, party, between_parties,
+        lookahead, hsep, vsep, vtol, out_pairs, out_values), 0, len(snapshot))
     return _table(snapshot, pairs[:, 0], pairs[:, 1], values, lookahead, hsep, vsep, vtol)
 
 
@@ -170,39 +172,52 @@ def _candidate_scan(
     regular = extent <= cell * (1.0 - 1e-6)
     del extent, lower, upper
 
-    keys = _kernels.grid_keys(box, origin, cell, regular)
+    # Level aircraft have thin altitude intervals: sweeping them apart from climbers and descenders
+    # keeps the altitude window of a query narrow.
+    thick = (box[:, 7] - box[:, 6]) > _THIN_LAYER * vsep + 2.0
+    keys = _kernels.grid_keys(box, origin, cell, regular, thick)
+    del thick
     n_regular = int(regular.sum())
     order = np.argsort(keys)[:n_regular]
     sorted_keys = keys[order]
     del keys
     sorted_box = box[order]
-    cell_of = sorted_keys >> _kernels.ALT_BITS
-    cell_start = np.flatnonzero(np.diff(cell_of)) + 1
-    cell_start = np.concatenate(([0], cell_start, [n_regular])).astype(np.int64)
-    cell_key = cell_of[cell_start[:-1]] if n_regular else np.empty(0, np.int64)
+    cell_of = sorted_keys >> _kernels.SUB_BITS
+    starts = np.flatnonzero(np.diff(cell_of)) + 1
+    starts = np.concatenate(([0], starts)).astype(np.int64) if n_regular else np.empty(0, np.int64)
+    cell_key = cell_of[starts]
     del cell_of
+    layer_start = np.empty((starts.size, 3), dtype=np.int64)
+    layer_reach = np.zeros((starts.size, 2))
     if n_regular:
-        alt_extent = sorted_box[:, 7].astype(np.float64) - sorted_box[:, 6]
-        cell_reach = np.maximum.reduceat(alt_extent, cell_start[:-1]) + 1.0
-        del alt_extent
-    else:
-        cell_reach = np.empty(0)
+        is_thick = ((sorted_keys >> _kernels.BUCKET_BITS) & 1).astype(bool)
+        layer_start[:, 0] = starts
+        layer_start[:, 2] = np.append(starts[1:], n_regular)
+        layer_start[:, 1] = starts + np.add.reduceat((~is_thick).astype(np.int64), starts)
+        alt_extent = sorted_box[:, 7].astype(np.float64) - sorted_box[:, 6] + 1.0
+        layer_reach[:, 0] = np.maximum.reduceat(np.where(is_thick, 0.0, alt_extent), starts)
+        layer_reach[:, 1] = np.maximum.reduceat(np.where(is_thick, alt_extent, 0.0), starts)
+        del is_thick, alt_extent
 
     oversize = np.flatnonzero(~regular)
     common = (s.altitude, s.vertrate, party, between_parties, lookahead, hsep, vsep, vtol)
     workers = threads or os.cpu_count() or 1
     # Chunks of cells with about equal numbers of aircraft, several per worker for balance.
     n_chunks = max(1, min(cell_key.size, 8 * workers))
-    bounds = np.searchsorted(cell_start, np.linspace(0, n_regular, n_chunks + 1).astype(np.int64))
+    bounds = np.searchsorted(layer_start[:, 0], np.linspace(0, n_regular, n_chunks + 1).astype(np.int64))
     bounds = np.unique(np.clip(bounds, 0, cell_key.size))
 
     def scan(first_last: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
-        return _kernels.scan_cells(first_last[0], first_last[1], cell_key, cell_start, cell_reach, sorted_keys,
-                                   order, sorted_box, position, velocity, *common)
+        return _resumable(lambda first, out_pairs, out_values: _kernels.scan_cells(
+            first, first_last[1], cell_key, layer_start, layer_reach, sorted_keys, order, sorted_box,
+            position, velocity, *common, out_pairs, out_values), first_last[0], first_last[1])
+
+    oversize_box = box[oversize]
 
     def scan_oversize() -> tuple[np.ndarray, np.ndarray]:
-        return _kernels.scan_oversize(oversize, box[oversize], origin, cell, cell_key, cell_start, cell_reach,
-                                      sorted_keys, order, sorted_box, position, velocity, *common)
+        return _resumable(lambda first, out_pairs, out_values: _kernels.scan_oversize(
+            first, oversize, oversize_box, origin, cell, cell_key, layer_start, layer_reach, sorted_keys, order,
+            sorted_box, position, velocity, *common, out_pairs, out_values), 0, oversize.size)
 
     chunks = list(zip(bounds[:-1].tolist(), bounds[1:].tolist()))
     if workers == 1 or len(chunks) <= 1:
@@ -216,6 +231,34 @@ def _candidate_scan(
     pairs = np.concatenate([r[0] for r in results]) if results else np.empty((0, 2), np.int64)
     values = np.concatenate([r[1] for r in results]) if results else np.empty((0, 5))
     return pairs[:, 0], pairs[:, 1], values
+
+
+_BUFFER_ROWS = 1 << 14  # conflicts per kernel call before the caller collects them
+
+
+def _resumable(kernel: Any, first: int, last: int) -> tuple[np.ndarray, np.ndarray]:
+    """Run a resumable kernel (see `_kernels.scan_cells`) over units [first, last), collecting its output.
+
+    The buffers are reused after each collection and doubled only when one unit (a cell) alone
+    overflows them, so memory stays O(conflicts).
+    """
+    rows = _BUFFER_ROWS
+    out_pairs, out_values = np.empty((rows, 2), dtype=np.int64), np.empty((rows, 5))
+    collected_pairs, collected_values = [], []
+    while True:
+        count, resume = kernel(first, out_pairs, out_values)
+        if count:
+            collected_pairs.append(out_pairs[:count].copy())
+            collected_values.append(out_values[:count].copy())
+        if resume >= last:
+            break
+        if resume == first and count == 0:  # one unit alone needs more room
+            rows *= 2
+            out_pairs, out_values = np.empty((rows, 2), dtype=np.int64), np.empty((rows, 5))
+        first = resume
+    if not collected_pairs:
+        return np.empty((0, 2), dtype=np.int64), np.empty((0, 5))
+    return np.concatenate(collected_pairs), np.concatenate(collected_values)
 
 
 def _table(
