@@ -8,18 +8,22 @@
 
 from deconflict.core.detection import Conflicts, DetectionError, detect, detect_all_pairs
 from deconflict.core.states import States
-from deconflict.core.units import parse_distance, parse_duration, parse_speed
+from deconflict.core.units import UnitError, parse_distance, parse_duration, parse_speed
 
 __all__ = [
-    "Conflicts", "DetectionError", "States", "detect", "detect_all_pairs", "read_states",
-    "parse_distance", "parse_duration", "parse_speed",
+    "Conflicts", "DetectionError", "States", "detect", "detect_all_pairs", "read_states", "read_states_checked",
+    "StatesFileError",
+    "UnitError", "parse_distance", "parse_duration", "parse_speed",
 ]
 __version__ = "0.1.0"
 
 
-def __getattr__(name: str):  # read_states lives in io/, imported on first use to keep core light
-    if name == "read_states":
-        from deconflict.io.states_file import read_states
+_FROM_IO = {"read_states", "read_states_checked", "StatesFileError"}
 
-        return read_states
-    raise AttributeError(name)
+
+def __getattr__(name: str):  # file reading lives in io/ (pyarrow, pandas): imported on first use
+    if name in _FROM_IO:
+        from deconflict.io import states_file
+
+        return getattr(states_file, name)
+    raise AttributeError(f"module 'deconflict' has no attribute {name!r}")

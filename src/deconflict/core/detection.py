@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any, Iterator
 
 import numpy as np
@@ -38,25 +39,39 @@ class Conflicts:
     """The conflict table of SPEC §3, sorted by (t_in, a, b), one row per pair with a < b.
 
     Times in seconds relative to ``at`` (UNIX s), distances in metres. ``index_a`` and
-    ``index_b`` point at the rows of the snapshot (``states``) the pair came from.
+    ``index_b`` point at the rows of the snapshot (``states``) the pair came from; the text
+    columns (``a``, ``b``, ``party_a``, ``party_b``) are read from it on first use, so a table
+    of millions of conflicts costs 56 bytes per row until they are asked for.
     """
 
-    a: np.ndarray
-    b: np.ndarray
-    party_a: np.ndarray
-    party_b: np.ndarray
+    index_a: np.ndarray
+    index_b: np.ndarray
     t_in: np.ndarray
     t_out: np.ndarray
     t_cpa: np.ndarray
     d_cpa: np.ndarray
     dz_cpa: np.ndarray
-    index_a: np.ndarray
-    index_b: np.ndarray
     states: States
     lookahead: float
     hsep: float
     vsep: float
     vtol: float
+
+    @cached_property
+    def a(self) -> np.ndarray:
+        return self.states.icao24[self.index_a]
+
+    @cached_property
+    def b(self) -> np.ndarray:
+        return self.states.icao24[self.index_b]
+
+    @cached_property
+    def party_a(self) -> np.ndarray:
+        return self.states.party[self.index_a]
+
+    @cached_property
+    def party_b(self) -> np.ndarray:
+        return self.states.party[self.index_b]
 
     @property
     def at(self) -> float | None:
@@ -266,19 +281,29 @@ def _table(
     lookahead: float, hsep: float, vsep: float, vtol: float,
 ) -> Conflicts:
     """Order each pair a < b (string order) and the rows by (t_in, a, b)."""
-    ids_a, ids_b = s.icao24[index_a], s.icao24[index_b]
-    m = ids_a.size
-    # Rank only the ids that appear in conflicts: cost grows with conflicts, not with N.
-    _, rank = np.unique(np.concatenate((ids_a, ids_b)), return_inverse=True)
-    rank_a, rank_b = rank[:m], rank[m:]
+    rank_a, rank_b = _id_rank(s.icao24, index_a, index_b)
     swap = rank_a > rank_b
     index_a, index_b = np.where(swap, index_b, index_a), np.where(swap, index_a, index_b)
     rank_a, rank_b = np.where(swap, rank_b, rank_a), np.where(swap, rank_a, rank_b)
     order = np.lexsort((rank_b, rank_a, values[:, 0]))
-    index_a, index_b, values = index_a[order], index_b[order], values[order]
+    t_in, t_out, t_cpa, d_cpa, dz_cpa = (values[order, k] for k in range(5))
     return Conflicts(
-        a=s.icao24[index_a], b=s.icao24[index_b], party_a=s.party[index_a], party_b=s.party[index_b],
-        t_in=values[:, 0].copy(), t_out=values[:, 1].copy(), t_cpa=values[:, 2].copy(),
-        d_cpa=values[:, 3].copy(), dz_cpa=values[:, 4].copy(), index_a=index_a, index_b=index_b,
-        states=s, lookahead=lookahead, hsep=hsep, vsep=vsep, vtol=vtol,
+        index_a=index_a[order], index_b=index_b[order], t_in=t_in, t_out=t_out, t_cpa=t_cpa, d_cpa=d_cpa,
+        dz_cpa=dz_cpa, states=s, lookahead=lookahead, hsep=hsep, vsep=vsep, vtol=vtol,
     )
+
+
+def _id_rank(ids: np.ndarray, index_a: np.ndarray, index_b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Integers ordered as ``ids[index_a]`` and ``ids[index_b]`` are in string order.
+
+    A snapshot from `States.snapshot` is already sorted by id, so the row index is the rank;
+    otherwise only the aircraft that appear in conflicts are sorted by id.
+    """
+    if ids.size < 2 or bool(np.all(ids[1:] > ids[:-1])):
+        return index_a, index_b
+    m = index_a.size
+    involved, where = np.unique(np.concatenate((index_a, index_b)), return_inverse=True)
+    rank = np.empty(involved.size, dtype=np.int64)
+    rank[np.argsort(ids[involved], kind="stable")] = np.arange(involved.size)
+    rank = rank[where]
+    return rank[:m], rank[m:]
