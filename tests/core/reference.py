@@ -75,3 +75,38 @@ def classify(lat, lon, speed, track, altitude, vertrate, lookahead, hsep, vsep, 
     must = reference_pairs(*args, scale=0.99)
     maybe = reference_pairs(*args, scale=1.01)
     return must, maybe
+
+
+def well_clear_violated(lat, lon, speed, track, altitude, vertrate, horizon, dthr, zthr, tthr, hmd, tcoa,
+                        scale=1.0, step=0.02):
+    """Set of index pairs (i < j) that violate DO-365 well clear (DAIDALUS WCV_TAUMOD with TCOA) at some
+    sampled time in [0, horizon], all thresholds and the horizon multiplied by ``scale``.
+
+    Straight from the definitions, sampled every ``step`` s: horizontal WCV is |s| <= DTHR, or
+    HMD <= hmd and 0 <= tau_mod = (DTHR^2 - |s|^2) / (s.v) <= TTHR when closing; vertical WCV is
+    |sz| <= ZTHR, or 0 <= tcoa = -sz / vz <= TCOA when closing.
+    """
+    n = len(lat)
+    i, j = np.triu_indices(n, k=1)
+    if i.size == 0:
+        return set()
+    D, Z, TT, HM, TC = dthr * scale, zthr * scale, tthr * scale, hmd * scale, tcoa * scale
+    dxy, wxy = pair_geometry(lat, lon, speed, track, i, j)
+    dz0, dvz = altitude[j] - altitude[i], vertrate[j] - vertrate[i]
+    a = (wxy ** 2).sum(-1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t_cpa = np.where(a > 1e-12, -(dxy * wxy).sum(-1) / a, 0.0)
+    miss = np.linalg.norm(dxy + wxy * t_cpa[:, None], axis=-1)
+    violated = np.zeros(i.size, dtype=bool)
+    for t in np.arange(0.0, horizon * scale + step / 2, step):
+        s = dxy + wxy * t
+        s2 = (s ** 2).sum(-1)
+        sv = (s * wxy).sum(-1)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            tau_mod = np.where(sv < 0, (D * D - s2) / sv, -1.0)
+            sz = dz0 + dvz * t
+            t_coa = np.where(sz * dvz < 0, -sz / dvz, -1.0)
+        horizontal = (s2 <= D * D) | ((miss <= HM) & (tau_mod >= 0) & (tau_mod <= TT))
+        vertical = (np.abs(sz) <= Z) | ((t_coa >= 0) & (t_coa <= TC))
+        violated |= horizontal & vertical
+    return set(zip(i[violated].tolist(), j[violated].tolist()))

@@ -1,0 +1,232 @@
+"""Alert levels for every pair in a snapshot, and a filter that keeps them steady between updates.
+
+`alerts(states, standard)` finds candidate pairs with the detection broad phase (a volume
+inflated to cover every level's reach), then evaluates each level's protected volume exactly
+per pair (`encounter.violation_interval`). `AlertFilter` turns the raw levels of successive
+surveillance updates into displayed levels: a level is raised when it is seen in ``m`` of the
+last ``n`` updates, and lowered only after ``hysteresis`` seconds below it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+
+import numpy as np
+
+from deconflict.core.detection import detect
+from deconflict.core.encounter import Encounter, ProtectedVolume, violation_interval
+from deconflict.core.standards import LEVEL_NAMES, Standard, StandardsByParties, standard as named_standard
+from deconflict.core.states import States
+
+LEVEL_VERTRATE = 1.0  # m/s: below this both aircraft count as level for --vtol (SPEC §3)
+ALERT_COLUMNS = ("a", "b", "party_a", "party_b", "level", "level_name", "standard", "t_in", "t_out", "t_cpa",
+                 "d_cpa", "dz_cpa")
+
+
+@dataclass(frozen=True, eq=False)
+class Alerts:
+    """One row per pair with an alert, a < b by row order of the snapshot, most severe first.
+
+    ``level``: 1 preventive, 2 corrective, 3 warning. ``t_in``/``t_out`` (s after ``at``) bound the
+    violation of that level's volume; ``t_cpa``, ``d_cpa`` (m), ``dz_cpa`` (m) as SPEC §3.
+    """
+
+    index_a: np.ndarray
+    index_b: np.ndarray
+    level: np.ndarray
+    standard: np.ndarray
+    t_in: np.ndarray
+    t_out: np.ndarray
+    t_cpa: np.ndarray
+    d_cpa: np.ndarray
+    dz_cpa: np.ndarray
+    states: States
+
+    def __len__(self) -> int:
+        return int(self.level.size)
+
+    @cached_property
+    def a(self) -> np.ndarray:
+        return self.states.icao24[self.index_a]
+
+    @cached_property
+    def b(self) -> np.ndarray:
+        return self.states.icao24[self.index_b]
+
+    @cached_property
+    def party_a(self) -> np.ndarray:
+        return self.states.party[self.index_a]
+
+    @cached_property
+    def party_b(self) -> np.ndarray:
+        return self.states.party[self.index_b]
+
+    @property
+    def level_name(self) -> np.ndarray:
+        return np.asarray(LEVEL_NAMES)[self.level]
+
+    def columns(self) -> dict[str, np.ndarray]:
+        return {name: getattr(self, name) for name in ALERT_COLUMNS}
+
+    def to_pandas(self) -> Any:
+        import pandas as pd  # conversion only
+
+        return pd.DataFrame(self.columns())
+
+
+def alerts(
+    states: States,
+    standards: Standard | StandardsByParties | str = "en-route",
+    vtol: float = 0.0,
+    between_parties: bool = False,
+    threads: int | None = None,
+) -> Alerts:
+    """Alert level of every pair of ``states`` (a snapshot, or a history reduced to one).
+
+    ``standards``: a standard, its name, or standards per pair of parties. ``vtol`` (m): a level
+    pair reported at least ``vsep - vtol`` apart is vertically separated for every volume (SPEC §3).
+    """
+    if isinstance(standards, str):
+        standards = named_standard(standards)
+    if isinstance(standards, Standard):
+        standards = StandardsByParties(standards)
+    s = states if states.is_snapshot else states.snapshot()
+    i, j = _candidates(s, standards, between_parties, threads)
+    encounter = Encounter.between(s.lat, s.lon, s.velocity, s.heading, s.vertrate, s.altitude, i, j)
+    m = i.size
+    level = np.zeros(m, dtype=np.int8)
+    t_in, t_out = np.full(m, np.inf), np.full(m, -np.inf)
+    which = np.full(m, "", dtype=object)
+    level_pair = (np.abs(s.vertrate[i]) < LEVEL_VERTRATE) & (np.abs(s.vertrate[j]) < LEVEL_VERTRATE)
+    for agreed, rows in _by_standard(standards, s.party[i], s.party[j]):
+        which[rows] = agreed.name
+        sub = Encounter(encounter.position[rows], encounter.velocity[rows], encounter.dz[rows], encounter.dvz[rows])
+        for alert_level in agreed.levels:
+            start, end = violation_interval(sub, alert_level.volume, alert_level.alerting_time)
+            hit = start <= end
+            if vtol > 0.0:
+                hit &= ~(level_pair[rows] & (np.abs(sub.dz) >= alert_level.volume.vsep - vtol))
+            target = rows[hit]
+            level[target] = alert_level.number  # levels run in increasing severity
+            t_in[target], t_out[target] = start[hit], end[hit]
+    keep = np.flatnonzero(level > 0)
+    sub = Encounter(encounter.position[keep], encounter.velocity[keep], encounter.dz[keep], encounter.dvz[keep])
+    t_cpa = sub.time_to_cpa
+    d_cpa, dz_cpa = sub.at(t_cpa)
+    order = np.lexsort((t_in[keep], -level[keep]))
+    keep, t_cpa, d_cpa, dz_cpa = keep[order], t_cpa[order], d_cpa[order], dz_cpa[order]
+    return Alerts(index_a=i[keep], index_b=j[keep], level=level[keep], standard=which[keep].astype(str),
+                  t_in=t_in[keep], t_out=t_out[keep], t_cpa=t_cpa, d_cpa=d_cpa, dz_cpa=dz_cpa, states=s)
+
+
+def _candidates(s: States, standards: StandardsByParties, between_parties: bool,
+                threads: int | None) -> tuple[np.ndarray, np.ndarray]:
+    """Pairs that may violate some level's volume: SPEC §3 detection with a volume covering them all."""
+    if len(s) < 2:
+        return np.empty(0, np.int64), np.empty(0, np.int64)
+    closing = 2.0 * float(np.max(s.velocity))
+    vertical_closing = 2.0 * float(np.max(np.abs(s.vertrate)))
+    volumes = [level.volume for agreed in standards.all for level in agreed.levels]
+    reach = max(v.horizontal_reach(closing) for v in volumes) * 1.001 + 1.0
+    vertical_reach = max(v.vertical_reach(vertical_closing) for v in volumes) * 1.001 + 1.0
+    lookahead = max(level.alerting_time for agreed in standards.all for level in agreed.levels)
+    found = detect(s, lookahead=lookahead, hsep=reach, vsep=vertical_reach, between_parties=between_parties,
+                   threads=threads)
+    return found.index_a, found.index_b
+
+
+def _by_standard(standards: StandardsByParties, party_a: np.ndarray,
+                 party_b: np.ndarray) -> list[tuple[Standard, np.ndarray]]:
+    """Row groups of pairs sharing an agreed standard (the default for all other pairs)."""
+    groups = []
+    taken = np.zeros(party_a.size, dtype=bool)
+    for parties, agreed in standards.agreements.items():
+        first, second = (tuple(parties) * 2)[:2]
+        rows = ((party_a == first) & (party_b == second)) | ((party_a == second) & (party_b == first))
+        groups.append((agreed, np.flatnonzero(rows & ~taken)))
+        taken |= rows
+    groups.append((standards.default, np.flatnonzero(~taken)))
+    return groups
+
+
+@dataclass(frozen=True)
+class AlertChanges:
+    """Pairs whose displayed level changed at an update: ``previous`` 0 means raised, ``current`` 0 cleared."""
+
+    a: np.ndarray
+    b: np.ndarray
+    previous: np.ndarray
+    current: np.ndarray
+
+
+@dataclass
+class AlertFilter:
+    """Displayed alert levels from successive raw ones (per pair of ids), so alerts do not flicker.
+
+    A level is shown once the raw level reached it in ``m`` of the last ``n`` updates (DAIDALUS's
+    M-of-N; ``m = 1`` shows every level at once). A shown level is lowered only after the filtered
+    level has stayed below it for ``hysteresis`` seconds. Holds O(pairs with an alert) state.
+    """
+
+    m: int = 2
+    n: int = 3
+    hysteresis: float = 5.0
+    _keys: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=str), repr=False)
+    _history: np.ndarray = field(default_factory=lambda: np.empty((0, 0), dtype=np.int8), repr=False)
+    _shown: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int8), repr=False)
+    _below_since: np.ndarray = field(default_factory=lambda: np.empty(0), repr=False)
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.m <= self.n:
+            raise ValueError(f"alert filter needs 1 <= m <= n, got m={self.m}, n={self.n}")
+        self._history = np.empty((0, self.n), dtype=np.int8)
+
+    def update(self, time: float, a: np.ndarray, b: np.ndarray, level: np.ndarray) -> AlertChanges:
+        """Feed the raw levels of one update (pairs not listed have level 0); returns what changed."""
+        incoming = _pair_keys(np.asarray(a, dtype=str), np.asarray(b, dtype=str))
+        order = np.argsort(incoming, kind="stable")
+        incoming, raw = incoming[order], np.asarray(level, dtype=np.int8)[order]
+        keys = np.union1d(self._keys, incoming)
+        history = np.zeros((keys.size, self.n), dtype=np.int8)
+        shown = np.zeros(keys.size, dtype=np.int8)
+        below_since = np.full(keys.size, np.nan)
+        if self._keys.size:
+            old = np.searchsorted(keys, self._keys)
+            history[old, 1:] = self._history[:, :-1]
+            shown[old], below_since[old] = self._shown, self._below_since
+        history[np.searchsorted(keys, incoming), 0] = raw
+        previous = shown.copy()
+
+        filtered = np.zeros(keys.size, dtype=np.int8)
+        for k in (1, 2, 3):
+            filtered[(history >= k).sum(axis=1) >= self.m] = k
+        raise_now = filtered >= shown
+        shown[raise_now] = filtered[raise_now]
+        below_since[raise_now] = np.nan
+        lower = ~raise_now
+        start = lower & np.isnan(below_since)
+        below_since[start] = time
+        expired = lower & (time - below_since >= self.hysteresis)
+        shown[expired], below_since[expired] = filtered[expired], np.nan
+
+        live = (shown > 0) | (history.max(axis=1) > 0)
+        self._keys, self._history, self._shown, self._below_since = keys[live], history[live], shown[live], below_since[live]
+        changed = np.flatnonzero(shown != previous)
+        pair = np.char.partition(keys[changed], _SEPARATOR) if changed.size else np.empty((0, 3), dtype=str)
+        return AlertChanges(a=pair[:, 0], b=pair[:, 2], previous=previous[changed], current=shown[changed])
+
+    def levels(self) -> dict[tuple[str, str], int]:
+        """Displayed level of every pair that has one."""
+        return {tuple(key.split(_SEPARATOR)): int(k) for key, k in zip(self._keys.tolist(), self._shown) if k > 0}
+
+
+_SEPARATOR = "\x1f"  # unit separator: cannot occur in an id
+
+
+def _pair_keys(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Order-free key per pair of ids."""
+    first = a <= b
+    low, high = np.where(first, a, b), np.where(first, b, a)
+    return np.char.add(np.char.add(low, _SEPARATOR), high)

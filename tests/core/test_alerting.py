@@ -1,0 +1,124 @@
+"""Alert levels on hand-computed encounters, standards per pair of parties, and the alert filter."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from deconflict import States
+from deconflict.core.alerting import AlertFilter, alerts
+from deconflict.core.encounter import Encounter, violation_interval
+from deconflict.core.standards import STANDARDS, Standard, StandardError, StandardsByParties, standard
+from deconflict.core.units import FOOT, KNOT, NAUTICAL_MILE
+from tests.core.traffic import random_traffic
+
+EARTH = 6378137.0
+
+
+def head_on(distance_nm: float, speed_kt: float = 250.0, dz_ft: float = 0.0, parties=("", "")) -> States:
+    """Two aircraft on the equator flying at each other, level."""
+    return States.from_arrays(
+        icao24=["a", "b"], time=0.0, lat=0.0, lon=[0.0, np.degrees(distance_nm * NAUTICAL_MILE / EARTH)],
+        velocity=speed_kt * KNOT, heading=[90.0, 270.0], vertrate=0.0,
+        altitude=[9000.0, 9000.0 + dz_ft * FOOT], party=list(parties), at=0.0)
+
+
+# en-route, closing at 500 kt: loss of 5 NM after (d - 5) / 500 h
+@pytest.mark.parametrize("distance_nm, level", [(50.0, 0), (45.0, 1), (22.0, 1), (21.0, 2), (20.0, 2), (13.0, 3), (4.0, 3)])
+def test_en_route_levels_by_hand(distance_nm, level):
+    found = alerts(head_on(distance_nm), "en-route")
+    t_loss = max(distance_nm - 5.0, 0.0) / 500.0 * 3600.0
+    if level == 0:
+        assert len(found) == 0
+        return
+    assert found.level.tolist() == [level]
+    assert found.level_name[0] == ("none", "preventive", "corrective", "warning")[level]
+    assert found.t_in[0] == pytest.approx(t_loss, abs=0.01)
+    assert found.t_cpa[0] == pytest.approx(distance_nm / 500.0 * 3600.0, abs=0.01)
+    assert found.standard[0] == "en-route"
+
+
+def test_terminal_standard_is_tighter():
+    # 10 NM head-on at 500 kt: loss of 3 NM at 50.4 s (warning is 45 s: corrective) vs 5 NM at 36 s (warning)
+    assert alerts(head_on(10.0), "terminal").level.tolist() == [2]
+    assert alerts(head_on(10.0), "en-route").level.tolist() == [3]
+
+
+def test_do365_levels_by_hand():
+    # two drones at 100 kt each, head-on; 450 ft < 600 ft apart < 700 ft: only the preventive volume
+    closing = 200 * KNOT
+    dmod = 4000 * FOOT
+    entry = (35 * closing + np.sqrt((35 * closing) ** 2 + 4 * dmod**2)) / 2  # modified tau = 35 s
+    distance = entry + 40 * closing  # enters the tau region in 40 s: within 55 s, not 25 s
+    s = head_on(distance / NAUTICAL_MILE, 100.0, dz_ft=600.0)
+    found = alerts(s, "do-365")
+    assert found.level.tolist() == [1] and found.t_in[0] == pytest.approx(40.0, abs=0.01)
+    s = head_on(distance / NAUTICAL_MILE, 100.0, dz_ft=300.0)
+    assert alerts(s, "do-365").level.tolist() == [2]
+    s = head_on((entry + 20 * closing) / NAUTICAL_MILE, 100.0, dz_ft=300.0)
+    assert alerts(s, "do-365").level.tolist() == [3]
+
+
+def test_vtol_separates_level_pairs_at_adjacent_levels():
+    s = head_on(8.0, dz_ft=950.0)  # reported 950 ft apart, really 1000 ft
+    assert len(alerts(s, "en-route")) == 1
+    assert len(alerts(s, "en-route", vtol=200 * FOOT)) == 0
+
+
+def test_standards_agreed_between_parties():
+    wide = Standard.minima(10 * NAUTICAL_MILE, 2000 * FOOT, "blue-orange")
+    table = StandardsByParties.of(standard("en-route"), [("orange", "blue", wide)])
+    s = head_on(30.0, parties=("blue", "orange"))  # closing at 500 kt: loss of 10 NM at 144 s (5 NM at 180 s)
+    found = alerts(s, table)
+    assert found.standard.tolist() == ["blue-orange"] and found.t_in[0] == pytest.approx(144.0, abs=0.01)
+    s = head_on(30.0, parties=("blue", "green"))
+    assert alerts(s, table).standard.tolist() == ["en-route"]
+    s = head_on(30.0, dz_ft=1500, parties=("orange", "blue"))  # vertically separated under en-route only
+    assert len(alerts(s, table)) == 1 and len(alerts(s, "en-route")) == 0
+
+
+@pytest.mark.parametrize("name", sorted(STANDARDS))
+def test_every_alert_is_a_real_violation_and_none_is_missed(name):
+    """On random traffic, alerts agree with each level's volume evaluated on every pair."""
+    s = random_traffic(3, 150, radius_km=40.0)
+    agreed = standard(name)
+    found = alerts(s, agreed)
+    got = {tuple(sorted(p)): k for p, k in zip(zip(found.index_a.tolist(), found.index_b.tolist()), found.level.tolist())}
+    i, j = np.triu_indices(len(s), k=1)
+    encounter = Encounter.between(s.lat, s.lon, s.velocity, s.heading, s.vertrate, s.altitude, i, j)
+    expected = np.zeros(i.size, dtype=int)
+    for level in agreed.levels:
+        t_in, t_out = violation_interval(encounter, level.volume, level.alerting_time)
+        expected[t_in <= t_out] = level.number
+    want = {(a, b): k for a, b, k in zip(i.tolist(), j.tolist(), expected.tolist()) if k}
+    assert got == want
+    assert len(want) >= 5
+
+
+def test_unknown_standard_is_named():
+    with pytest.raises(StandardError, match="unknown separation standard 'oceanic'.*en-route"):
+        standard("oceanic")
+
+
+def test_alert_filter_m_of_n_and_hysteresis():
+    f = AlertFilter(m=2, n=3, hysteresis=5.0)
+    shown = []
+    raw = [1, 0, 1, 2, 2, 0, 0, 0, 0, 0, 0, 0, 0]
+    for t, level in enumerate(raw):
+        changes = f.update(float(t), ["b"] if level else [], ["a"] if level else [], [level] if level else [])
+        shown.append(f.levels().get(("a", "b"), 0))
+        if t == 2:
+            assert changes.a.tolist() == ["a"] and changes.b.tolist() == ["b"]
+            assert changes.previous.tolist() == [0] and changes.current.tolist() == [1]
+    # a single update is not enough; two of three raise; a drop waits 5 s below
+    assert shown == [0, 0, 1, 1, 2, 2, 2, 2, 2, 2, 2, 0, 0]
+
+
+def test_alert_filter_immediate_and_independent_pairs():
+    f = AlertFilter(m=1, n=1, hysteresis=0.0)
+    changes = f.update(0.0, ["x", "p"], ["y", "q"], [3, 1])
+    assert sorted(zip(changes.a.tolist(), changes.current.tolist())) == [("p", 1), ("x", 3)]
+    f.update(1.0, ["q"], ["p"], [2])  # same pair, other order; x-y cleared at once
+    assert f.levels() == {("p", "q"): 2}
+    with pytest.raises(ValueError, match="m <= n"):
+        AlertFilter(m=3, n=2)
