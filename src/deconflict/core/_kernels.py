@@ -33,7 +33,9 @@ ALT_BASE = -2000.0  # m, lowest altitude bucket edge
 ALT_BUCKET_SIZE = 25.0  # m: buckets cover -2000 m .. ~49 km; values outside are clipped (still sorted)
 
 
-@njit(cache=True, nogil=True, parallel=True)
+PARALLEL_MIN_ROWS = 20_000  # below this, numba's thread start-up costs more than it saves
+
+
 def prepare(lat, lon, speed, track, vertrate, altitude, lookahead, hsep, vsep):
     """Surface ECEF positions, ECEF ground velocities and conservative swept boxes.
 
@@ -47,36 +49,53 @@ def prepare(lat, lon, speed, track, vertrate, altitude, lookahead, hsep, vsep):
     position = np.empty((n, 3))
     velocity = np.empty((n, 3))
     box = np.empty((n, 8), dtype=np.float32)
-    for k in prange(n):
-        la = math.radians(lat[k])
-        lo = math.radians(lon[k])
-        tr = math.radians(track[k])
-        sin_lat, cos_lat = math.sin(la), math.cos(la)
-        sin_lon, cos_lon = math.sin(lo), math.cos(lo)
-        prime_vertical = WGS84_A / math.sqrt(1.0 - WGS84_E2 * sin_lat * sin_lat)
-        px = prime_vertical * cos_lat * cos_lon
-        py = prime_vertical * cos_lat * sin_lon
-        pz = prime_vertical * (1.0 - WGS84_E2) * sin_lat
-        v_east = speed[k] * math.sin(tr)
-        v_north = speed[k] * math.cos(tr)
-        vx = -sin_lon * v_east - sin_lat * cos_lon * v_north
-        vy = cos_lon * v_east - sin_lat * sin_lon * v_north
-        vzz = cos_lat * v_north
-        position[k, 0], position[k, 1], position[k, 2] = px, py, pz
-        velocity[k, 0], velocity[k, 1], velocity[k, 2] = vx, vy, vzz
-        half = 0.5 * hsep + swept_margin(abs(speed[k]) * lookahead, hsep) + 1.0
-        p = (px, py, pz)
-        d = (vx * lookahead, vy * lookahead, vzz * lookahead)
-        for axis in range(3):
-            a = p[axis]
-            b = a + d[axis]
-            box[k, axis] = min(a, b) - half
-            box[k, 3 + axis] = max(a, b) + half
-        z0 = altitude[k]
-        z1 = z0 + vertrate[k] * lookahead
-        box[k, 6] = min(z0, z1) - 0.5 * vsep - 1.0
-        box[k, 7] = max(z0, z1) + 0.5 * vsep + 1.0
+    kernel = _prepare_parallel if n >= PARALLEL_MIN_ROWS else _prepare_serial
+    kernel(lat, lon, speed, track, vertrate, altitude, lookahead, hsep, vsep, position, velocity, box)
     return position, velocity, box
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def _prepare_parallel(lat, lon, speed, track, vertrate, altitude, lookahead, hsep, vsep, position, velocity, box):
+    for k in prange(lat.size):
+        _prepare_row(k, lat, lon, speed, track, vertrate, altitude, lookahead, hsep, vsep, position, velocity, box)
+
+
+@njit(cache=True, nogil=True)
+def _prepare_serial(lat, lon, speed, track, vertrate, altitude, lookahead, hsep, vsep, position, velocity, box):
+    for k in range(lat.size):
+        _prepare_row(k, lat, lon, speed, track, vertrate, altitude, lookahead, hsep, vsep, position, velocity, box)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _prepare_row(k, lat, lon, speed, track, vertrate, altitude, lookahead, hsep, vsep, position, velocity, box):
+    la = math.radians(lat[k])
+    lo = math.radians(lon[k])
+    tr = math.radians(track[k])
+    sin_lat, cos_lat = math.sin(la), math.cos(la)
+    sin_lon, cos_lon = math.sin(lo), math.cos(lo)
+    prime_vertical = WGS84_A / math.sqrt(1.0 - WGS84_E2 * sin_lat * sin_lat)
+    px = prime_vertical * cos_lat * cos_lon
+    py = prime_vertical * cos_lat * sin_lon
+    pz = prime_vertical * (1.0 - WGS84_E2) * sin_lat
+    v_east = speed[k] * math.sin(tr)
+    v_north = speed[k] * math.cos(tr)
+    vx = -sin_lon * v_east - sin_lat * cos_lon * v_north
+    vy = cos_lon * v_east - sin_lat * sin_lon * v_north
+    vzz = cos_lat * v_north
+    position[k, 0], position[k, 1], position[k, 2] = px, py, pz
+    velocity[k, 0], velocity[k, 1], velocity[k, 2] = vx, vy, vzz
+    half = 0.5 * hsep + swept_margin(abs(speed[k]) * lookahead, hsep) + 1.0
+    p = (px, py, pz)
+    d = (vx * lookahead, vy * lookahead, vzz * lookahead)
+    for axis in range(3):
+        a = p[axis]
+        b = a + d[axis]
+        box[k, axis] = min(a, b) - half
+        box[k, 3 + axis] = max(a, b) + half
+    z0 = altitude[k]
+    z1 = z0 + vertrate[k] * lookahead
+    box[k, 6] = min(z0, z1) - 0.5 * vsep - 1.0
+    box[k, 7] = max(z0, z1) + 0.5 * vsep + 1.0
 
 
 @njit(cache=True, nogil=True)
@@ -172,23 +191,36 @@ def pair_conflict(position, velocity, altitude, vertrate, i, j, lookahead, hsep,
     return True
 
 
-@njit(cache=True, nogil=True, parallel=True)
 def grid_keys(box, origin, cell, regular, thick):
     """Sort key of each regular aircraft: lower-corner cell (17 bits per axis), layer, altitude bucket."""
-    n = box.shape[0]
-    keys = np.empty(n, dtype=np.int64)
-    for k in prange(n):
-        if not regular[k]:
-            keys[k] = np.iinfo(np.int64).max
-            continue
-        key = 0
-        for axis in range(3):
-            index = int((box[k, axis] - origin[axis]) / cell)
-            index = min(max(index, 0), AXIS_CELLS - 1)
-            key = (key << AXIS_BITS) | index
-        key = (key << SUB_BITS) | (np.int64(thick[k]) << BUCKET_BITS) | altitude_bucket(box[k, 6])
-        keys[k] = key
+    keys = np.empty(box.shape[0], dtype=np.int64)
+    kernel = _grid_keys_parallel if box.shape[0] >= PARALLEL_MIN_ROWS else _grid_keys_serial
+    kernel(box, origin, cell, regular, thick, keys)
     return keys
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def _grid_keys_parallel(box, origin, cell, regular, thick, keys):
+    for k in prange(box.shape[0]):
+        keys[k] = _grid_key(k, box, origin, cell, regular, thick)
+
+
+@njit(cache=True, nogil=True)
+def _grid_keys_serial(box, origin, cell, regular, thick, keys):
+    for k in range(box.shape[0]):
+        keys[k] = _grid_key(k, box, origin, cell, regular, thick)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _grid_key(k, box, origin, cell, regular, thick):
+    if not regular[k]:
+        return np.iinfo(np.int64).max
+    key = 0
+    for axis in range(3):
+        index = int((box[k, axis] - origin[axis]) / cell)
+        index = min(max(index, 0), AXIS_CELLS - 1)
+        key = (key << AXIS_BITS) | index
+    return (key << SUB_BITS) | (np.int64(thick[k]) << BUCKET_BITS) | altitude_bucket(box[k, 6])
 
 
 @njit(cache=True, nogil=True, inline="always")

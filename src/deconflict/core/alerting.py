@@ -102,7 +102,7 @@ def alerts(
     level_pair = (np.abs(s.vertrate[i]) < LEVEL_VERTRATE) & (np.abs(s.vertrate[j]) < LEVEL_VERTRATE)
     for agreed, rows in _by_standard(standards, s.party[i], s.party[j]):
         which[rows] = agreed.name
-        sub = Encounter(encounter.position[rows], encounter.velocity[rows], encounter.dz[rows], encounter.dvz[rows])
+        sub = encounter.take(rows)
         for alert_level in agreed.levels:
             start, end = violation_interval(sub, alert_level.volume, alert_level.alerting_time)
             hit = start <= end
@@ -112,7 +112,7 @@ def alerts(
             level[target] = alert_level.number  # levels run in increasing severity
             t_in[target], t_out[target] = start[hit], end[hit]
     keep = np.flatnonzero(level > 0)
-    sub = Encounter(encounter.position[keep], encounter.velocity[keep], encounter.dz[keep], encounter.dvz[keep])
+    sub = encounter.take(keep)
     t_cpa = sub.time_to_cpa
     d_cpa, dz_cpa = sub.at(t_cpa)
     order = np.lexsort((t_in[keep], -level[keep]))

@@ -216,9 +216,10 @@ def _candidate_scan(
 
     oversize = np.flatnonzero(~regular)
     common = (s.altitude, s.vertrate, party, between_parties, lookahead, hsep, vsep, vtol)
-    workers = threads or os.cpu_count() or 1
+    # threads pay off only on large snapshots (their start-up costs ~1 ms)
+    workers = threads or ((os.cpu_count() or 1) if n >= _kernels.PARALLEL_MIN_ROWS else 1)
     # Chunks of cells with about equal numbers of aircraft, several per worker for balance.
-    n_chunks = max(1, min(cell_key.size, 8 * workers))
+    n_chunks = max(1, min(cell_key.size, 8 * workers)) if workers > 1 else 1
     bounds = np.searchsorted(layer_start[:, 0], np.linspace(0, n_regular, n_chunks + 1).astype(np.int64))
     bounds = np.unique(np.clip(bounds, 0, cell_key.size))
 

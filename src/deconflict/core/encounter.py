@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from deconflict.core import _kernels
+from deconflict.core.geodesy import ground_velocity_ecef, surface_ecef
 
 
 @dataclass(frozen=True)
@@ -58,13 +59,14 @@ class Encounter:
     """Pairs (a, b): b relative to a. Horizontal vectors are 3D but lie in the pair's tangent plane.
 
     ``position`` (m,3) m, ``velocity`` (m,3) m/s, ``dz`` altitude of b minus a (m),
-    ``dvz`` vertical rate of b minus a (m/s).
+    ``dvz`` vertical rate of b minus a (m/s), ``normal`` (m,3) the plane's unit up-normal.
     """
 
     position: np.ndarray
     velocity: np.ndarray
     dz: np.ndarray
     dvz: np.ndarray
+    normal: np.ndarray
 
     @classmethod
     def between(cls, lat: np.ndarray, lon: np.ndarray, speed: np.ndarray, track: np.ndarray,
@@ -85,7 +87,11 @@ class Encounter:
         d -= np.einsum("ij,ij->i", d, normal)[:, None] * normal
         w -= np.einsum("ij,ij->i", w, normal)[:, None] * normal
         return cls(position=d, velocity=w, dz=altitude[index_b] - altitude[index_a],
-                   dvz=vertrate[index_b] - vertrate[index_a])
+                   dvz=vertrate[index_b] - vertrate[index_a], normal=normal)
+
+    def take(self, rows: np.ndarray) -> "Encounter":
+        """The pairs selected by an index."""
+        return Encounter(self.position[rows], self.velocity[rows], self.dz[rows], self.dvz[rows], self.normal[rows])
 
     def __len__(self) -> int:
         return int(self.dz.size)
@@ -111,15 +117,7 @@ class Encounter:
 
 def surface_kinematics(lat: np.ndarray, lon: np.ndarray, speed: np.ndarray, track: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """ECEF positions on the WGS84 surface (m) and ECEF ground velocities (m/s) of aircraft."""
-    la, lo, tr = np.radians(lat), np.radians(lon), np.radians(track)
-    sin_lat, cos_lat, sin_lon, cos_lon = np.sin(la), np.cos(la), np.sin(lo), np.cos(lo)
-    prime_vertical = _kernels.WGS84_A / np.sqrt(1.0 - _kernels.WGS84_E2 * sin_lat**2)
-    ecef = np.column_stack((prime_vertical * cos_lat * cos_lon, prime_vertical * cos_lat * sin_lon,
-                            prime_vertical * (1.0 - _kernels.WGS84_E2) * sin_lat))
-    east, north = speed * np.sin(tr), speed * np.cos(tr)
-    velocity = np.column_stack((-sin_lon * east - sin_lat * cos_lon * north,
-                                cos_lon * east - sin_lat * sin_lon * north, cos_lat * north))
-    return ecef, velocity
+    return surface_ecef(lat, lon)[0], ground_velocity_ecef(lat, lon, speed, track)
 
 
 def violation_interval(encounter: Encounter, volume: ProtectedVolume, lookahead: float) -> tuple[np.ndarray, np.ndarray]:

@@ -1,0 +1,439 @@
+"""Fast-time simulation of flights along routes, with or without conflict resolution.
+
+Each step (default 1 s) every airborne flight is a row of a `States` snapshot; detection finds
+conflicts (minima times the resolution margin), losses of separation are measured at the
+minima themselves, and MVP (`resolution.mvp`) turns conflicts into velocity commands that the
+pilots follow after a response delay. Aircraft turn at a bank angle, accelerate and change
+vertical rate within limits, and move along geodesics (pyproj); an aircraft with no pending
+resolution flies direct to its next waypoint at its planned speed ("resume navigation" once
+every pair it was resolving is past its closest point of approach).
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+from pyproj import Geod
+
+from deconflict.core._kernels import VERTICAL_EPSILON
+from deconflict.core.detection import detect
+from deconflict.core.encounter import Encounter, ProtectedVolume, surface_kinematics, violation_interval
+from deconflict.core.resolution import DIMENSIONS, ResolutionError, mvp
+from deconflict.core.states import States
+
+GRAVITY = 9.80665  # m/s^2
+_GEOD = Geod(ellps="WGS84")
+
+
+@dataclass(frozen=True, eq=False)
+class Flights:
+    """Flight plans: ``n`` flights, each a route of waypoints flown from ``start`` (s) at ``speed`` (m/s).
+
+    Waypoints of flight k are rows ``route_start[k]:route_start[k + 1]`` of ``waypoint_lat``,
+    ``waypoint_lon`` (deg) and ``waypoint_altitude`` (m); the first is where the flight appears.
+    """
+
+    icao24: np.ndarray
+    callsign: np.ndarray
+    party: np.ndarray
+    start: np.ndarray
+    speed: np.ndarray
+    route_start: np.ndarray
+    waypoint_lat: np.ndarray
+    waypoint_lon: np.ndarray
+    waypoint_altitude: np.ndarray
+
+    def __post_init__(self) -> None:
+        n = self.icao24.size
+        if self.route_start.size != n + 1 or np.any(np.diff(self.route_start) < 2):
+            raise ValueError("every flight needs a route of at least two waypoints")
+        if len(set(self.icao24.tolist())) != n:
+            raise ValueError("flight ids must be unique")
+
+    @classmethod
+    def from_routes(cls, icao24, callsign, party, start, speed, routes: list[np.ndarray]) -> "Flights":
+        """``routes[k]``: array (m, 3) of lat, lon (deg), altitude (m). Flights are kept sorted by id."""
+        order = np.argsort(np.asarray(icao24, dtype=str), kind="stable")
+        ids = np.asarray(icao24, dtype=str)[order]
+        routes = [np.asarray(routes[k], dtype=float).reshape(-1, 3) for k in order]
+        offsets = np.concatenate(([0], np.cumsum([len(r) for r in routes]))).astype(np.int64)
+        points = np.concatenate(routes) if routes else np.empty((0, 3))
+        return cls(icao24=ids, callsign=np.asarray(callsign, dtype=str)[order], party=np.asarray(party, dtype=str)[order],
+                   start=np.asarray(start, dtype=float)[order], speed=np.asarray(speed, dtype=float)[order],
+                   route_start=offsets, waypoint_lat=points[:, 0], waypoint_lon=points[:, 1],
+                   waypoint_altitude=points[:, 2])
+
+    def __len__(self) -> int:
+        return int(self.icao24.size)
+
+    def route_length(self) -> np.ndarray:
+        """Planned horizontal distance of each flight (m), along geodesic legs."""
+        legs = np.zeros(self.waypoint_lat.size)
+        if self.waypoint_lat.size > 1:
+            _, _, d = _GEOD.inv(self.waypoint_lon[:-1], self.waypoint_lat[:-1], self.waypoint_lon[1:], self.waypoint_lat[1:])
+            legs[1:] = d
+        legs[self.route_start[:-1]] = 0.0  # no leg into a flight's first waypoint
+        return np.add.reduceat(legs, self.route_start[:-1]) if len(self) else np.zeros(0)
+
+
+@dataclass(frozen=True)
+class Resolver:
+    """How conflicts are resolved: ``method`` ``mvp`` or ``none``; ``margin`` on the minima;
+    ``delay`` (s) before pilots follow; ``manoeuvring``: the parties whose aircraft manoeuvre
+    (``None``: all, cooperatively; others keep their plan, one-sided resolution)."""
+
+    method: str = "mvp"
+    dimensions: str = "horizontal"
+    margin: float = 1.1
+    delay: float = 5.0
+    manoeuvring: frozenset[str] | None = None
+
+    def __post_init__(self) -> None:
+        if self.method not in ("mvp", "none"):
+            raise ResolutionError(f"resolution method must be mvp or none, got {self.method!r}")
+        if self.dimensions not in DIMENSIONS:
+            raise ResolutionError(f"resolution dimensions must be one of {', '.join(DIMENSIONS)}, got {self.dimensions!r}")
+        if not self.margin >= 1.0 or not self.delay >= 0.0:
+            raise ResolutionError("resolution margin must be >= 1 and delay >= 0")
+
+
+@dataclass(frozen=True)
+class SimulationSettings:
+    """Minima (m), look-ahead (s), time step (s), and aircraft performance limits."""
+
+    duration: float
+    hsep: float = 9260.0
+    vsep: float = 304.8
+    lookahead: float = 300.0
+    step: float = 1.0
+    resolver: Resolver = field(default_factory=Resolver)
+    bank_angle: float = 25.0  # deg
+    acceleration: float = 0.5  # m/s^2
+    vertical_acceleration: float = 2.0  # m/s^2
+    vertrate_limit: float = 15.0  # m/s
+    speed_range: tuple[float, float] = (0.7, 1.2)  # resolution speeds, times the planned speed
+    entry_clear_time: float = 60.0  # s: a flight enters only if it keeps separation this long
+
+
+@dataclass(frozen=True)
+class LossEpisodes:
+    """Losses of separation, one row per episode of a pair inside both minima."""
+
+    a: np.ndarray
+    b: np.ndarray
+    start: np.ndarray  # s
+    duration: np.ndarray  # s
+    min_distance: np.ndarray  # m, smallest horizontal distance
+    min_vertical: np.ndarray  # m, vertical distance at that moment
+    severity: np.ndarray  # 1 - max(d / hsep, dz / vsep) at its worst: 0 grazing, 1 collision
+    lat: np.ndarray
+    lon: np.ndarray
+
+    def __len__(self) -> int:
+        return int(self.start.size)
+
+
+@dataclass(frozen=True)
+class SimulationResult:
+    """What a run measured. Time series are per step; distances in m."""
+
+    settings: SimulationSettings
+    time: np.ndarray
+    airborne: np.ndarray
+    conflicts_now: np.ndarray
+    losses_now: np.ndarray
+    conflicts: int  # conflict episodes at the minima (pairs entering conflict)
+    losses: LossEpisodes
+    completed: np.ndarray  # per flight: reached its last waypoint
+    distance_flown: np.ndarray  # per flight
+    route_length: np.ndarray  # per flight, planned
+    wall_seconds: float
+    tracks: np.ndarray = field(repr=False, default_factory=lambda: np.empty((0, 3)))  # sampled (flight, lat, lon)
+
+    @property
+    def loss_seconds(self) -> float:
+        return float(self.losses.duration.sum())
+
+    @property
+    def extra_distance(self) -> float:
+        """Distance flown beyond the plan by flights that completed their route (m)."""
+        done = self.completed
+        return float(self.distance_flown[done].sum() - self.route_length[done].sum())
+
+    @property
+    def speedup(self) -> float:
+        """Simulated time over wall-clock time."""
+        return float(self.time[-1] + self.settings.step) / self.wall_seconds if self.wall_seconds > 0 else float("inf")
+
+
+def simulate(flights: Flights, settings: SimulationSettings,
+             progress: Callable[[float], None] | None = None, track_every: float = 30.0) -> SimulationResult:
+    """Fly ``flights`` for ``settings.duration`` s; ``progress(t)`` is called every simulated minute."""
+    return _Run(flights, settings).run(progress, track_every)
+
+
+class _Run:
+    """The mutable state of one simulation run (kept out of the public API)."""
+
+    def __init__(self, flights: Flights, settings: SimulationSettings) -> None:
+        self.f, self.cfg = flights, settings
+        n = len(flights)
+        self.n = n
+        self.active = np.zeros(n, dtype=bool)
+        self.done = np.zeros(n, dtype=bool)
+        self.lat, self.lon, self.altitude = np.zeros(n), np.zeros(n), np.zeros(n)
+        self.track, self.speed, self.vertrate = np.zeros(n), np.zeros(n), np.zeros(n)
+        self.next_waypoint = flights.route_start[:-1] + 1
+        self.flown = np.zeros(n)
+        self.command = np.full((n, 3), np.nan)  # track, speed, vertrate a pilot is following
+        self.pending: deque[tuple[float, np.ndarray, np.ndarray]] = deque()
+        self.held = np.empty(0, dtype=np.int64)  # pair keys (a * n + b) under resolution
+        self.manoeuvres = (np.ones(n, dtype=bool) if settings.resolver.manoeuvring is None
+                           else np.isin(flights.party, list(settings.resolver.manoeuvring)))
+        self.conflict_keys = np.empty(0, dtype=np.int64)
+        self.loss_open: dict[int, list[float]] = {}
+        self.loss_rows: list[tuple] = []
+        self.conflict_count = 0
+
+    def run(self, progress: Callable[[float], None] | None, track_every: float) -> SimulationResult:
+        import time as wallclock
+
+        cfg = self.cfg
+        times = np.arange(0.0, cfg.duration, cfg.step)
+        airborne, conflicts_now, losses_now = (np.zeros(times.size, dtype=np.int64) for _ in range(3))
+        tracks = []
+        began = wallclock.perf_counter()
+        for k, t in enumerate(times):
+            self._activate(t)
+            rows = np.flatnonzero(self.active)
+            airborne[k] = rows.size
+            if rows.size:
+                conflicts_now[k], losses_now[k] = self._surveil_and_resolve(t, rows)
+                self._fly(t, rows)
+                if track_every and (t % track_every) < cfg.step:
+                    tracks.append(np.column_stack((rows, self.lat[rows], self.lon[rows])))
+            if progress is not None and (t % 60.0) < cfg.step:
+                progress(t)
+        self._close_losses(times[-1] + cfg.step if times.size else 0.0, everything=True)
+        wall = wallclock.perf_counter() - began
+        losses = self._episodes()
+        return SimulationResult(settings=cfg, time=times, airborne=airborne, conflicts_now=conflicts_now,
+                                losses_now=losses_now, conflicts=self.conflict_count, losses=losses,
+                                completed=self.done.copy(), distance_flown=self.flown.copy(),
+                                route_length=self.f.route_length(), wall_seconds=wall,
+                                tracks=np.concatenate(tracks) if tracks else np.empty((0, 3)))
+
+    # -- flights appear and fly ---------------------------------------------------------------
+    def _activate(self, t: float) -> None:
+        """Flights due now appear at their first waypoint, unless they would lose separation with an
+        aircraft already there within ``entry_clear_time``: hand-over from the neighbouring airspace
+        is separated, so they wait (the same rule with and without resolution)."""
+        new = np.flatnonzero(~self.active & ~self.done & (self.f.start <= t))
+        if not new.size:
+            return
+        first = self.f.route_start[new]
+        azimuth, _, to_go = _GEOD.inv(self.f.waypoint_lon[first], self.f.waypoint_lat[first],
+                                      self.f.waypoint_lon[first + 1], self.f.waypoint_lat[first + 1])
+        to_go = to_go / self.f.speed[new]
+        track = np.mod(azimuth, 360.0)
+        if t > 0.0:  # flights there at the start are already airborne
+            clear = self._entry_clear(new, track, self._climb_rate(first + 1, self.f.waypoint_altitude[first], to_go))
+            new, first, track = new[clear], first[clear], track[clear]
+        self.lat[new], self.lon[new] = self.f.waypoint_lat[first], self.f.waypoint_lon[first]
+        self.altitude[new] = self.f.waypoint_altitude[first]
+        self.track[new] = track
+        self.speed[new] = self.f.speed[new]
+        self.vertrate[new] = 0.0
+        self.active[new] = True
+
+    def _climb_rate(self, waypoint: np.ndarray, altitude: np.ndarray, time_to_go: np.ndarray) -> np.ndarray:
+        """Autopilot vertical rate (m/s): reach the waypoint's altitude by the time it is reached."""
+        limit = self.cfg.vertrate_limit
+        return np.clip((self.f.waypoint_altitude[waypoint] - altitude) / np.maximum(time_to_go, 10.0), -limit, limit)
+
+    def _entry_clear(self, new: np.ndarray, track: np.ndarray, vertrate: np.ndarray) -> np.ndarray:
+        """Which of the flights ``new`` (entering on ``track`` at ``vertrate``) can appear now."""
+        first = self.f.route_start[new]
+        present = np.flatnonzero(self.active)
+        lat = np.concatenate((self.lat[present], self.f.waypoint_lat[first]))
+        lon = np.concatenate((self.lon[present], self.f.waypoint_lon[first]))
+        speed = np.concatenate((self.speed[present], self.f.speed[new]))
+        heading = np.concatenate((self.track[present], track))
+        vertrate = np.concatenate((self.vertrate[present], vertrate))
+        altitude = np.concatenate((self.altitude[present], self.f.waypoint_altitude[first]))
+        ecef = surface_kinematics(lat, lon, speed, heading)
+        volume = ProtectedVolume(self.cfg.hsep, self.cfg.vsep - VERTICAL_EPSILON)
+        horizon = max(self.cfg.entry_clear_time, self.cfg.step)
+        k, m = new.size, present.size
+        # against the aircraft already there that can come close within the horizon, all at once
+        chord = np.linalg.norm(ecef[0][m:, None, :] - ecef[0][None, :m, :], axis=2)
+        reach = self.cfg.hsep + (speed[m:, None] + speed[None, :m]) * horizon
+        entering, other = np.nonzero(chord < reach)
+        t_in, t_out = violation_interval(Encounter.from_ecef(*ecef, vertrate, altitude, m + entering, other), volume, horizon)
+        clear = np.ones(k, dtype=bool)
+        clear[entering[t_in <= t_out]] = False
+        # among themselves: the earlier entry goes first
+        first_of, second_of = np.triu_indices(k, 1)
+        if first_of.size:
+            t_in, t_out = violation_interval(Encounter.from_ecef(*ecef, vertrate, altitude, m + first_of, m + second_of),
+                                             volume, horizon)
+            for a, b in zip(first_of[t_in <= t_out].tolist(), second_of[t_in <= t_out].tolist()):
+                if clear[a]:
+                    clear[b] = False
+        return clear
+
+    def _snapshot(self, t: float, rows: np.ndarray) -> States:
+        return States(icao24=self.f.icao24[rows], time=np.full(rows.size, t), lat=self.lat[rows], lon=self.lon[rows],
+                      velocity=self.speed[rows], heading=self.track[rows], vertrate=self.vertrate[rows],
+                      altitude=self.altitude[rows], callsign=self.f.callsign[rows], party=self.f.party[rows],
+                      onground=np.zeros(rows.size, dtype=bool), at=t)
+
+    def _fly(self, t: float, rows: np.ndarray) -> None:
+        cfg, f = self.cfg, self.f
+        dt = cfg.step
+        wp = self.next_waypoint[rows]
+        azimuth, _, to_go = _GEOD.inv(self.lon[rows], self.lat[rows], f.waypoint_lon[wp], f.waypoint_lat[wp])
+        target_track = np.mod(azimuth, 360.0)
+        target_speed = f.speed[rows].copy()
+        time_to_go = to_go / np.maximum(self.speed[rows], 1.0)
+        to_climb = f.waypoint_altitude[wp] - self.altitude[rows]
+        target_vertrate = self._climb_rate(wp, self.altitude[rows], time_to_go)
+        command = self.command[rows]  # NaN where the autopilot flies that dimension
+        commanded = ~np.isnan(command[:, 0])
+        target_track = np.where(commanded, command[:, 0], target_track)
+        target_speed = np.where(commanded, command[:, 1], target_speed)
+        vertical_command = ~np.isnan(command[:, 2])
+        target_vertrate = np.where(vertical_command, command[:, 2], target_vertrate)
+
+        speed = self.speed[rows]
+        turn_rate = np.degrees(GRAVITY * np.tan(np.radians(cfg.bank_angle)) / np.maximum(speed, 30.0))
+        turn = (target_track - self.track[rows] + 180.0) % 360.0 - 180.0
+        heading = (self.track[rows] + np.clip(turn, -turn_rate * dt, turn_rate * dt)) % 360.0
+        speed = speed + np.clip(target_speed - speed, -cfg.acceleration * dt, cfg.acceleration * dt)
+        vertrate = self.vertrate[rows] + np.clip(target_vertrate - self.vertrate[rows],
+                                                 -cfg.vertical_acceleration * dt, cfg.vertical_acceleration * dt)
+        lon, lat, back = _GEOD.fwd(self.lon[rows], self.lat[rows], heading, speed * dt)
+        self.lat[rows], self.lon[rows] = lat, lon
+        self.track[rows] = np.mod(np.asarray(back) + 180.0, 360.0)
+        self.speed[rows], self.vertrate[rows] = speed, vertrate
+        altitude = self.altitude[rows] + vertrate * dt
+        # level off exactly at the waypoint's altitude when this step would reach it
+        level_off = ~vertical_command & (np.abs(to_climb) <= np.abs(vertrate) * dt + 1e-6) & (to_climb * vertrate >= 0.0)
+        altitude[level_off] = f.waypoint_altitude[wp[level_off]]
+        vertrate[level_off] = 0.0
+        self.altitude[rows] = altitude
+        self.vertrate[rows] = vertrate
+        self.flown[rows] += speed * dt
+
+        # waypoint reached: within a step's distance, or behind the aircraft and within two turn radii
+        # (turning back to overfly it would cost a full circle)
+        behind = np.abs((azimuth - heading + 180.0) % 360.0 - 180.0) > 90.0
+        turn_radius = speed / np.radians(turn_rate)
+        passed = (to_go <= speed * dt * 1.5) | (behind & (to_go < 2.0 * turn_radius))
+        advance = rows[passed]
+        self.next_waypoint[advance] += 1
+        finished = advance[self.next_waypoint[advance] >= f.route_start[advance + 1]]
+        self.active[finished], self.done[finished] = False, True
+        self.command[finished] = np.nan
+
+    # -- surveillance, statistics and resolution ------------------------------------------------
+    def _surveil_and_resolve(self, t: float, rows: np.ndarray) -> tuple[int, int]:
+        cfg, resolver = self.cfg, self.cfg.resolver
+        margin = resolver.margin if resolver.method == "mvp" else 1.0
+        snapshot = self._snapshot(t, rows)
+        found = detect(snapshot, lookahead=cfg.lookahead, hsep=cfg.hsep * margin, vsep=cfg.vsep * margin)
+        i, j = found.index_a, found.index_b
+        self._ecef = surface_kinematics(snapshot.lat, snapshot.lon, snapshot.velocity, snapshot.heading)
+        encounter = self._encounter(snapshot, i, j)
+        t_in, t_out = violation_interval(encounter, ProtectedVolume(cfg.hsep, cfg.vsep), cfg.lookahead)
+        ga, gb = np.minimum(rows[i], rows[j]), np.maximum(rows[i], rows[j])
+        keys = ga * self.n + gb
+        in_conflict = t_in <= t_out
+        conflict_keys = np.unique(keys[in_conflict])
+        self.conflict_count += int(np.setdiff1d(conflict_keys, self.conflict_keys, assume_unique=True).size)
+        self.conflict_keys = conflict_keys
+        distance = encounter.distance
+        vertical = np.abs(encounter.dz)
+        loss = (distance < cfg.hsep) & (vertical < cfg.vsep - VERTICAL_EPSILON)
+        self._record_losses(t, keys[loss], distance[loss], vertical[loss], snapshot.lat[i[loss]], snapshot.lon[i[loss]])
+        if resolver.method == "mvp":
+            self._resolve(t, rows, snapshot, found, keys, encounter)
+        return int(conflict_keys.size), int(loss.sum())
+
+    def _record_losses(self, t, keys, distance, vertical, lat, lon) -> None:
+        cfg = self.cfg
+        severity = 1.0 - np.maximum(distance / cfg.hsep, vertical / cfg.vsep)
+        for key, d, dz, sev, la, lo in zip(keys.tolist(), distance.tolist(), vertical.tolist(), severity.tolist(),
+                                           lat.tolist(), lon.tolist()):
+            episode = self.loss_open.get(key)
+            if episode is None:
+                self.loss_open[key] = [t, t, d, dz, sev, la, lo]
+            else:
+                episode[1] = t
+                if d < episode[2]:
+                    episode[2], episode[3], episode[5], episode[6] = d, dz, la, lo
+                episode[4] = max(episode[4], sev)
+        self._close_losses(t, everything=False, still=set(keys.tolist()))
+
+    def _close_losses(self, t: float, everything: bool, still: set[int] | None = None) -> None:
+        for key in list(self.loss_open):
+            if everything or key not in still:
+                start, last, d, dz, sev, la, lo = self.loss_open.pop(key)
+                self.loss_rows.append((key // self.n, key % self.n, start, last - start + self.cfg.step, d, dz, sev, la, lo))
+
+    def _episodes(self) -> LossEpisodes:
+        rows = sorted(self.loss_rows, key=lambda r: (r[2], r[0], r[1]))
+        columns = list(zip(*rows)) if rows else [[]] * 9
+        a, b = np.asarray(columns[0], dtype=np.int64), np.asarray(columns[1], dtype=np.int64)
+        return LossEpisodes(a=self.f.icao24[a], b=self.f.icao24[b], start=np.asarray(columns[2], float),
+                            duration=np.asarray(columns[3], float), min_distance=np.asarray(columns[4], float),
+                            min_vertical=np.asarray(columns[5], float), severity=np.asarray(columns[6], float),
+                            lat=np.asarray(columns[7], float), lon=np.asarray(columns[8], float))
+
+    def _encounter(self, snapshot: States, i: np.ndarray, j: np.ndarray) -> Encounter:
+        return Encounter.from_ecef(*self._ecef, snapshot.vertrate, snapshot.altitude, i, j)
+
+    def _resolve(self, t: float, rows: np.ndarray, snapshot: States, found, keys: np.ndarray,
+                 encounter: Encounter) -> None:
+        cfg, resolver = self.cfg, self.cfg.resolver
+        planned = self.f.speed[rows]
+        manoeuvres = mvp(found, dimensions=resolver.dimensions, manoeuvres=self.manoeuvres[rows],
+                         speed_limits=(planned * cfg.speed_range[0], planned * cfg.speed_range[1]),
+                         vertrate_limit=cfg.vertrate_limit, encounter=encounter)
+        if len(manoeuvres):
+            flights = rows[manoeuvres.index]
+            targets = np.column_stack((manoeuvres.track, manoeuvres.speed, manoeuvres.vertrate))
+            if resolver.dimensions != "vertical":
+                targets[:, 2] = np.nan  # the autopilot keeps flying the vertical profile
+            if resolver.dimensions == "vertical":
+                targets[:, :2] = np.nan  # ... or the horizontal route
+            self.pending.append((t + resolver.delay, flights, targets))
+        # pairs stay under resolution until they are past their closest approach
+        held = np.union1d(self.held, keys)
+        held = self._still_converging(held, rows, snapshot, current=keys)
+        self.held = held
+        resolving = np.zeros(self.n, dtype=bool)
+        resolving[held // self.n] = True
+        resolving[held % self.n] = True
+        while self.pending and self.pending[0][0] <= t + 1e-9:
+            _, flights, targets = self.pending.popleft()
+            keep = resolving[flights] & self.active[flights]
+            self.command[flights[keep]] = targets[keep]
+        self.command[~resolving] = np.nan  # resume navigation
+
+    def _still_converging(self, held: np.ndarray, rows: np.ndarray, snapshot: States, current: np.ndarray) -> np.ndarray:
+        """Held pairs that stay under resolution: in conflict now, or not yet past their closest approach."""
+        row_of = np.full(self.n, -1, dtype=np.int64)
+        row_of[rows] = np.arange(rows.size)
+        a, b = row_of[held // self.n], row_of[held % self.n]
+        airborne = (a >= 0) & (b >= 0)
+        held, a, b = held[airborne], a[airborne], b[airborne]
+        if not held.size:
+            return held
+        encounter = self._encounter(snapshot, a, b)
+        converging = np.einsum("ij,ij->i", encounter.position, encounter.velocity) < 0.0
+        keep = converging | np.isin(held, current)
+        return held[keep]
