@@ -118,3 +118,43 @@ def test_demo_shows_the_bundled_conflicts(capsys):
     assert "BLU901" in out and "ORG901" in out  # the head-on pair of the two air forces
     assert "NOW" in out  # the blue formation is already in loss of separation
     assert "ORG990" not in out  # stale track
+
+
+def test_simulate_encounters_writes_table_metrics_and_plots(tmp_path, capsys):
+    import json
+
+    code, out, _ = run(["simulate", "encounters", "--out", str(tmp_path / "sim")], capsys)
+    assert code == 0
+    assert "no resolution" in out and "MVP cooperative" in out
+    assert "removes 100.0 % of losses of separation" in out
+    figures = json.loads((tmp_path / "sim" / "metrics.json").read_text())["runs"]
+    assert figures["no resolution"]["losses"] == 4 and figures["MVP cooperative"]["losses"] == 0
+    for name in ("timeline.png", "map.png"):
+        data = (tmp_path / "sim" / name).read_bytes()
+        assert data.startswith(b"\x89PNG") and len(data) > 10_000
+
+
+def test_simulate_options(tmp_path, capsys):
+    import json
+
+    code, out, _ = run(["simulate", "encounters", "--resolution", "none", "--duration", "5min", "--no-plots",
+                        "--out", str(tmp_path / "sim")], capsys)
+    assert code == 0
+    figures = json.loads((tmp_path / "sim" / "metrics.json").read_text())["runs"]
+    assert list(figures) == ["no resolution"] and figures["no resolution"]["simulated_seconds"] == 300
+    assert not (tmp_path / "sim" / "map.png").exists()
+
+
+@pytest.mark.parametrize("content, message", [
+    ("duration: 1h\naircraft:\n  - {id: A, speed: 250, route: [{lat: 1, lon: 2, altitude: FL100}, {lat: 2, lon: 2}]}\n",
+     "aircraft[0].speed: '250' has no unit"),
+    ("duration: 1h\naircraft:\n  - {id: A, speed: 250kt, route: [{lat: 91, lon: 2, altitude: FL100}, {lat: 2, lon: 2}]}\n",
+     "aircraft[0].route[0].lat: Input should be less than or equal to 90"),
+    ("duration: 1h\n  aircraft: [\n", "line 2: not valid YAML"),
+])
+def test_simulate_bad_scenarios_are_one_line(tmp_path, capsys, content, message):
+    path = tmp_path / "bad.yaml"
+    path.write_text(content)
+    code, _, err = run(["simulate", str(path)], capsys)
+    assert code == 2
+    assert err.count("\n") == 1 and message in err and str(path) in err

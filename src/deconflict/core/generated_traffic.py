@@ -2,7 +2,7 @@
 
 Flights start at a steady rate (``flights_per_hour``) and the area is already filled at time 0 as if
 that rate had always held (flights that started "before" 0 begin mid-route). No two flights present
-at time 0 start inside each other's minima.
+at time 0 loses separation with another within a minute (the simulator's hand-over rule).
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ class CrossingTraffic:
     seed: int = 0
 
     def flights(self, hsep: float = 9260.0, vsep: float = 304.8) -> Flights:
-        """The generated flights; none of those airborne at 0 is within ``hsep`` and ``vsep`` of another."""
+        """The generated flights; none of those airborne at 0 comes within ``hsep`` and ``vsep`` of another in 60 s."""
         rng = np.random.default_rng(self.seed)
         half = self.size / 2.0
         # routes between two different sides, in the square's own metres (x east, y north);
@@ -68,7 +68,10 @@ class CrossingTraffic:
         ids = np.char.mod("%06x", np.arange(n))
         party = np.asarray(self.parties)[rng.integers(0, len(self.parties), n)]
         routes = [np.array([[lat0[k], lon0[k], altitude_first[k]], [lat1[k], lon1[k], altitude_out[k]]]) for k in range(n)]
-        keep = self._no_initial_losses(start, lat0, lon0, altitude_first, hsep, vsep)
+        azimuth, _, to_go = _GEOD.inv(lon0, lat0, lon1, lat1)
+        vertrate = np.clip((altitude_out - altitude_first) / np.maximum(np.asarray(to_go) / speed, 10.0), -15.0, 15.0)
+        keep = self._separated_at_start(start, lat0, lon0, altitude_first, speed, np.asarray(azimuth), vertrate,
+                                        hsep, vsep)
         callsign = np.char.add("GEN", np.char.mod("%04d", np.arange(n)))
         return Flights.from_routes(ids[keep], callsign[keep], party[keep], start[keep], speed[keep],
                                    [routes[k] for k in np.flatnonzero(keep)])
@@ -81,15 +84,18 @@ class CrossingTraffic:
         return np.asarray(lat), np.asarray(lon)
 
     @staticmethod
-    def _no_initial_losses(start, lat, lon, altitude, hsep, vsep) -> np.ndarray:
-        """Drop the later of every pair of flights present at 0 that start inside each other's minima."""
+    def _separated_at_start(start, lat, lon, altitude, speed, track, vertrate, hsep, vsep,
+                            horizon: float = 60.0) -> np.ndarray:
+        """Drop the later of every pair of flights present at 0 that would lose separation within
+        ``horizon`` s (as the simulator's hand-over rule does for flights entering later)."""
         keep = np.ones(start.size, dtype=bool)
         present = np.flatnonzero(start <= 0.0)
         if present.size < 2:
             return keep
         s = States.from_arrays(icao24=np.char.mod("%08d", present), time=0.0, lat=lat[present], lon=lon[present],
-                               velocity=0.0, heading=0.0, vertrate=0.0, altitude=altitude[present], at=0.0)
-        found = detect(s, lookahead=1.0, hsep=hsep, vsep=vsep)
+                               velocity=speed[present], heading=track[present], vertrate=vertrate[present],
+                               altitude=altitude[present], at=0.0)
+        found = detect(s, lookahead=horizon, hsep=hsep, vsep=vsep)
         for a, b in sorted(zip(found.index_a.tolist(), found.index_b.tolist()), key=lambda p: max(p)):
             first, second = sorted((a, b))
             if keep[present[first]]:

@@ -52,6 +52,18 @@ def parse_speed(text: str, field: str = "speed") -> float:
     return _parse(text, SPEED_UNITS, "speed", field)
 
 
+def parse_altitude(text: str, field: str = "altitude") -> float:
+    """Altitude in metres from a distance (``30000ft``, ``9144m``) or a flight level (``FL300``)."""
+    match = re.match(r"^\s*FL\s*(\d{1,3})\s*$", str(text), flags=re.IGNORECASE)
+    if match:
+        return int(match.group(1)) * 100.0 * FOOT
+    try:
+        return parse_distance(text, field)
+    except UnitError:
+        raise UnitError(f"{field}: {text!r} is not an altitude; expected a flight level (FL300) or a number with a unit "
+                        f"({', '.join(DISTANCE_UNITS)})") from None
+
+
 def format_distance(metres: float) -> str:
     """Human form of a separation minimum: NM for >= 1 NM multiples, ft for vertical-sized values."""
     if metres >= 1000.0:
