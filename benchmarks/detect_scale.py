@@ -136,8 +136,9 @@ def memory_probe(path: str, lookahead: float) -> None:
         return
     conflicts = detect(s, lookahead=lookahead)
     peak = _status("VmHWM") - before
+    # the table as held: two row indices and five floats per conflict (ids are read on demand)
     row_bytes = sum(getattr(conflicts, name).itemsize for name in
-                    ("a", "b", "party_a", "party_b", "t_in", "t_out", "t_cpa", "d_cpa", "dz_cpa", "index_a", "index_b"))
+                    ("index_a", "index_b", "t_in", "t_out", "t_cpa", "d_cpa", "dz_cpa"))
     print(json.dumps({"peak_bytes": peak, "conflict_table_bytes": len(conflicts) * row_bytes}))
 
 
@@ -177,16 +178,31 @@ def main() -> None:
                     row["baseline_conflicts"] = baseline_count
                     row["speedup"] = row["baseline_seconds"] / row["seconds"]
                 results.append(row)
+                save(results)
                 print(f"{layout:6} {n:>8} {lookahead:>5.0f} {row['seconds']:>8.3f} {row['conflicts']:>10} "
                       f"{row['bytes_per_aircraft_excluding_table'] if extra is not None else float('nan'):>10.0f} "
                       f"{row.get('baseline_seconds', float('nan')):>10.2f} {row.get('speedup', float('nan')):>7.0f}"
                       + ("" if row.get("baseline_conflicts", row["conflicts"]) == row["conflicts"]
                          else f"  MISMATCH baseline={row['baseline_conflicts']}"), flush=True)
+    print(f"saved {RESULTS}")
+
+
+def save(rows: list[dict]) -> None:
+    """Merge ``rows`` into the results file, replacing earlier rows of the same (layout, N, look-ahead).
+
+    Saved after every row, so a partial run (``--sizes 1000000``) keeps what it measured and the rest.
+    """
+    key = lambda row: (row["layout"], row["n"], row["lookahead"])  # noqa: E731
+    merged = {}
+    if RESULTS.exists():
+        merged = {key(row): row for row in json.loads(RESULTS.read_text()).get("results", [])}
+    merged.update({key(row): row for row in rows})
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps({
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
-        "hsep_m": HSEP, "vsep_m": VSEP, "results": results}, indent=2))
-    print(f"saved {RESULTS}")
+        "hsep_m": HSEP, "vsep_m": VSEP,
+        "results": sorted(merged.values(), key=lambda row: (row["layout"] != "globe", row["n"], row["lookahead"])),
+    }, indent=2))
 
 
 if __name__ == "__main__":

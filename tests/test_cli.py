@@ -158,3 +158,22 @@ def test_simulate_bad_scenarios_are_one_line(tmp_path, capsys, content, message)
     code, _, err = run(["simulate", str(path)], capsys)
     assert code == 2
     assert err.count("\n") == 1 and message in err and str(path) in err
+
+
+def test_alerts_levels_and_standards(states_file, capsys):
+    code, out, err = run(["alerts", str(states_file)], capsys)
+    assert code == 0
+    rows = csv_rows(out)
+    # aaaaaa and bbbbbb are 0.2 deg of longitude (7.7 NM) apart, head-on closing at 400 m/s: loss in 13 s
+    assert {(r["a"], r["b"]): r["level_name"] for r in rows}[("aaaaaa", "bbbbbb")] == "warning"
+    assert "en-route" in err and "warning" in err
+    code, _, err = run(["alerts", str(states_file), "--standard", "oceanic"], capsys)
+    assert code == 2 and "unknown separation standard 'oceanic'" in err
+
+
+def test_bands_of_one_aircraft(states_file, capsys):
+    code, out, _ = run(["bands", str(states_file), "cccccc"], capsys)
+    assert code == 0
+    assert "conflict bands" in out and "track" in out and "smallest manoeuvre" in out
+    code, _, err = run(["bands", str(states_file), "zzzzzz"], capsys)
+    assert code == 2 and "'zzzzzz' is not in the snapshot" in err

@@ -21,8 +21,12 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
 from deconflict.core.detection import Conflicts, DetectionError, detect as detect_conflicts
-from deconflict.core.units import FOOT, NAUTICAL_MILE, UnitError, format_distance, format_duration, parse_distance, parse_duration
+from deconflict.core.units import FOOT, KNOT, NAUTICAL_MILE, UnitError, format_distance, format_duration, parse_distance, parse_duration
+from deconflict.core.alerting import alerts as alert_levels
+from deconflict.core.bands import BandsError, bands as conflict_bands
 from deconflict.core.simulation import simulate as run_simulation
+from deconflict.core.standards import LEVEL_NAMES, StandardError, standard as named_standard
+from deconflict.core.states import States
 from deconflict.io.scenario import ScenarioError, load_scenario
 from deconflict.io.simulation_report import metrics, write_plots
 from deconflict.io.states_file import StatesFileError, read_states_checked, write_conflicts
@@ -102,6 +106,67 @@ def detect(
     conflicts, _, summary = _run_detection(input, at, lookahead, hsep, vsep, vtol, max_age, between_parties, threads)
     write_conflicts(conflicts, output)
     print(summary, file=sys.stderr)
+
+
+def _snapshot(path: Path, at: str | None, max_age: str) -> States:
+    staleness = parse_duration(max_age, "--max-age")
+    when = _parse_time(at)
+    states, rejected = read_states_checked(path)
+    if rejected.count:
+        print(rejected.summary(path), file=sys.stderr)
+    return states.snapshot(at=when, max_age=staleness)
+
+
+@app.command()
+def alerts(
+    input: Annotated[Path, typer.Argument(help="State vectors: .csv, .csv.gz or .parquet (OpenSky schema).")],
+    output: Annotated[str, typer.Option("--output", "-o", help="Alert table: .csv, .csv.gz, .parquet, or - for CSV on stdout.")] = "-",
+    standard: Annotated[str, typer.Option(help="Separation standard: en-route, terminal or do-365.")] = "en-route",
+    at: Annotated[Optional[str], typer.Option(help="Time of the picture: UNIX s or ISO 8601. Default: latest in the file.")] = None,
+    vtol: Annotated[str, typer.Option(help="Level pairs at least vsep - vtol apart count as separated (SPEC §3).")] = "0ft",
+    max_age: Annotated[str, typer.Option(help="States older than this at --at are stale and ignored.")] = "60s",
+    between_parties: Annotated[bool, typer.Option("--between-parties", help="Only pairs of two different known parties.")] = False,
+) -> None:
+    """Alert level (preventive, corrective, warning) of every pair under a separation standard."""
+    chosen = named_standard(standard)
+    start = time.perf_counter()
+    snapshot = _snapshot(input, at, max_age)
+    found = alert_levels(snapshot, chosen, vtol=parse_distance(vtol, "--vtol"), between_parties=between_parties)
+    write_conflicts(found, output)
+    counts = ", ".join(f"{int((found.level == k).sum())} {LEVEL_NAMES[k]}" for k in (3, 2, 1))
+    print(f"{len(snapshot)} aircraft, {chosen.name} ({chosen.description}): {counts} "
+          f"in {time.perf_counter() - start:.3f} s", file=sys.stderr)
+
+
+@app.command()
+def bands(
+    input: Annotated[Path, typer.Argument(help="State vectors: .csv, .csv.gz or .parquet (OpenSky schema).")],
+    aircraft: Annotated[str, typer.Argument(help="icao24 of the aircraft to advise.")],
+    standard: Annotated[str, typer.Option(help="Separation standard: en-route, terminal or do-365.")] = "en-route",
+    at: Annotated[Optional[str], typer.Option(help="Time of the picture: UNIX s or ISO 8601. Default: latest in the file.")] = None,
+    max_age: Annotated[str, typer.Option(help="States older than this at --at are stale and ignored.")] = "60s",
+) -> None:
+    """Conflict bands (track, ground speed, vertical speed, altitude) of one aircraft, and the smallest manoeuvre."""
+    snapshot = _snapshot(input, at, max_age)
+    result = conflict_bands(snapshot, aircraft, named_standard(standard))
+    console = Console(width=max(Console().width, 100))
+    kind = "[bold red]recovery bands (in loss of separation)[/bold red]" if result.recovery else "conflict bands"
+    console.print(f"[bold]{aircraft}[/bold]: {kind} against {len(result.intruders)} nearby aircraft, {standard}")
+    units = {"track": (1.0, "deg"), "ground_speed": (KNOT, "kt"), "vertical_speed": (FOOT / 60, "ft/min"),
+             "altitude": (FOOT, "ft")}
+    table = Table(header_style="bold")
+    for heading in ("variable", "now", "bands (alert level)", "smallest manoeuvre"):
+        table.add_column(heading)
+    colours = {0: "green", 1: "yellow", 2: "dark_orange", 3: "red"}
+    for variable, runs in result.bands.items():
+        scale, unit = units[variable]
+        text = "\n".join(f"[{colours[level]}]{low / scale + 0.0:.0f} to {high / scale + 0.0:.0f}"
+                          f"{' (through north)' if low > high else ''}: "
+                          f"{LEVEL_NAMES[level] if level else 'clear'}[/{colours[level]}]" for low, high, level in runs)
+        best = result.recommended[variable]
+        table.add_row(variable.replace("_", " "), f"{result.current[variable] / scale:.0f} {unit}", text,
+                      "none clear" if best is None else f"{best / scale:.0f} {unit}")
+    console.print(table)
 
 
 @app.command()
@@ -228,7 +293,7 @@ def main(argv: list[str] | None = None) -> None:
     except typer.Abort:
         print("aborted", file=sys.stderr)
         sys.exit(130)
-    except (UserError, UnitError, StatesFileError, DetectionError, ScenarioError) as error:
+    except (UserError, UnitError, StatesFileError, DetectionError, ScenarioError, StandardError, BandsError) as error:
         _fail(str(error))
     except typer.TyperException as error:  # usage errors (typer's own click): missing argument, unknown option
         message = error.format_message() if hasattr(error, "format_message") else str(error)

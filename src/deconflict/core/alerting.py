@@ -75,6 +75,11 @@ class Alerts:
 
         return pd.DataFrame(self.columns())
 
+    def to_arrow(self) -> Any:
+        import pyarrow as pa  # conversion only
+
+        return pa.table(self.columns())
+
 
 def alerts(
     states: States,

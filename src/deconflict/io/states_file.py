@@ -12,6 +12,7 @@ import warnings
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -187,8 +188,9 @@ def _text(table: pa.Table, name: str) -> np.ndarray:
     return np.asarray(column.to_numpy(zero_copy_only=False), dtype=str)
 
 
-def write_conflicts(conflicts: Conflicts, destination: str | Path) -> None:
-    """Write the SPEC §3 conflict table: ``-`` is CSV on stdout, else by extension."""
+def write_conflicts(conflicts: Conflicts | Any, destination: str | Path) -> None:
+    """Write the SPEC §3 conflict table (or any table with ``to_arrow``, e.g. alerts): ``-`` is CSV on
+    stdout, else by extension."""
     table = conflicts.to_arrow()
     if str(destination) == "-":
         sink = pa.output_stream(sys.stdout.buffer)

@@ -1,0 +1,117 @@
+"""Resolution benchmark: how many losses of separation MVP removes, what it costs, and how fast it all runs.
+
+1. Dense random traffic, 200 km x 200 km over 1 h, FL200-FL400, 500 flights an hour (the
+   target: MVP removes >= 95 % of the losses of separation of the same traffic flown without
+   resolution), and denser traffic (1000, 2000 flights an hour) to show where MVP degrades.
+2. Simulator speed with about 1000 aircraft airborne (target >= 100x faster than real time).
+3. Resolution cost against detection on the same snapshot: 25k aircraft in a 1000 km box
+   (~32k conflicts); resolving must not take longer than detecting (ratio <= 1).
+
+    .venv/bin/python benchmarks/simulate_mvp.py [--quick]
+
+Prints a table and writes benchmarks/results/simulate_mvp.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+from deconflict import detect
+from deconflict.core.generated_traffic import CrossingTraffic
+from deconflict.core.resolution import mvp
+from deconflict.core.simulation import Resolver, SimulationSettings, simulate
+from deconflict.core.units import FOOT, KNOT
+from deconflict.io.simulation_report import metrics
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from detect_scale import traffic  # noqa: E402  (same generator as the detection benchmark)
+
+RESULTS = Path(__file__).resolve().parent / "results" / "simulate_mvp.json"
+
+
+def losses_removed(flights_per_hour: float, duration: float, seed: int) -> dict:
+    flights = CrossingTraffic(flights_per_hour=flights_per_hour, duration=duration, lat=50.0, lon=10.0, size=200e3,
+                              altitude_range=(20000 * FOOT, 40000 * FOOT), speed_range=(250 * KNOT, 480 * KNOT),
+                              climbing=0.2, seed=seed).flights()
+    settings = SimulationSettings(duration=duration, resolver=Resolver(method="mvp", margin=1.1, delay=5.0))
+    without = metrics(simulate(flights, replace(settings, resolver=Resolver(method="none"))))
+    with_mvp = metrics(simulate(flights, settings))
+    removed = 1.0 - with_mvp["losses"] / without["losses"] if without["losses"] else None
+    return {"flights_per_hour": flights_per_hour, "duration_s": duration, "flights": len(flights),
+            "no_resolution": without, "mvp": with_mvp, "losses_removed": removed}
+
+
+def simulator_speed(airborne_target: int, duration: float) -> dict:
+    """About ``airborne_target`` aircraft at once: flights an hour = airborne / mean crossing time."""
+    size = 800e3
+    mean_crossing = 0.75 * size / (365 * KNOT)
+    flights = CrossingTraffic(flights_per_hour=airborne_target * 3600 / mean_crossing, duration=duration, lat=50.0,
+                              lon=10.0, size=size, speed_range=(250 * KNOT, 480 * KNOT), seed=2).flights()
+    settings = SimulationSettings(duration=duration, resolver=Resolver(method="mvp"))
+    simulate(flights, replace(settings, duration=30.0))  # compiled kernels loaded
+    result = metrics(simulate(flights, settings))
+    return {"duration_s": duration, **{k: result[k] for k in ("mean_airborne", "conflicts", "wall_seconds", "speedup")}}
+
+
+def resolution_cost(n: int, repeats: int = 5) -> dict:
+    s = traffic(n, "box")
+    conflicts = detect(s)
+    mvp(conflicts)
+    detect_times, resolve_times = [], []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        conflicts = detect(s)
+        middle = time.perf_counter()
+        manoeuvres = mvp(conflicts)
+        detect_times.append(middle - start)
+        resolve_times.append(time.perf_counter() - middle)
+    return {"aircraft": n, "conflicts": len(conflicts), "manoeuvring": len(manoeuvres),
+            "detect_seconds": min(detect_times), "resolve_seconds": min(resolve_times),
+            "resolve_over_detect": min(resolve_times) / min(detect_times)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="15 simulated minutes instead of an hour")
+    args = parser.parse_args()
+    duration = 900.0 if args.quick else 3600.0
+    report = {"machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()}}
+
+    print(f"{'flights/h':>9} {'airborne':>8} {'LoS none':>8} {'LoS MVP':>8} {'removed':>8} {'extra dist':>10} "
+          f"{'conflicts none/MVP':>18}")
+    report["density"] = []
+    for rate in (500, 1000, 2000):
+        row = losses_removed(rate, duration, seed=1)
+        report["density"].append(row)
+        none, with_mvp = row["no_resolution"], row["mvp"]
+        print(f"{rate:>9} {none['mean_airborne']:>8.0f} {none['losses']:>8} {with_mvp['losses']:>8} "
+              f"{100 * row['losses_removed']:>7.1f}% {100 * with_mvp['extra_distance_fraction']:>9.1f}% "
+              f"{none['conflicts']:>8}/{with_mvp['conflicts']:<9}", flush=True)
+
+    speed = simulator_speed(1000, 600.0 if args.quick else 1200.0)
+    report["speed"] = speed
+    print(f"simulator: {speed['mean_airborne']:.0f} aircraft airborne on average, MVP on, "
+          f"{speed['speedup']:.0f}x faster than real time", flush=True)
+
+    cost = resolution_cost(25_000)
+    report["resolution_cost"] = cost
+    print(f"resolution: {cost['conflicts']} conflicts among {cost['aircraft']} aircraft: detect "
+          f"{1000 * cost['detect_seconds']:.0f} ms, MVP {1000 * cost['resolve_seconds']:.0f} ms "
+          f"(ratio {cost['resolve_over_detect']:.2f})")
+
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(report, indent=2, default=lambda v: v.item() if isinstance(v, np.generic) else str(v)))
+    print(f"saved {RESULTS}")
+
+
+if __name__ == "__main__":
+    main()
