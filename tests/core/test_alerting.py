@@ -122,3 +122,33 @@ def test_alert_filter_immediate_and_independent_pairs():
     assert f.levels() == {("p", "q"): 2}
     with pytest.raises(ValueError, match="m <= n"):
         AlertFilter(m=3, n=2)
+
+
+def meeting(speed_a_kt, track_a, speed_b_kt, track_b, t_meet, altitude_a=9000.0, altitude_b=9000.0,
+            vertrate_a=0.0, along_b=None):
+    """a and b both reach the point 50N 10E after ``t_meet`` s (b ``along_b`` m behind it if given)."""
+    from pyproj import Geod
+
+    geod = Geod(ellps="WGS84")
+    lon_a, lat_a, back_a = geod.fwd(10.0, 50.0, track_a + 180.0, speed_a_kt * KNOT * t_meet)
+    distance_b = speed_b_kt * KNOT * t_meet if along_b is None else along_b
+    lon_b, lat_b, back_b = geod.fwd(10.0, 50.0, track_b + 180.0, distance_b)
+    return States.from_arrays(icao24=["a", "b"], time=0.0, lat=[lat_a, lat_b], lon=[lon_a, lon_b],
+                              velocity=[speed_a_kt * KNOT, speed_b_kt * KNOT], heading=[back_a % 360, back_b % 360],
+                              vertrate=[vertrate_a, 0.0], altitude=[altitude_a, altitude_b], at=0.0)
+
+
+@pytest.mark.parametrize("name, states, t_loss, level", [
+    # crossing at 90 deg, 250 kt each, meeting in 200 s: closing at 250 sqrt(2) kt, 5 NM earlier
+    ("crossing", lambda: meeting(250, 0, 250, 90, 200), 200 - 5 / (250 * np.sqrt(2)) * 3600, 1),
+    # overtaking: 450 kt catching 300 kt, together in 200 s: closing at 150 kt, 5 NM earlier
+    ("overtaking", lambda: meeting(450, 90, 300, 90, 200, along_b=300 * KNOT * 200), 200 - 5 / 150 * 3600, 2),
+    # climbing at 2000 ft/min from 2000 ft below a level aircraft, crossing at 90 deg in 100 s: inside
+    # 1000 ft from 30 s to 90 s, inside 5 NM from 100 - 5 / (280 sqrt(2)) h: the later start counts
+    ("climbing", lambda: meeting(280, 0, 280, 90, 100, altitude_a=9000.0 - 2000 * FOOT, vertrate_a=2000 * FOOT / 60),
+     100 - 5 / (280 * np.sqrt(2)) * 3600, 3),
+])
+def test_encounter_alert_times_by_hand(name, states, t_loss, level):
+    found = alerts(states(), "en-route")
+    assert found.level.tolist() == [level], name
+    assert found.t_in[0] == pytest.approx(t_loss, abs=0.05), name
