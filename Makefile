@@ -21,6 +21,7 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/detect_scale.py
 	$(BIN)/python benchmarks/simulate_mvp.py
+	$(BIN)/python benchmarks/plans_check.py
 
 clean:
 	rm -rf $(VENV) build src/*.egg-info .pytest_cache .hypothesis

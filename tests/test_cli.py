@@ -177,3 +177,30 @@ def test_bands_of_one_aircraft(states_file, capsys):
     assert "conflict bands" in out and "track" in out and "smallest manoeuvre" in out
     code, _, err = run(["bands", str(states_file), "zzzzzz"], capsys)
     assert code == 2 and "'zzzzzz' is not in the snapshot" in err
+
+
+def test_plans_check_bundled_files(tmp_path, capsys):
+    import json
+    from importlib import resources
+
+    folder = resources.files("deconflict") / "data" / "plans"
+    out = tmp_path / "conflicts.geojson"
+    code, stdout, err = run(["plans", "check", str(folder / "airbase.geojson"), str(folder / "schedules.yaml"),
+                             "-o", str(out)], capsys)
+    assert code == 0
+    assert "3 plan conflicts" in stdout and "blocked" in stdout
+    assert "4 plans, 3 conflicts, 2 plan(s) would be rejected: ORG-BOX, BLU-PATROL" in err
+    features = json.loads(out.read_text())["features"]
+    assert {(f["properties"]["plan"], f["properties"]["other"]) for f in features} == {
+        ("ORG-BOX", "BLU-CAP"), ("CGO-DAILY", "BLU-CAP"), ("BLU-PATROL", "BLU-CAP")}
+    assert all(f["geometry"]["type"] == "Polygon" for f in features)
+    code, _, err = run(["plans", "check", str(folder / "airbase.geojson"), "--equal-priority", "coin"], capsys)
+    assert code == 2 and "equal-priority policy" in err
+
+
+def test_plans_check_bad_file_is_one_line(tmp_path, capsys):
+    path = tmp_path / "bad.yaml"
+    path.write_text("plans:\n  - id: X\n    volumes:\n      - circle: {lat: 50, lon: 10, radius: 1km}\n"
+                    "        altitude: [200m, 100m]\n        time: [2015-10-20T06:00:00Z, 2015-10-20T07:00:00Z]\n")
+    code, _, err = run(["plans", "check", str(path)], capsys)
+    assert code == 2 and err.count("\n") == 1 and "plan 'X': volumes[0]: altitude band inverted" in err

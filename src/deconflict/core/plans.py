@@ -146,7 +146,7 @@ class PlanConflict:
         ring = self.overlap.ring
         geometry = None
         if len(ring):
-            geometry = {"type": "Polygon", "coordinates": [[[round(lon, 9), round(lat, 9)] for lat, lon in ring]]}
+            geometry = {"type": "Polygon", "coordinates": [[[round(lon, 9), round(lat, 9)] for lat, lon in ring.tolist()]]}
         return {"type": "Feature", "geometry": geometry, "properties": {
             "plan": self.plan, "other": self.other, "party": self.party, "other_party": self.other_party,
             "volume": self.volume, "other_volume": self.other_volume,
@@ -210,7 +210,7 @@ class PlanIndex:
             handle = self._columns.append(volume, recurring)
             self._owner.append((plan.id, k))
             handles.append(handle)
-            volume_keys = _keys(volume, recurring)
+            volume_keys = _keys(volume, recurring, _cell_numbers(volume))
             if volume_keys is None:
                 self._large.add(handle)
                 continue
@@ -262,7 +262,7 @@ class PlanIndex:
     def _candidates(self, volume: Volume4D) -> np.ndarray:
         """Handles of stored volumes that may overlap ``volume``: same cells and buckets, then bounds,
         altitude and time compared; for circles against circles, the exact distance test too."""
-        cells = _cell_numbers(volume)
+        cells = _cell_numbers(volume, self.margin)
         keys = _keys(volume, False, cells)
         if keys is None:
             handles = np.flatnonzero(self._columns.alive[: self._columns.size])
@@ -279,12 +279,12 @@ class PlanIndex:
 
     def _conflict(self, plan: Plan, k: int, other: Plan, j: int, departure: float, found: Overlap) -> PlanConflict:
         if other.priority > plan.priority:
-            blocking, reason = True, "conflicts with a plan of higher priority"
+            blocking, reason = True, "higher priority"
         elif other.priority == plan.priority:
             blocking = self.equal_priority == "reject"
-            reason = f"equal priority ({self.equal_priority} policy)"
+            reason = f"equal priority, {self.equal_priority} policy"
         else:
-            blocking, reason = False, "the other plan has lower priority"
+            blocking, reason = False, "lower priority"
         return PlanConflict(plan=plan.id, other=other.id, party=plan.party, other_party=other.party, volume=k,
                             other_volume=j, departure=departure, overlap=found, priority=plan.priority,
                             other_priority=other.priority, blocking=blocking, reason=reason)
@@ -379,16 +379,18 @@ _BUCKET_SHIFT = 1 << 24  # time buckets of 15 min from 1970 to the year 2448
 _COLUMNS = round(360.0 / CELL_DEGREES)
 
 
-def _cell_numbers(volume: Volume4D) -> list[int]:
-    return [row * _COLUMNS + column for row, column in _cells(volume)]
+def _cell_numbers(volume: Volume4D, margin: float = 0.0) -> list[int] | None:
+    cells = _cells(volume, margin)
+    return None if cells is None else [row * _COLUMNS + column for row, column in cells]
 
 
 def _keys(volume: Volume4D, recurring: bool, cells: list[int] | None = None) -> list[int] | None:
-    """Index keys of a volume, or None when it covers too many: cell x time bucket packed in one
-    non-negative int; for recurring volumes (indexed by space only) the negative -1 - cell."""
-    cells = _cell_numbers(volume) if cells is None else cells
+    """Index keys of a volume (from its cell numbers), or None when it covers too many: cell x time bucket
+    packed in one non-negative int; for recurring volumes (indexed by space only) the negative -1 - cell."""
+    if cells is None:
+        return None
     if recurring:
-        return [-1 - cell for cell in cells] if len(cells) <= MAX_KEYS else None
+        return [-1 - cell for cell in cells]
     first = max(math.floor(volume.time_start / TIME_BUCKET), 0)
     buckets = range(first, min(max(math.floor(volume.time_end / TIME_BUCKET), first), _BUCKET_SHIFT - 1) + 1)
     if len(cells) * len(buckets) > MAX_KEYS:
@@ -396,9 +398,15 @@ def _keys(volume: Volume4D, recurring: bool, cells: list[int] | None = None) -> 
     return [cell * _BUCKET_SHIFT + bucket for cell in cells for bucket in buckets]
 
 
-def _cells(volume: Volume4D) -> list[tuple[int, int]]:
-    """Index cells (lat row, lon column) meeting the volume's footprint bounds (which are conservative)."""
+def _cells(volume: Volume4D, margin: float = 0.0) -> list[tuple[int, int]] | None:
+    """Index cells (lat row, lon column) meeting the volume's footprint bounds (which are conservative),
+    grown by ``margin`` m; None when there would be more than `MAX_KEYS`."""
     south, west, north, east = volume.footprint.bounds()
+    if margin > 0.0:
+        grow = margin / 110_000.0 * 1.01
+        south, north = max(south - grow, -90.0), min(north + grow, 90.0)
+        stretch = grow / max(np.cos(np.radians(min(max(abs(south), abs(north)), 89.9))), 1e-3)
+        west, east = west - stretch, east + stretch
     rows = range(math.floor((south + 90.0) / CELL_DEGREES), math.floor((north + 90.0) / CELL_DEGREES) + 1)
     first = math.floor((west + 180.0) / CELL_DEGREES)
     last = math.floor((east + 180.0) / CELL_DEGREES)
@@ -408,6 +416,8 @@ def _cells(volume: Volume4D) -> list[tuple[int, int]]:
         columns = range(_COLUMNS)  # all the way round (near a pole)
     else:
         columns = range(first, last + 1)
+    if len(rows) * len(columns) > MAX_KEYS:
+        return None
     return [(row, column % _COLUMNS) for row in rows for column in columns]
 
 

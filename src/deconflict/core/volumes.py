@@ -23,6 +23,7 @@ _GEOD = Geod(ellps="WGS84")
 EDGE_STEP = 500.0  # m, longest chord standing for a geodesic edge
 PRECISION = 0.01  # m: an overlap thinner than this is not one
 CIRCLE_SEGMENTS = 64  # per quarter circle, for circles drawn as polygons (output, index bounds)
+POLAR_LATITUDE = 80.0  # deg: beyond this, bounds take every longitude
 
 
 class VolumeError(ValueError):
@@ -109,8 +110,15 @@ class Polygon:
     def _compute_bounds(self) -> tuple[float, float, float, float]:
         lat, lon = self._densified[:, 0], self._densified[:, 1]
         pad = 1e-6
+        south, north = float(lat.min()) - pad, float(lat.max()) + pad
+        if max(abs(south), abs(north)) > POLAR_LATITUDE:
+            # near a pole longitudes wrap unpredictably: take them all, and the pole itself if inside
+            for pole in (90.0, -90.0):
+                if shapely.Polygon(aeqd(self._densified, pole, 0.0)).contains(shapely.Point(0.0, 0.0)):
+                    south, north = (south, 90.0) if pole > 0 else (-90.0, north)
+            return south, -180.0, north, 180.0
         west, east = _lon_bounds(lon)
-        return float(lat.min()) - pad, west - pad, float(lat.max()) + pad, east + pad
+        return south, west - pad, north, east + pad
 
 
 Footprint = Union[Circle, Polygon]
