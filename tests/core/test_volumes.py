@@ -77,13 +77,13 @@ def test_polygons_touching_do_not_conflict_overlapping_do():
 
 def test_across_the_antimeridian_and_over_a_pole():
     across = Polygon(((-17.0, 179.9), (-17.0, -179.9), (-16.9, -179.9), (-16.9, 179.9)))
-    south, west, north, east = across.bounds()
+    south, west, north, east = across.bounds
     assert west > 0 > east  # bounds cross the antimeridian
     assert meets(across, Circle(-16.95, -179.95, 500.0))
     assert meets(across, Circle(-16.95, 179.95, 500.0))
     assert not meets(across, Circle(-16.95, 179.7, 500.0))
     polar = Circle(89.99, 0.0, 5000.0)  # contains the pole
-    assert polar.bounds()[2] == 90.0
+    assert polar.bounds[2] == 90.0
     assert meets(polar, Circle(89.99, 180.0, 1000.0))  # 2.2 km away across the pole
 
 

@@ -10,12 +10,10 @@ last ``n`` updates, and lowered only after ``hysteresis`` seconds below it.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import cached_property
-from typing import Any
 
 import numpy as np
 
-from deconflict.core.detection import detect
+from deconflict.core.detection import PairTable, detect
 from deconflict.core.encounter import Encounter, ProtectedVolume, violation_interval
 from deconflict.core.standards import LEVEL_NAMES, Standard, StandardsByParties, standard as named_standard
 from deconflict.core.states import States
@@ -26,7 +24,7 @@ ALERT_COLUMNS = ("a", "b", "party_a", "party_b", "level", "level_name", "standar
 
 
 @dataclass(frozen=True, eq=False)
-class Alerts:
+class Alerts(PairTable):
     """One row per pair with an alert, a < b by row order of the snapshot, most severe first.
 
     ``level``: 1 preventive, 2 corrective, 3 warning. ``t_in``/``t_out`` (s after ``at``) bound the
@@ -44,41 +42,11 @@ class Alerts:
     dz_cpa: np.ndarray
     states: States
 
-    def __len__(self) -> int:
-        return int(self.level.size)
-
-    @cached_property
-    def a(self) -> np.ndarray:
-        return self.states.icao24[self.index_a]
-
-    @cached_property
-    def b(self) -> np.ndarray:
-        return self.states.icao24[self.index_b]
-
-    @cached_property
-    def party_a(self) -> np.ndarray:
-        return self.states.party[self.index_a]
-
-    @cached_property
-    def party_b(self) -> np.ndarray:
-        return self.states.party[self.index_b]
+    COLUMNS = ALERT_COLUMNS
 
     @property
     def level_name(self) -> np.ndarray:
         return np.asarray(LEVEL_NAMES)[self.level]
-
-    def columns(self) -> dict[str, np.ndarray]:
-        return {name: getattr(self, name) for name in ALERT_COLUMNS}
-
-    def to_pandas(self) -> Any:
-        import pandas as pd  # conversion only
-
-        return pd.DataFrame(self.columns())
-
-    def to_arrow(self) -> Any:
-        import pyarrow as pa  # conversion only
-
-        return pa.table(self.columns())
 
 
 def alerts(

@@ -34,28 +34,14 @@ class DetectionError(ValueError):
     """Detection parameters that make no sense (negative minima, no look-ahead...)."""
 
 
-@dataclass(frozen=True, eq=False)
-class Conflicts:
-    """The conflict table of SPEC §3, sorted by (t_in, a, b), one row per pair with a < b.
-
-    Times in seconds relative to ``at`` (UNIX s), distances in metres. ``index_a`` and
-    ``index_b`` point at the rows of the snapshot (``states``) the pair came from; the text
-    columns (``a``, ``b``, ``party_a``, ``party_b``) are read from it on first use, so a table
-    of millions of conflicts costs 56 bytes per row until they are asked for.
-    """
+class PairTable:
+    """Shared behaviour of tables with one row per pair of aircraft of a snapshot (``states``):
+    ids and parties read from the snapshot on first use, conversion to pandas and Arrow."""
 
     index_a: np.ndarray
     index_b: np.ndarray
-    t_in: np.ndarray
-    t_out: np.ndarray
-    t_cpa: np.ndarray
-    d_cpa: np.ndarray
-    dz_cpa: np.ndarray
     states: States
-    lookahead: float
-    hsep: float
-    vsep: float
-    vtol: float
+    COLUMNS: tuple[str, ...] = ()
 
     @cached_property
     def a(self) -> np.ndarray:
@@ -78,11 +64,11 @@ class Conflicts:
         return self.states.at
 
     def __len__(self) -> int:
-        return int(self.t_in.size)
+        return int(self.index_a.size)
 
     def columns(self) -> dict[str, np.ndarray]:
-        """The SPEC §3 columns, in order."""
-        return {name: getattr(self, name) for name in CONFLICT_COLUMNS}
+        """The table's columns, in order."""
+        return {name: getattr(self, name) for name in self.COLUMNS}
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
         columns = self.columns()
@@ -101,6 +87,32 @@ class Conflicts:
         import pyarrow as pa  # conversion only
 
         return pa.table(self.columns())
+
+
+@dataclass(frozen=True, eq=False)
+class Conflicts(PairTable):
+    """The conflict table of SPEC §3, sorted by (t_in, a, b), one row per pair with a < b.
+
+    Times in seconds relative to ``at`` (UNIX s), distances in metres. ``index_a`` and
+    ``index_b`` point at the rows of the snapshot (``states``) the pair came from; the text
+    columns (``a``, ``b``, ``party_a``, ``party_b``) are read from it on first use, so a table
+    of millions of conflicts costs 56 bytes per row until they are asked for.
+    """
+
+    index_a: np.ndarray
+    index_b: np.ndarray
+    t_in: np.ndarray
+    t_out: np.ndarray
+    t_cpa: np.ndarray
+    d_cpa: np.ndarray
+    dz_cpa: np.ndarray
+    states: States
+    lookahead: float
+    hsep: float
+    vsep: float
+    vtol: float
+
+    COLUMNS = CONFLICT_COLUMNS
 
 
 def detect(

@@ -309,7 +309,7 @@ class _Columns:
             self.recurring = np.concatenate((self.recurring, np.zeros_like(self.recurring)))
         f = volume.footprint
         circle = isinstance(f, Circle)
-        self.values[:, self.size] = (*f.bounds(), volume.altitude_lower, volume.altitude_upper, volume.time_start,
+        self.values[:, self.size] = (*f.bounds, volume.altitude_lower, volume.altitude_upper, volume.time_start,
                                      volume.time_end, f.lat if circle else np.nan, f.lon if circle else np.nan,
                                      f.radius if circle else np.nan)
         self.alive[self.size] = True
@@ -321,7 +321,7 @@ class _Columns:
         """The handles whose bounds, altitude band and time window meet ``volume``'s (a superset of overlaps)."""
         f = volume.footprint
         circle = isinstance(f, Circle)
-        south, west, north, east = f.bounds()
+        south, west, north, east = f.bounds
         pad = margin / 111_000.0 * 2.0 + 1e-7  # degrees of latitude
         lon_pad = pad / max(np.cos(np.radians(min(max(abs(south), abs(north)) + 1.0, 89.9))), 1e-3)
         return _filter_candidates(handles, self.values, self.alive, self.recurring, south - pad, west - lon_pad,
@@ -401,7 +401,7 @@ def _keys(volume: Volume4D, recurring: bool, cells: list[int] | None = None) -> 
 def _cells(volume: Volume4D, margin: float = 0.0) -> list[tuple[int, int]] | None:
     """Index cells (lat row, lon column) meeting the volume's footprint bounds (which are conservative),
     grown by ``margin`` m; None when there would be more than `MAX_KEYS`."""
-    south, west, north, east = volume.footprint.bounds()
+    south, west, north, east = volume.footprint.bounds
     if margin > 0.0:
         grow = margin / 110_000.0 * 1.01
         south, north = max(south - grow, -90.0), min(north + grow, 90.0)

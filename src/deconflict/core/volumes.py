@@ -49,14 +49,8 @@ class Circle:
         return self.lat, self.lon
 
     @cached_property
-    def _bounds(self) -> tuple[float, float, float, float]:
-        return self._compute_bounds()
-
     def bounds(self) -> tuple[float, float, float, float]:
         """(south, west, north, east) in degrees enclosing the circle (west > east across the antimeridian)."""
-        return self._bounds
-
-    def _compute_bounds(self) -> tuple[float, float, float, float]:
         lons, lats, _ = _GEOD.fwd(np.full(4, self.lon), np.full(4, self.lat), [0.0, 90.0, 180.0, 270.0],
                                   np.full(4, self.radius * 1.0001 + 1.0))
         north, south = float(lats[0]), float(lats[2])
@@ -100,14 +94,8 @@ class Polygon:
         return self._densified
 
     @cached_property
-    def _bounds(self) -> tuple[float, float, float, float]:
-        return self._compute_bounds()
-
     def bounds(self) -> tuple[float, float, float, float]:
         """(south, west, north, east) degrees; edges bulge poleward, so bounds come from the densified edges."""
-        return self._bounds
-
-    def _compute_bounds(self) -> tuple[float, float, float, float]:
         lat, lon = self._densified[:, 0], self._densified[:, 1]
         pad = 1e-6
         south, north = float(lat.min()) - pad, float(lat.max()) + pad

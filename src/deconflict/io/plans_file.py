@@ -9,16 +9,16 @@ from __future__ import annotations
 import json
 from datetime import date, datetime
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
 import numpy as np
-import yaml
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from pyproj import Geod
 
 from deconflict.core.plans import Plan, PlanError, PlanState, Recurrence, corridor
-from deconflict.core.units import UnitError, parse_altitude, parse_distance, parse_duration, parse_speed
+from deconflict.core.units import UnitError, parse_altitude, parse_distance, parse_duration
 from deconflict.core.volumes import Circle, Polygon, Volume4D, VolumeError
+from deconflict.io.fields import load_yaml, Altitude, Distance, Speed, field_message
 
 _GEOD = Geod(ellps="WGS84")
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -150,22 +150,6 @@ def _feature_volumes(geometry: Any, properties: dict) -> list[Volume4D]:
 
 # -- YAML ------------------------------------------------------------------------------------------
 
-def _quantity(parse):  # noqa: ANN001, ANN202 - a pydantic validator from a unit parser
-    def validate(value: Any) -> float:
-        if isinstance(value, bool) or not isinstance(value, (str, int, float)):
-            raise ValueError(f"expected a quantity with a unit, got {value!r}")
-        try:
-            return parse(str(value), "value")
-        except UnitError as error:
-            raise ValueError(str(error).removeprefix("value: ")) from None
-    return BeforeValidator(validate)
-
-
-Distance = Annotated[float, _quantity(parse_distance)]
-Altitude = Annotated[float, _quantity(parse_altitude)]
-Speed = Annotated[float, _quantity(parse_speed)]
-
-
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -227,12 +211,7 @@ class PlansModel(_Model):
 
 
 def _yaml_plans(text: str, name: str) -> list[Plan]:
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        where = f" line {mark.line + 1}" if mark is not None else ""
-        raise PlansFileError(f"{name}{where}: not valid YAML ({getattr(error, 'problem', None) or error})") from None
+    data = load_yaml(text, name, PlansFileError)
     try:
         model = PlansModel.model_validate(data)
     except ValidationError as error:
@@ -257,13 +236,7 @@ def _describe(error: ValidationError, data: Any) -> str:
         except (KeyError, TypeError, IndexError):
             prefix = f"plans[{location[1]}]: "
         location = location[2:]
-    path = ""
-    for part in location:
-        path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
-    message = first["msg"].removeprefix("Value error, ")
-    given = first.get("input")
-    shown = "" if isinstance(given, (dict, list)) or given is None or first["type"] == "missing" else f" (got {given!r})"
-    return f"{prefix}{path or 'plans'}: {message}{shown}"
+    return prefix + field_message(location or ["plans"], first)
 
 
 def _plan(model: PlanModel) -> Plan:

@@ -9,39 +9,21 @@ from __future__ import annotations
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Literal
 
 import numpy as np
-import yaml
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from deconflict.core.generated_traffic import CrossingTraffic
 from deconflict.core.simulation import Flights, Resolver, SimulationSettings
 from deconflict.core.standards import StandardError, standard
-from deconflict.core.units import UnitError, parse_altitude, parse_distance, parse_duration, parse_speed
+from deconflict.io.fields import load_yaml, Altitude, Distance, Duration, Speed, field_message
 
 BUNDLED = ("dense", "encounters")
 
 
 class ScenarioError(ValueError):
     """A scenario file that cannot be read or does not follow the format."""
-
-
-def _quantity(parse):  # noqa: ANN001, ANN202 - builds a pydantic validator from a unit parser
-    def validate(value: Any) -> float:
-        if isinstance(value, bool) or not isinstance(value, (str, int, float)):
-            raise ValueError(f"expected a quantity with a unit, got {value!r}")
-        try:
-            return parse(str(value), "value")
-        except UnitError as error:  # the field path is added by the caller
-            raise ValueError(str(error).removeprefix("value: ")) from None
-    return BeforeValidator(validate)
-
-
-Distance = Annotated[float, _quantity(parse_distance)]
-Duration = Annotated[float, _quantity(parse_duration)]
-Speed = Annotated[float, _quantity(parse_speed)]
-Altitude = Annotated[float, _quantity(parse_altitude)]
 
 
 class _Model(BaseModel):
@@ -146,12 +128,7 @@ class Scenario:
 def load_scenario(path: str | Path) -> Scenario:
     """Read a scenario file, or a bundled scenario by name (``dense``, ``encounters``)."""
     text, source = _read(path)
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        where = f" line {mark.line + 1}" if mark is not None else ""
-        raise ScenarioError(f"{source}{where}: not valid YAML ({getattr(error, 'problem', None) or error})") from None
+    data = load_yaml(text, source, ScenarioError)
     if not isinstance(data, dict):
         raise ScenarioError(f"{source}: expected a mapping of scenario fields at the top level")
     try:
@@ -179,14 +156,8 @@ def _read(path: str | Path) -> tuple[str, str]:
 def _first_error(error: ValidationError) -> str:
     """One line: the field path and what was expected."""
     first = error.errors()[0]
-    location = ""
-    for part in first["loc"]:
-        location += f"[{part}]" if isinstance(part, int) else (f".{part}" if location else str(part))
-    message = first["msg"].removeprefix("Value error, ")
-    given = first.get("input")
-    shown = "" if isinstance(given, (dict, list)) or given is None or first["type"] == "missing" else f" (got {given!r})"
     more = len(error.errors()) - 1
-    return f"{location or 'scenario'}: {message}{shown}" + (f"; and {more} more error(s)" if more else "")
+    return field_message(first["loc"], first) + (f"; and {more} more error(s)" if more else "")
 
 
 def _build(model: ScenarioModel, source: str) -> Scenario:
