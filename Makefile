@@ -10,6 +10,8 @@ $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[test]'
+	# real receiver recordings for the tests, shipped in the traffic package (data only: no dependencies)
+	$(BIN)/python -m pip install --quiet --no-deps traffic==2.13
 	touch $(STAMP)
 
 demo: $(STAMP)
@@ -22,6 +24,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/detect_scale.py
 	$(BIN)/python benchmarks/simulate_mvp.py
 	$(BIN)/python benchmarks/plans_check.py
+	$(BIN)/python benchmarks/decode_rate.py
 
 clean:
 	rm -rf $(VENV) build src/*.egg-info .pytest_cache .hypothesis

@@ -204,3 +204,27 @@ def test_plans_check_bad_file_is_one_line(tmp_path, capsys):
                     "        altitude: [200m, 100m]\n        time: [2015-10-20T06:00:00Z, 2015-10-20T07:00:00Z]\n")
     code, _, err = run(["plans", "check", str(path)], capsys)
     assert code == 2 and err.count("\n") == 1 and "plan 'X': volumes[0]: altitude band inverted" in err
+
+
+def test_station_replay_shows_tracks_alerts_and_counts(tmp_path, capsys):
+    from tests.io.test_station import head_on_feed
+
+    feed = tmp_path / "feed.sbs"
+    feed.write_text(head_on_feed() + "MSG,broken\n")
+    out = tmp_path / "tracks.parquet"
+    code, stdout, _ = run(["station", "--replay", str(feed), "--parquet", str(out)], capsys)
+    assert code == 0
+    assert "aaa001" in stdout and "bbb002" in stdout and "warning" in stdout
+    assert "not an SBS MSG line: 1" in stdout
+    assert out.exists()
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["station"], "give either --replay FILE or --connect HOST:PORT"),
+    (["station", "--connect", "nowhere"], "--connect: 'nowhere' is not HOST:PORT"),
+    (["station", "--replay", "missing.bin"], "missing.bin: cannot open recording"),
+    (["station", "--replay", "x.sbs", "--receiver", "north"], "--receiver: 'north' is not LAT,LON"),
+])
+def test_station_usage_errors(capsys, argv, message):
+    code, _, err = run(argv, capsys)
+    assert code == 2 and message in err and err.count("\n") == 1

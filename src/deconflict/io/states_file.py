@@ -209,3 +209,24 @@ def write_conflicts(conflicts: Conflicts | Any, destination: str | Path) -> None
         pacsv.write_csv(table, path)
     else:
         raise StatesFileError(f"{path}: unknown output type; expected .csv, .csv.gz or .parquet (or - for stdout)")
+
+
+def write_states(states: States, destination: str | Path) -> None:
+    """Write state vectors with the SPEC §2 columns (``baroaltitude`` from ``altitude``): .parquet, .csv, .csv.gz."""
+    table = pa.table({
+        "time": states.time, "icao24": states.icao24, "lat": states.lat, "lon": states.lon,
+        "velocity": states.velocity, "heading": states.heading, "vertrate": states.vertrate,
+        "baroaltitude": states.altitude, "callsign": states.callsign, "onground": states.onground,
+        "party": states.party,
+    })
+    path = Path(destination)
+    name = path.name.lower()
+    if name.endswith(".parquet") or name.endswith(".pq"):
+        pq.write_table(table, path)
+    elif name.endswith(".csv.gz"):
+        with pa.CompressedOutputStream(str(path), "gzip") as sink:
+            pacsv.write_csv(table, sink)
+    elif name.endswith(".csv"):
+        pacsv.write_csv(table, path)
+    else:
+        raise StatesFileError(f"{path}: unknown output type; expected .parquet, .csv or .csv.gz")

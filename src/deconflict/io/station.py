@@ -1,0 +1,254 @@
+"""The portable ATC station: a receiver feed (live or recorded) to tracks, state vectors and alerts.
+
+`Station` decodes frames (`ModeSDecoder`) or takes decoded updates (SBS, aircraft.json), assembles
+tracks (`TrackTable`) and, on `picture(now)`, runs alerting on the fresh tracks with an
+`AlertFilter` so that alerts do not flicker between updates. `replay()` and `connect()` turn a file
+or a TCP feed into timed chunks for it; `connect()` reconnects by itself.
+"""
+
+from __future__ import annotations
+
+import gzip
+import socket
+import time as wallclock
+from collections import Counter
+from dataclasses import dataclass
+from datetime import timezone as tz, tzinfo
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+
+from deconflict.core.alerting import AlertChanges, AlertFilter, Alerts, alerts
+from deconflict.core.standards import Standard, standard as named_standard
+from deconflict.core.states import States
+from deconflict.core.units import FOOT
+from deconflict.io.mode_s import ModeSDecoder
+from deconflict.io.receivers import AvrParser, BeastParser, Frame, SbsParser, Update, aircraft_json
+from deconflict.io.states_file import StatesFileError, read_states_checked
+from deconflict.io.tracks import TrackTable
+
+DEFAULT_PORTS = {"avr": 30002, "beast": 30005, "sbs": 30003}
+
+
+class StationError(ValueError):
+    """A feed that cannot be opened or a format that cannot be told."""
+
+
+@dataclass
+class Picture:
+    """The station's view at one time: fresh state vectors, raw alerts and what changed on the display."""
+
+    time: float
+    states: States
+    alerts: Alerts
+    changes: AlertChanges
+    shown: dict[tuple[str, str], int]
+
+
+class Station:
+    """Receiver frames and updates to tracks and alerts. ``vtol`` defaults to 200 ft (SPEC §3, live data)."""
+
+    def __init__(self, receiver: tuple[float, float] | None = None, staleness: float = 60.0,
+                 standard: Standard | str = "en-route", vtol: float = 200 * FOOT) -> None:
+        self.decoder = ModeSDecoder(receiver)
+        self.tracks = TrackTable(staleness=staleness)
+        self.standard = named_standard(standard) if isinstance(standard, str) else standard
+        self.vtol = vtol
+        self.filter = AlertFilter()
+        self.parser_counts: Counter[str] = Counter()
+        self.update_counts: Counter[str] = Counter()
+        self.latest = float("nan")
+        self.history: list[States] = []
+
+    def ingest(self, events: Iterator[Frame | Update]) -> int:
+        """Decode and merge events; returns how many."""
+        count = 0
+        for event in events:
+            count += 1
+            if isinstance(event, Frame):
+                decoded = self.decoder.decode(event.hex, event.time)
+                if decoded is None:
+                    continue
+                icao, fields = decoded
+            else:
+                icao, fields = event.icao24, event.fields
+                self.update_counts["decoded updates"] += 1
+            self.tracks.update(icao, event.time, fields)
+            if not self.latest >= event.time:
+                self.latest = event.time
+        return count
+
+    @property
+    def counts(self) -> Counter[str]:
+        """Messages by what became of them (used, skipped, and every reason for rejection)."""
+        return self.parser_counts + self.update_counts + self.decoder.counts + self.tracks.counts
+
+    def picture(self, now: float | None = None, keep: bool = False) -> Picture:
+        """Fresh tracks at ``now`` (default: the latest message time), their alerts and display changes."""
+        now = self.latest if now is None else now
+        self.tracks.expire(now)
+        states = self.tracks.states(now)
+        if keep and len(states):
+            self.history.append(states)
+        snapshot = states.snapshot(at=now, max_age=self.tracks.staleness)
+        found = alerts(snapshot, self.standard, vtol=self.vtol)
+        changes = self.filter.update(now, found.a, found.b, found.level)
+        return Picture(now, snapshot, found, changes, self.filter.levels())
+
+    def recorded(self) -> States:
+        """Every state vector kept by ``picture(keep=True)``, as one history (e.g. for Parquet)."""
+        if not self.history:
+            return self.tracks.states(self.latest)
+        names = ("icao24", "time", "lat", "lon", "velocity", "heading", "vertrate", "altitude", "callsign", "party",
+                 "onground")
+        return States(**{n: np.concatenate([getattr(s, n) for s in self.history]) for n in names})
+
+
+def guess_format(path: Path) -> str:
+    """The feed format of a recording, from its name then its first bytes."""
+    name = path.name.lower()
+    if name.endswith((".parquet", ".csv", ".csv.gz")) and not name.endswith(".sbs.csv"):
+        return "states"
+    for suffix, kind in ((".bin", "beast"), (".beast", "beast"), (".sbs", "sbs"), (".avr", "avr"), (".jsonl", "avr")):
+        if name.endswith(suffix) or name.endswith(suffix + ".gz"):
+            return kind
+    head = _open(path).read(64)
+    if head[:1] == b"\x1a":
+        return "beast"
+    if head.lstrip()[:1] == b"{" and b'"aircraft"' in _open(path).read(1 << 16):
+        return "json"
+    if head.startswith(b"MSG,"):
+        return "sbs"
+    return "avr"
+
+
+def parser_for(kind: str, clock_origin: float | None = None, timezone: tzinfo = tz.utc):  # noqa: ANN201
+    """The incremental parser of a stream format (avr, beast, sbs)."""
+    if kind == "avr":
+        return AvrParser(clock_origin)
+    if kind == "beast":
+        return BeastParser(clock_origin)
+    if kind == "sbs":
+        return SbsParser(timezone)
+    raise StationError(f"format {kind!r} is not a stream format; expected avr, beast or sbs")
+
+
+def _state_updates(path: Path, counts: Counter[str]) -> list[Update]:
+    """A SPEC §2 state-vector file as updates, in time order."""
+    try:
+        states, rejected = read_states_checked(path)
+    except StatesFileError as error:
+        raise StationError(str(error)) from None
+    for reason, number in rejected.reasons.items():
+        counts[f"bad state row ({reason})"] += number
+    order = np.argsort(states.time, kind="stable")
+    return [Update(float(states.time[k]), str(states.icao24[k]), {
+        "lat": float(states.lat[k]), "lon": float(states.lon[k]), "velocity": float(states.velocity[k]),
+        "heading": float(states.heading[k]), "vertrate": float(states.vertrate[k]), "altitude": float(states.altitude[k]),
+        "onground": bool(states.onground[k]), "callsign": str(states.callsign[k]), "party": str(states.party[k])})
+        for k in order]
+
+
+def replay(station: Station, path: Path, kind: str, speed: float = 0.0, step: float = 1.0,
+           clock_origin: float | None = None, timezone: tzinfo = tz.utc) -> Iterator[Picture]:
+    """Feed a recording to ``station``; a picture after every ``step`` s of recorded time, paced at
+    ``speed`` times real time (0: as fast as possible)."""
+    if kind == "json":
+        updates = aircraft_json(_open(path).read(), station.parser_counts)
+        station.ingest(iter(updates))
+        yield station.picture(keep=True)
+        return
+    if kind == "states":
+        yield from _paced(station, _state_updates(path, station.parser_counts), speed, step)
+        return
+    parser = parser_for(kind, clock_origin, timezone)
+    binary = kind == "beast"
+    started, first = wallclock.monotonic(), None
+    next_picture = None
+    stream = _open(path)
+    while True:
+        chunk = stream.read(1 << 16)
+        events = list(parser.feed(chunk if binary else chunk.decode("utf-8", "replace"))) if chunk else \
+            ([] if binary else list(parser.close()))
+        for event in events:
+            if first is None:
+                first = event.time
+                next_picture = event.time + step
+            while next_picture is not None and event.time >= next_picture:
+                if speed > 0:
+                    delay = (next_picture - first) / speed - (wallclock.monotonic() - started)
+                    if delay > 0:
+                        wallclock.sleep(delay)
+                station.parser_counts = Counter(parser.counts)
+                yield station.picture(next_picture, keep=True)
+                next_picture += step
+            station.ingest(iter((event,)))
+        if not chunk:
+            break
+    station.parser_counts = Counter(parser.counts)
+    yield station.picture(keep=True)
+
+
+def _paced(station: Station, updates: list[Update], speed: float, step: float) -> Iterator[Picture]:
+    """Feed time-ordered updates, a picture every ``step`` s of their time, at ``speed`` x real time."""
+    started = wallclock.monotonic()
+    first = updates[0].time if updates else 0.0
+    next_picture = first + step
+    for update in updates:
+        while update.time >= next_picture:
+            if speed > 0:
+                delay = (next_picture - first) / speed - (wallclock.monotonic() - started)
+                if delay > 0:
+                    wallclock.sleep(delay)
+            yield station.picture(next_picture, keep=True)
+            next_picture += step
+        station.ingest(iter((update,)))
+    yield station.picture(keep=True)
+
+
+def connect(station: Station, host: str, port: int, kind: str, step: float = 1.0, retry: float = 2.0,
+            timeout: float = 10.0, attempts: int | None = None, timezone: tzinfo = tz.utc) -> Iterator[Picture]:
+    """Read a live TCP feed into ``station``, a picture every ``step`` s of wall time; reconnects after
+    ``retry`` s (doubling to 60 s) when the connection drops or cannot be made. ``attempts``: give up
+    after that many connections (None: never)."""
+    parser = parser_for(kind, None, timezone)
+    binary = kind == "beast"
+    delay, made = retry, 0
+    next_picture = wallclock.time() + step
+    while attempts is None or made < attempts:
+        made += 1
+        try:
+            with socket.create_connection((host, port), timeout=timeout) as conn:
+                conn.settimeout(step)
+                delay = retry
+                station.parser_counts["connections"] += 1
+                while True:
+                    try:
+                        chunk = conn.recv(1 << 16)
+                    except socket.timeout:
+                        chunk = None
+                    if chunk == b"":
+                        break  # closed by the receiver
+                    if chunk:
+                        station.ingest(parser.feed(chunk if binary else chunk.decode("utf-8", "replace")))
+                    if wallclock.time() >= next_picture:
+                        station.parser_counts.update(parser.counts)
+                        parser.counts.clear()
+                        yield station.picture(wallclock.time(), keep=True)
+                        next_picture = wallclock.time() + step
+        except OSError:
+            station.parser_counts["connection failures"] += 1
+        station.parser_counts["disconnections"] += 1
+        if attempts is not None and made >= attempts:
+            break
+        wallclock.sleep(delay)
+        delay = min(delay * 2.0, 60.0)
+    yield station.picture(keep=True)
+
+
+def _open(path: Path):  # noqa: ANN202 - a binary file object
+    try:
+        return gzip.open(path, "rb") if str(path).endswith(".gz") else open(path, "rb")
+    except OSError as error:
+        raise StationError(f"{path}: cannot open recording ({error.strerror})") from None
