@@ -15,6 +15,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Annotated, Optional
 
+import numpy as np
 import typer
 from rich.console import Console, Group
 from rich.live import Live
@@ -29,6 +30,7 @@ from deconflict.core.simulation import simulate as run_simulation
 from deconflict.core.standards import LEVEL_NAMES, StandardError, standard as named_standard
 from deconflict.core.states import States
 from deconflict.core.plans import PlanError, PlanIndex
+from deconflict.io.archive import ScanSettings, scan_archive
 from deconflict.io.plans_file import PlansFileError, conflicts_geojson, read_plans
 from deconflict.io.scenario import ScenarioError, load_scenario
 from deconflict.io.simulation_report import metrics, write_plots
@@ -418,6 +420,58 @@ def _station_view(post: "Station", picture, source: str) -> Group:  # noqa: ANN0
         alerts_table.add_row(f"{a} / {b}", LEVEL_NAMES[level])
     counts = ", ".join(f"{reason}: {n}" for reason, n in post.counts.most_common())
     return Group(header, tracks, alerts_table, f"messages: {counts or 'none yet'}")
+
+
+@app.command()
+def scan(
+    archives: Annotated[list[Path], typer.Argument(help="State-vector files (SPEC §2): .parquet, .csv, .csv.gz.")],
+    output: Annotated[Optional[str], typer.Option("--output", "-o", help="Episodes: .parquet, .csv or .csv.gz.")] = None,
+    from_: Annotated[Optional[str], typer.Option("--from", help="Scan from this time (UNIX s or ISO 8601).")] = None,
+    to: Annotated[Optional[str], typer.Option(help="Scan up to this time (UNIX s or ISO 8601).")] = None,
+    hsep: Annotated[str, typer.Option(help="Horizontal minimum.")] = "5nm",
+    vsep: Annotated[str, typer.Option(help="Vertical minimum.")] = "1000ft",
+    vtol: Annotated[str, typer.Option(help="Level pairs at least vsep - vtol apart count as separated (SPEC §3).")] = "0ft",
+    step: Annotated[str, typer.Option(help="Time grid on which tracks are interpolated.")] = "5s",
+    max_gap: Annotated[str, typer.Option(help="Largest gap between reports interpolated over.")] = "60s",
+    window: Annotated[str, typer.Option(help="Length of the time windows scanned apart.")] = "1h",
+    scheduler: Annotated[str, typer.Option(help="local (a LocalCluster), none (this process), or tcp://HOST:PORT.")] = "local",
+    workers: Annotated[Optional[int], typer.Option(help="Worker processes of the LocalCluster (default: cores).", min=1)] = None,
+) -> None:
+    """Find every actual loss of separation in recorded traffic, and merge it into episodes."""
+    settings = ScanSettings(hsep=parse_distance(hsep, "--hsep"), vsep=parse_distance(vsep, "--vsep"),
+                            vtol=parse_distance(vtol, "--vtol"), step=parse_duration(step, "--step"),
+                            max_gap=parse_duration(max_gap, "--max-gap"), window=parse_duration(window, "--window"),
+                            start=_parse_time(from_), end=_parse_time(to))
+    if settings.step <= 0 or settings.max_gap < 0 or settings.window <= 0:
+        raise UserError("--step and --window must be positive, --max-gap not negative")
+    if settings.vtol >= settings.vsep:
+        raise UserError("--vtol must be smaller than --vsep")
+    console = Console(width=max(Console().width, 110), stderr=True)
+    started = time.perf_counter()
+    with Progress(TextColumn("scanning windows"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+                  TimeRemainingColumn(), console=console, transient=True) as bar:
+        task = bar.add_task("scan", total=None)
+        episodes, report = scan_archive(archives, settings, scheduler=scheduler, workers=workers,
+                                        progress=lambda done, total: bar.update(task, completed=done, total=total))
+    elapsed = time.perf_counter() - started
+    for name, error in report.failed:
+        console.print(f"[red]skipped[/red] {error}")
+    if report.rejected:
+        console.print("bad rows skipped: " + ", ".join(f"{n} {why}" for why, n in report.rejected.most_common()))
+    if output is not None:
+        write_conflicts(episodes, output)
+    table = Table(title=f"{len(episodes)} losses of separation, closest first", header_style="bold")
+    for heading in ("aircraft", "parties", "start (UTC)", "duration", "closest", "vertical", "where"):
+        table.add_column(heading, no_wrap=True)
+    c = episodes.columns
+    for k in np.argsort(c["min_distance"], kind="stable")[:20]:
+        table.add_row(f"{c['a'][k]} / {c['b'][k]}", f"{c['party_a'][k] or '?'}/{c['party_b'][k] or '?'}",
+                      datetime.fromtimestamp(c["start"][k], timezone.utc).strftime("%Y-%m-%d %H:%M:%S"),
+                      _mmss(c["duration"][k]), f"{c['min_distance'][k] / NAUTICAL_MILE:.2f} NM",
+                      f"{c['min_vertical'][k] / FOOT:.0f} ft", f"{c['lat'][k]:.3f}, {c['lon'][k]:.3f}")
+    Console(width=max(Console().width, 110)).print(table)
+    print(f"{report.files} files, {report.rows:,} state vectors, {report.windows} windows, {len(episodes)} episodes "
+          f"in {elapsed:.1f} s ({report.rows / max(elapsed, 1e-9):,.0f} state vectors/s)", file=sys.stderr)
 
 
 def conflict_table(conflicts: Conflicts, limit: int = 40) -> Table:

@@ -1,0 +1,226 @@
+"""Actual losses of separation in recorded traffic: where and when aircraft were closer than the minima.
+
+Each aircraft's track is resampled on a time grid (every ``step`` s) by linear interpolation
+between its reports, across gaps of at most ``max_gap`` s; between two grid times it flies
+straight from one resampled point to the next. Each grid interval is then searched with the
+detection core (SPEC §3 geometry) for pairs inside both minima at some moment of it, and the
+per-interval hits of a pair are merged into episodes (start, end, closest approach, where).
+
+`scan_window` works on one time window; windows can be scanned apart (on Dask workers) and
+their hits merged by `merge_episodes`, which gives the same result as scanning the whole.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from deconflict.core.detection import detect
+from deconflict.core.encounter import Encounter
+from deconflict.core.geodesy import extrapolate_along_track, surface_ecef
+from deconflict.core.states import States
+
+HIT_COLUMNS = ("a", "b", "party_a", "party_b", "start", "end", "min_distance", "min_vertical", "lat", "lon")
+
+
+@dataclass(frozen=True)
+class Hits:
+    """Per grid interval, the pairs inside both minima: ids (a < b), time span (UNIX s), closest
+    horizontal distance (m) in the span with the vertical distance then (m), and where (deg)."""
+
+    columns: dict[str, np.ndarray]
+
+    def __len__(self) -> int:
+        return int(self.columns["start"].size)
+
+    @classmethod
+    def empty(cls) -> "Hits":
+        return cls({name: np.empty(0, dtype=str if name in ("a", "b", "party_a", "party_b") else float)
+                    for name in HIT_COLUMNS})
+
+    @classmethod
+    def concat(cls, parts: list["Hits"]) -> "Hits":
+        parts = [p for p in parts if len(p)]
+        if not parts:
+            return cls.empty()
+        return cls({name: np.concatenate([p.columns[name] for p in parts]) for name in HIT_COLUMNS})
+
+
+def scan_window(states: States, start: float, end: float, step: float = 5.0, max_gap: float = 60.0,
+                hsep: float = 9260.0, vsep: float = 304.8, vtol: float = 0.0) -> Hits:
+    """Hits in the grid intervals starting in [start, end) (grid times are multiples of ``step``).
+
+    ``states`` must hold every report from ``start - max_gap`` to ``end + step + max_gap``.
+    Aircraft on the ground are left out, as in detection.
+    """
+    airborne = states.take(~states.onground)
+    first = int(np.ceil(start / step - 1e-9))
+    last = int(np.ceil(end / step - 1e-9)) - 1
+    if last < first or len(airborne) < 2:
+        return Hits.empty()
+    grid = _resample(airborne, first, last + 1, step, max_gap)
+    if grid is None:
+        return Hits.empty()
+    aircraft, tick, lat, lon, altitude = grid
+    ids, parties = grid_ids(airborne)
+    position, normal = surface_ecef(lat, lon)
+    # each point flies to the next grid point of the same aircraft; the last of a run is not searched
+    follows = (aircraft[1:] == aircraft[:-1]) & (tick[1:] == tick[:-1] + 1)
+    moving = np.flatnonzero(follows)
+    chord = (position[moving + 1] - position[moving]) / step
+    up = normal[moving]
+    chord -= np.einsum("ij,ij->i", chord, up)[:, None] * up  # along the surface, at the start point
+    lam = np.radians(lon[moving])
+    east = np.column_stack((-np.sin(lam), np.cos(lam), np.zeros_like(lam)))
+    north = np.cross(up, east)
+    v_east, v_north = np.einsum("ij,ij->i", chord, east), np.einsum("ij,ij->i", chord, north)
+    speed = np.hypot(v_east, v_north)
+    heading = np.degrees(np.arctan2(v_east, v_north)) % 360.0
+    vertrate = (altitude[moving + 1] - altitude[moving]) / step
+    when = tick[moving]
+    order = np.argsort(when, kind="stable")
+    moving, when = moving[order], when[order]
+    speed, heading, vertrate = speed[order], heading[order], vertrate[order]
+    bounds = np.flatnonzero(np.diff(when)) + 1
+    parts = []
+    for rows in np.split(np.arange(moving.size), bounds):
+        if rows.size < 2:
+            continue
+        points = moving[rows]
+        t0 = float(when[rows[0]] * step)
+        snapshot = States(icao24=ids[aircraft[points]], time=np.full(rows.size, t0), lat=lat[points], lon=lon[points],
+                          velocity=speed[rows], heading=heading[rows], vertrate=vertrate[rows],
+                          altitude=altitude[points], callsign=np.full(rows.size, "", dtype="U1"),
+                          party=parties[aircraft[points]], onground=np.zeros(rows.size, dtype=bool), at=t0)
+        found = detect(snapshot, lookahead=step * (1.0 - 1e-9), hsep=hsep, vsep=vsep, vtol=vtol)
+        if len(found):
+            parts.append(_hits(found, t0, snapshot))
+    return Hits.concat(parts)
+
+
+def grid_ids(states: States) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct ids in sorted order, and each one's party (the last reported)."""
+    ids, inverse = np.unique(states.icao24, return_inverse=True)
+    parties = np.full(ids.size, "", dtype=states.party.dtype if states.party.size else "U1")
+    parties[inverse] = states.party
+    return ids, parties
+
+
+def _resample(s: States, first: int, stop: int, step: float, max_gap: float):  # noqa: ANN202
+    """Interpolated points at grid ticks first..stop (inclusive): (aircraft code, tick, lat, lon, altitude),
+    sorted by aircraft then tick; None when there are none."""
+    ids, code = np.unique(s.icao24, return_inverse=True)
+    order = np.lexsort((s.time, code))
+    code, t = code[order], s.time[order]
+    lat, lon, alt = s.lat[order], s.lon[order], s.altitude[order]
+    same = (code[1:] == code[:-1]) & (t[1:] - t[:-1] <= max_gap) & (t[1:] > t[:-1])
+    segment = np.flatnonzero(same)
+    t0, t1 = t[segment], t[segment + 1]
+    # ticks k with t0 <= k step < t1, and the final report's own tick when it falls on the grid
+    k0 = np.maximum(np.ceil(t0 / step - 1e-9).astype(np.int64), first)
+    k1 = np.minimum(np.ceil(t1 / step - 1e-9).astype(np.int64) - 1, stop)
+    count = np.maximum(k1 - k0 + 1, 0)
+    total = int(count.sum())
+    if total == 0:
+        return None
+    which = np.repeat(np.arange(segment.size), count)
+    tick = k0[which] + (np.arange(total) - np.repeat(np.cumsum(count) - count, count))
+    f = (tick * step - t0[which]) / (t1[which] - t0[which])
+    i, j = segment[which], segment[which] + 1
+    dlon = (lon[j] - lon[i] + 180.0) % 360.0 - 180.0  # across the antimeridian
+    out_lon = (lon[i] + f * dlon + 180.0) % 360.0 - 180.0
+    out = (code[i], tick, lat[i] + f * (lat[j] - lat[i]), out_lon, alt[i] + f * (alt[j] - alt[i]))
+    keep = np.ones(total, dtype=bool)  # a report exactly on a tick belongs to two segments: keep one
+    keep[1:] = (out[0][1:] != out[0][:-1]) | (out[1][1:] != out[1][:-1])
+    return tuple(a[keep] for a in out)
+
+
+def _hits(found, t0: float, snapshot: States) -> Hits:  # noqa: ANN001
+    """Closest approach of each conflicting pair within its interval, placed in time and space."""
+    t_in, t_out, t_cpa = found.t_in, found.t_out, found.t_cpa
+    at = np.clip(t_cpa, t_in, t_out)  # closest horizontal approach inside the loss
+    i, j = found.index_a, found.index_b
+    # distances at that moment: from the detection geometry (straight flight from t0)
+    encounter = Encounter.between(snapshot.lat, snapshot.lon, snapshot.velocity, snapshot.heading,
+                                  snapshot.vertrate, snapshot.altitude, i, j)
+    horizontal, vertical = encounter.at(at)
+    lat, lon, _ = extrapolate_along_track(snapshot.lat[i], snapshot.lon[i], snapshot.heading[i],
+                                          snapshot.velocity[i] * at)
+    return Hits({"a": found.a, "b": found.b, "party_a": found.party_a, "party_b": found.party_b,
+                 "start": t0 + t_in, "end": t0 + t_out, "min_distance": horizontal,
+                 "min_vertical": np.maximum(vertical, 0.0), "lat": lat, "lon": lon})
+
+
+@dataclass(frozen=True)
+class Episodes:
+    """Losses of separation: one row per episode of a pair, sorted by start then ids."""
+
+    columns: dict[str, np.ndarray]
+
+    def __len__(self) -> int:
+        return int(self.columns["start"].size)
+
+    def to_pandas(self):  # noqa: ANN201 - pandas only for conversion
+        import pandas as pd
+
+        return pd.DataFrame(self.columns)
+
+    def to_arrow(self):  # noqa: ANN201
+        import pyarrow as pa
+
+        return pa.table(self.columns)
+
+
+EPISODE_COLUMNS = ("a", "b", "party_a", "party_b", "start", "end", "duration", "min_distance", "min_vertical",
+                   "lat", "lon")
+
+
+def merge_episodes(hits: Hits, join: float = 1e-6) -> Episodes:
+    """Merge the hits of each pair that touch or overlap in time (within ``join`` s) into episodes."""
+    c = hits.columns
+    if not len(hits):
+        return Episodes({name: (np.empty(0, dtype=str) if name in ("a", "b", "party_a", "party_b") else np.empty(0))
+                         for name in EPISODE_COLUMNS})
+    order = np.lexsort((c["start"], c["b"], c["a"]))
+    a, b, start, end = c["a"][order], c["b"][order], c["start"][order], c["end"][order]
+    pair_change = np.ones(order.size, dtype=bool)
+    pair_change[1:] = (a[1:] != a[:-1]) | (b[1:] != b[:-1])
+    # a new episode where the pair changes or the hit starts after everything before it of the pair ended
+    running_end = np.empty(order.size)
+    new = np.zeros(order.size, dtype=bool)
+    for k in range(order.size):  # one pass; hits are few compared with reports
+        if pair_change[k] or start[k] > running_end[k - 1] + join:
+            new[k] = True
+            running_end[k] = end[k]
+        else:
+            running_end[k] = max(running_end[k - 1], end[k])
+    episode = np.cumsum(new) - 1
+    count = int(episode[-1]) + 1
+    first = np.flatnonzero(new)
+    distance = c["min_distance"][order]
+    closest = np.full(count, -1, dtype=np.int64)
+    best = np.full(count, np.inf)
+    for k in range(order.size):
+        if distance[k] < best[episode[k]]:
+            best[episode[k]], closest[episode[k]] = distance[k], k
+    ends = np.maximum.reduceat(running_end, first)
+    out = {"a": a[first], "b": b[first], "party_a": c["party_a"][order][first], "party_b": c["party_b"][order][first],
+           "start": start[first], "end": ends, "duration": ends - start[first], "min_distance": best,
+           "min_vertical": c["min_vertical"][order][closest], "lat": c["lat"][order][closest],
+           "lon": c["lon"][order][closest]}
+    rank = np.lexsort((out["b"], out["a"], out["start"]))
+    return Episodes({name: out[name][rank] for name in EPISODE_COLUMNS})
+
+
+def loss_episodes(states: States, step: float = 5.0, max_gap: float = 60.0, hsep: float = 9260.0,
+                  vsep: float = 304.8, vtol: float = 0.0, start: float | None = None,
+                  end: float | None = None) -> Episodes:
+    """Every loss of separation in a history of state vectors (one process; see `scan_window`)."""
+    if not len(states):
+        return merge_episodes(Hits.empty())
+    start = float(np.min(states.time)) if start is None else start
+    end = float(np.max(states.time)) if end is None else end
+    return merge_episodes(scan_window(states, start, end, step, max_gap, hsep, vsep, vtol))
+
+

@@ -1,0 +1,175 @@
+"""Archive scans: losses of separation in state-vector files, in time windows, on Dask or in-process.
+
+Files are read (and their bad rows counted, SPEC §2) one task each; the time span is cut into
+windows of ``window`` s; each window's task gathers the reports from ``max_gap`` before it to
+``step + max_gap`` after it from every file, so that tracks are interpolated across its edges,
+and searches only the grid intervals that start inside it (`episodes.scan_window`). Every
+interval belongs to exactly one window, and episodes crossing windows are merged at the end, so
+the result is the same with any number of workers, or without Dask.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from deconflict.core.episodes import Episodes, Hits, merge_episodes, scan_window
+from deconflict.core.states import States
+from deconflict.io.states_file import StatesFileError, read_states_checked
+
+_FIELDS = ("icao24", "time", "lat", "lon", "velocity", "heading", "vertrate", "altitude", "callsign", "party",
+           "onground")
+
+
+@dataclass
+class ScanReport:
+    """What a scan read: rows used, rows rejected by reason, files that could not be read."""
+
+    files: int = 0
+    rows: int = 0
+    rejected: Counter[str] = field(default_factory=Counter)
+    failed: list[tuple[str, str]] = field(default_factory=list)
+    windows: int = 0
+    first: float = math.nan
+    last: float = math.nan
+
+
+@dataclass(frozen=True)
+class ScanSettings:
+    """Minima (m), grid step and largest gap interpolated over (s), window length (s), time range."""
+
+    hsep: float = 9260.0
+    vsep: float = 304.8
+    vtol: float = 0.0
+    step: float = 5.0
+    max_gap: float = 60.0
+    window: float = 3600.0
+    start: float | None = None
+    end: float | None = None
+
+
+def read_part(path: str, settings: ScanSettings) -> tuple[States | None, Counter[str], str | None, int]:
+    """One file's valid rows inside the scanned range (plus the interpolation margin), its rejected
+    rows by reason, and an error line when it cannot be read at all."""
+    try:
+        states, rejected = read_states_checked(path)
+    except StatesFileError as error:
+        return None, Counter(), str(error), 0
+    keep = np.ones(len(states), dtype=bool)
+    if settings.start is not None:
+        keep &= states.time >= settings.start - settings.max_gap
+    if settings.end is not None:
+        keep &= states.time <= settings.end + settings.step + settings.max_gap
+    return states.take(keep), Counter(rejected.reasons), None, len(states)
+
+
+def slice_part(states: States | None, low: float, high: float) -> States | None:
+    """The reports of a part within [low, high]."""
+    if states is None:
+        return None
+    return states.take((states.time >= low) & (states.time <= high))
+
+
+def scan_part(parts: list[States | None], start: float, end: float, settings: ScanSettings) -> Hits:
+    """Hits of one window from the reports of every file around it."""
+    present = [p for p in parts if p is not None and len(p)]
+    if not present:
+        return Hits.empty()
+    merged = States(**{name: np.concatenate([getattr(p, name) for p in present]) for name in _FIELDS})
+    return scan_window(merged, start, end, settings.step, settings.max_gap, settings.hsep, settings.vsep, settings.vtol)
+
+
+def windows_of(first: float, last: float, settings: ScanSettings) -> list[tuple[float, float]]:
+    """Windows covering [first, last] at multiples of the window length (aligned on the grid step)."""
+    start = first if settings.start is None else max(first, settings.start)
+    end = last if settings.end is None else min(last, settings.end)
+    if not end >= start:
+        return []
+    size = max(settings.window, settings.step)
+    size = math.ceil(size / settings.step) * settings.step
+    k0, k1 = math.floor(start / size), math.floor(end / size)
+    return [(max(k * size, start), min((k + 1) * size, end + settings.step)) for k in range(k0, k1 + 1)]
+
+
+def scan_archive(paths: list[str | Path], settings: ScanSettings, scheduler: str | None = "local",
+                 workers: int | None = None, progress: Callable[[int, int], None] | None = None
+                 ) -> tuple[Episodes, ScanReport]:
+    """Losses of separation in state-vector files. ``scheduler``: ``"local"`` (a LocalCluster of
+    ``workers`` processes), ``"none"`` (in this process), or the address of a Dask scheduler.
+    ``progress(done, total)`` is called as windows finish."""
+    names = [str(p) for p in paths]
+    report = ScanReport(files=len(names))
+    if scheduler in (None, "none"):
+        reads = [read_part(name, settings) for name in names]
+        windows = _windows(reads, report, settings, names)
+        hits = []
+        for k, (low, high) in enumerate(windows):
+            parts = [slice_part(r[0], low - settings.max_gap, high + settings.step + settings.max_gap) for r in reads]
+            hits.append(scan_part(parts, low, high, settings))
+            if progress:
+                progress(k + 1, len(windows))
+        return merge_episodes(Hits.concat(hits)), report
+    from dask.distributed import Client, LocalCluster, as_completed  # the distributed run only
+
+    cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None) \
+        if scheduler == "local" else None
+    try:
+        with Client(cluster if cluster is not None else scheduler) as client:
+            futures = [client.submit(read_part, name, settings, pure=False) for name in names]
+            meta = client.gather([client.submit(_meta, f) for f in futures])
+            windows = _windows(meta, report, settings, names)
+            tasks = []
+            for low, high in windows:
+                parts = [client.submit(slice_part, client.submit(_states_of, f), low - settings.max_gap,
+                                       high + settings.step + settings.max_gap) for f in futures]
+                tasks.append(client.submit(scan_part, parts, low, high, settings))
+            hits = []
+            for done, finished in enumerate(as_completed(tasks), start=1):
+                hits.append(finished.result())
+                if progress:
+                    progress(done, len(tasks))
+    finally:
+        if cluster is not None:
+            cluster.close()
+    return merge_episodes(Hits.concat(hits)), report
+
+
+def _states_of(read: tuple) -> States | None:
+    return read[0]
+
+
+def _meta(read: tuple) -> tuple[None, Counter[str], str | None, int, float, float]:
+    """A read's report without its rows (what the client needs to plan windows)."""
+    states, rejected, error, rows = read
+    if states is None or not len(states):
+        return None, rejected, error, rows, math.nan, math.nan
+    return None, rejected, error, rows, float(states.time.min()), float(states.time.max())
+
+
+def _windows(reads: list[tuple], report: ScanReport, settings: ScanSettings, names: list[str]) -> list[tuple[float, float]]:
+    firsts, lasts = [], []
+    for name, read in zip(names, reads):
+        states, rejected, error, rows = read[:4]
+        report.rejected.update(rejected)
+        report.rows += rows
+        if error is not None:
+            report.failed.append((name, error))
+        if len(read) > 4:
+            firsts.append(read[4])
+            lasts.append(read[5])
+        elif states is not None and len(states):
+            firsts.append(float(states.time.min()))
+            lasts.append(float(states.time.max()))
+    firsts = [f for f in firsts if f == f]
+    lasts = [t for t in lasts if t == t]
+    if not firsts:
+        return []
+    report.first, report.last = min(firsts), max(lasts)
+    windows = windows_of(report.first, report.last, settings)
+    report.windows = len(windows)
+    return windows
