@@ -25,6 +25,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/simulate_mvp.py
 	$(BIN)/python benchmarks/plans_check.py
 	$(BIN)/python benchmarks/decode_rate.py
+	$(BIN)/python benchmarks/scan_archive.py
 
 clean:
 	rm -rf $(VENV) build src/*.egg-info .pytest_cache .hypothesis

@@ -116,7 +116,7 @@ def scan_archive(paths: list[str | Path], settings: ScanSettings, scheduler: str
         return merge_episodes(Hits.concat(hits)), report
     from dask.distributed import Client, LocalCluster, as_completed  # the distributed run only
 
-    cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None) \
+    cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0") \
         if scheduler == "local" else None
     try:
         with Client(cluster if cluster is not None else scheduler) as client:
