@@ -436,3 +436,80 @@ def all_pairs_exact(i_first, position, velocity, altitude, vertrate, party, betw
             if count < 0:
                 return done, i
     return count, n
+
+
+# Keys of the archive scan: 22 bits of grid step, then 14 bits per ECEF axis for the cell.
+STEP_CELL_BITS = 14
+STEP_BITS = 22
+MIN_STEP_CELL = 800.0  # m: 2**14 cells of this size span more than the Earth's diameter
+
+
+@njit(cache=True, nogil=True)
+def step_keys(step_index, position, origin, cell):
+    """Sort key of each point: its grid step, then its ECEF cell (cells of ``cell`` m from ``origin``)."""
+    n = step_index.size
+    keys = np.empty(n, dtype=np.int64)
+    for k in range(n):
+        key = np.int64(step_index[k])
+        for axis in range(3):
+            key = (key << STEP_CELL_BITS) | np.int64((position[k, axis] - origin[axis]) / cell)
+        keys[k] = key
+    return keys
+
+
+@njit(cache=True, nogil=True)
+def scan_steps(first, keys, order, position, velocity, altitude, vertrate, lookahead, hsep, vsep, vtol,
+               out_pairs, out_values):
+    """Every pair of points of the same grid step in conflict within ``lookahead`` (SPEC §3 test).
+
+    ``keys`` are sorted (``order`` maps them back to rows); a pair in conflict during a step starts
+    in the same or adjacent cells when a cell is at least the minimum plus both aircraft's travel.
+    Cells (x, y, z-1..z+1) are consecutive keys, so each neighbouring column is one range; only the
+    columns at or after this one are searched, so that each pair is found once.
+    Resumable like `scan_cells`: returns (pairs written, sorted index to resume from).
+    """
+    n = keys.size
+    capacity = out_pairs.shape[0]
+    count = 0
+    result = np.empty(5)
+    bits = STEP_CELL_BITS
+    mask = (np.int64(1) << bits) - 1
+    for q in range(first, n):
+        key = keys[q]
+        i = order[q]
+        start = count
+        full = False
+        x = (key >> (2 * bits)) & mask
+        y = (key >> bits) & mask
+        z = key & mask
+        base = (key >> (3 * bits)) << (3 * bits)
+        for column in range(5):  # (0,0) then (0,1), (1,-1), (1,0), (1,1)
+            if column == 0:
+                cx, cy = x, y
+            elif column == 1:
+                cx, cy = x, y + 1
+            else:
+                cx, cy = x + 1, y + column - 3
+            if cx > mask or cy < 0 or cy > mask:
+                continue
+            column_key = base | (cx << (2 * bits)) | (cy << bits)
+            low = column_key | max(z - 1, 0)
+            high = column_key | min(z + 1, mask)
+            p = q + 1 if column == 0 else _lower_bound(keys, q + 1, n, low)
+            while p < n and keys[p] <= high:
+                j = order[p]
+                if pair_conflict(position, velocity, altitude, vertrate, i, j, lookahead, hsep, vsep, vtol, result):
+                    if count == capacity:
+                        full = True
+                        break
+                    out_pairs[count, 0] = i
+                    out_pairs[count, 1] = j
+                    for c in range(5):
+                        out_values[count, c] = result[c]
+                    count += 1
+                p += 1
+            if full:
+                break
+        if full:
+            return start, q  # this point again, with room
+    return count, n

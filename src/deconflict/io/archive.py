@@ -65,14 +65,15 @@ def read_part(path: str, settings: ScanSettings) -> tuple[States | None, Counter
         keep &= states.time >= settings.start - settings.max_gap
     if settings.end is not None:
         keep &= states.time <= settings.end + settings.step + settings.max_gap
-    return states.take(keep), Counter(rejected.reasons), None, len(states)
+    return (states if keep.all() else states.take(keep)), Counter(rejected.reasons), None, len(states)
 
 
 def slice_part(states: States | None, low: float, high: float) -> States | None:
     """The reports of a part within [low, high]."""
     if states is None:
         return None
-    return states.take((states.time >= low) & (states.time <= high))
+    inside = (states.time >= low) & (states.time <= high)
+    return states if inside.all() else states.take(inside)
 
 
 def scan_part(parts: list[States | None], start: float, end: float, settings: ScanSettings) -> Hits:
@@ -80,7 +81,8 @@ def scan_part(parts: list[States | None], start: float, end: float, settings: Sc
     present = [p for p in parts if p is not None and len(p)]
     if not present:
         return Hits.empty()
-    merged = States(**{name: np.concatenate([getattr(p, name) for p in present]) for name in _FIELDS})
+    merged = present[0] if len(present) == 1 else States(
+        **{name: np.concatenate([getattr(p, name) for p in present]) for name in _FIELDS})
     return scan_window(merged, start, end, settings.step, settings.max_gap, settings.hsep, settings.vsep, settings.vtol)
 
 

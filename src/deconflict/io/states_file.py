@@ -90,7 +90,7 @@ def read_states_checked(path: str | Path) -> tuple[States, RejectedRows]:
 
     numeric = {name: _numeric(table, name, reject) for name in NUMERIC_COLUMNS}
     ids = _text(table, "icao24")
-    onground_text = np.char.lower(np.char.strip(_text(table, "onground")))
+    onground_text = _text(table, "onground", lower=True)
     onground = np.isin(onground_text, list(_TRUE))
     reject(~onground & ~np.isin(onground_text, list(_FALSE)), "onground is not true/false")
 
@@ -120,10 +120,10 @@ def read_states_checked(path: str | Path) -> tuple[States, RejectedRows]:
             rejected.examples.append((location(int(row)), reasons[reason[row]]))
     keep = ~bad
     states = States.from_arrays(
-        icao24=np.char.strip(ids[keep]), time=numeric["time"][keep], lat=numeric["lat"][keep],
+        icao24=ids[keep], time=numeric["time"][keep], lat=numeric["lat"][keep],
         lon=numeric["lon"][keep], velocity=numeric["velocity"][keep], heading=numeric["heading"][keep],
         vertrate=numeric["vertrate"][keep], altitude=altitude[keep],
-        callsign=np.char.strip(_text(table, "callsign")[keep]), party=np.char.strip(_text(table, "party")[keep]),
+        callsign=_text(table, "callsign")[keep], party=_text(table, "party")[keep],
         onground=onground[keep],
     )
     return states, rejected
@@ -178,13 +178,16 @@ def _numeric(table: pa.Table, name: str, reject) -> np.ndarray:
     return np.asarray(pc.cast(column, pa.float64()).to_numpy(zero_copy_only=False), dtype=np.float64)
 
 
-def _text(table: pa.Table, name: str) -> np.ndarray:
+def _text(table: pa.Table, name: str, lower: bool = False) -> np.ndarray:
+    """Column as trimmed text ("" for missing); trimming and case folding done by Arrow (C++), not numpy."""
     if name not in table.column_names:
         return np.full(table.num_rows, "", dtype="U1")
     column = table.column(name)
     if not (pa.types.is_string(column.type) or pa.types.is_large_string(column.type)):
         column = pc.cast(column, pa.string())
-    column = pc.fill_null(column, "")
+    column = pc.utf8_trim_whitespace(pc.fill_null(column, ""))
+    if lower:
+        column = pc.utf8_lower(column)
     return np.asarray(column.to_numpy(zero_copy_only=False), dtype=str)
 
 
