@@ -67,7 +67,7 @@ def generate(n: int, folder: Path, airborne: int = 4000, seed: int = 0) -> list[
 
 
 def run(paths: list[Path], scheduler: str, workers: int | None) -> tuple[float, int, object]:
-    settings = ScanSettings(step=REPORT, window=3600.0)
+    settings = ScanSettings(step=REPORT, window=600.0)
     start = time.perf_counter()
     episodes, report = scan_archive(paths, settings, scheduler=scheduler, workers=workers)
     return time.perf_counter() - start, report.rows, episodes

@@ -228,3 +228,18 @@ def test_station_replay_shows_tracks_alerts_and_counts(tmp_path, capsys):
 def test_station_usage_errors(capsys, argv, message):
     code, _, err = run(argv, capsys)
     assert code == 2 and message in err and err.count("\n") == 1
+
+
+def test_scan_writes_episodes_and_reports_bad_files(tmp_path, capsys):
+    from tests.io.test_archive import crossing_archive
+
+    path = crossing_archive(tmp_path / "a.parquet")
+    out = tmp_path / "episodes.parquet"
+    code, stdout, err = run(["scan", str(path), str(tmp_path / "missing.parquet"), "--scheduler", "none",
+                             "-o", str(out)], capsys)
+    assert code == 0
+    assert "aaaaaa / bbbbbb" in stdout and "1 losses of separation" in stdout
+    assert "missing.parquet" in err and "1 episodes" in err
+    assert pq.read_table(out).num_rows == 1
+    code, _, err = run(["scan", str(path), "--vtol", "2000ft"], capsys)
+    assert code == 2 and "--vtol must be smaller than --vsep" in err
