@@ -435,7 +435,8 @@ def scan(
     max_gap: Annotated[str, typer.Option(help="Largest gap between reports interpolated over.")] = "60s",
     window: Annotated[str, typer.Option(help="Length of the time windows scanned apart.")] = "1h",
     scheduler: Annotated[str, typer.Option(help="local (a LocalCluster), none (this process), or tcp://HOST:PORT.")] = "local",
-    workers: Annotated[Optional[int], typer.Option(help="Worker processes of the LocalCluster (default: cores).", min=1)] = None,
+    workers: Annotated[Optional[int], typer.Option(help="Workers of the LocalCluster (default: cores).", min=1)] = None,
+    processes: Annotated[bool, typer.Option("--processes/--threads", help="LocalCluster workers as processes or threads.")] = False,
 ) -> None:
     """Find every actual loss of separation in recorded traffic, and merge it into episodes."""
     settings = ScanSettings(hsep=parse_distance(hsep, "--hsep"), vsep=parse_distance(vsep, "--vsep"),
@@ -451,7 +452,7 @@ def scan(
     with Progress(TextColumn("scanning windows"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
                   TimeRemainingColumn(), console=console, transient=True) as bar:
         task = bar.add_task("scan", total=None)
-        episodes, report = scan_archive(archives, settings, scheduler=scheduler, workers=workers,
+        episodes, report = scan_archive(archives, settings, scheduler=scheduler, workers=workers, processes=processes,
                                         progress=lambda done, total: bar.update(task, completed=done, total=total))
     elapsed = time.perf_counter() - started
     for name, error in report.failed:
