@@ -55,20 +55,36 @@ class States:
         party: Any = None,
         onground: Any = None,
         at: float | None = None,
+        copy: bool = True,
     ) -> "States":
-        """Build from array-likes, broadcasting scalars; text columns default to empty strings."""
-        ids = np.asarray(icao24).astype(str)
+        """Build from array-likes, broadcasting scalars; text columns default to empty strings.
+
+        ``copy=False`` keeps arrays that already have the right type and length instead of copying
+        them (for readers that built them fresh).
+        """
+        ids = np.asarray(icao24)
+        if ids.dtype.kind != "U":
+            ids = ids.astype(str)
+        elif copy:
+            ids = ids.copy()
         n = ids.size
-        floats = {}
-        for name, values in zip(FLOAT_COLUMNS, (time, lat, lon, velocity, heading, vertrate, altitude)):
-            floats[name] = np.broadcast_to(np.asarray(values, dtype=np.float64), (n,)).copy()
+
+        def column(values: Any, dtype: Any) -> np.ndarray:
+            array = np.asarray(values, dtype=dtype)
+            if array.shape == (n,):
+                return array.copy() if copy and array is values else array
+            return np.broadcast_to(array, (n,)).copy()
+
+        floats = {name: column(values, np.float64)
+                  for name, values in zip(FLOAT_COLUMNS, (time, lat, lon, velocity, heading, vertrate, altitude))}
 
         def text(values: Any) -> np.ndarray:
             if values is None:
                 return np.full(n, "", dtype="U1")
-            return np.broadcast_to(np.asarray(values).astype(str), (n,)).copy()
+            array = np.asarray(values)
+            return column(array if array.dtype.kind == "U" else array.astype(str), None)
 
-        ground = np.zeros(n, dtype=bool) if onground is None else np.broadcast_to(np.asarray(onground, dtype=bool), (n,)).copy()
+        ground = np.zeros(n, dtype=bool) if onground is None else column(onground, bool)
         return cls(icao24=ids, callsign=text(callsign), party=text(party), onground=ground, at=at, **floats)
 
     def __len__(self) -> int:

@@ -124,7 +124,7 @@ def read_states_checked(path: str | Path) -> tuple[States, RejectedRows]:
         lon=numeric["lon"][keep], velocity=numeric["velocity"][keep], heading=numeric["heading"][keep],
         vertrate=numeric["vertrate"][keep], altitude=altitude[keep],
         callsign=_text(table, "callsign")[keep], party=_text(table, "party")[keep],
-        onground=onground[keep],
+        onground=onground[keep], copy=False,  # every array here is a fresh selection
     )
     return states, rejected
 
