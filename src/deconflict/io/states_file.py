@@ -222,7 +222,11 @@ def _ascii_text(column: pa.ChunkedArray) -> np.ndarray | None:
 def write_conflicts(conflicts: Conflicts | Any, destination: str | Path) -> None:
     """Write the SPEC §3 conflict table (or any table with ``to_arrow``, e.g. alerts): ``-`` is CSV on
     stdout, else by extension."""
-    table = conflicts.to_arrow()
+    write_table(conflicts.to_arrow(), destination)
+
+
+def write_table(table: pa.Table, destination: str | Path) -> None:
+    """An Arrow table to ``-`` (CSV on stdout), .parquet, .csv or .csv.gz, by the name's extension."""
     if str(destination) == "-":
         sink = pa.output_stream(sys.stdout.buffer)
         pacsv.write_csv(table, sink)
@@ -250,14 +254,4 @@ def write_states(states: States, destination: str | Path) -> None:
         "baroaltitude": states.altitude, "callsign": states.callsign, "onground": states.onground,
         "party": states.party,
     })
-    path = Path(destination)
-    name = path.name.lower()
-    if name.endswith(".parquet") or name.endswith(".pq"):
-        pq.write_table(table, path)
-    elif name.endswith(".csv.gz"):
-        with pa.CompressedOutputStream(str(path), "gzip") as sink:
-            pacsv.write_csv(table, sink)
-    elif name.endswith(".csv"):
-        pacsv.write_csv(table, path)
-    else:
-        raise StatesFileError(f"{path}: unknown output type; expected .parquet, .csv or .csv.gz")
+    write_table(table, destination)
