@@ -513,3 +513,100 @@ def scan_steps(first, keys, order, position, velocity, altitude, vertrate, looka
         if full:
             return start, q  # this point again, with room
     return count, n
+
+
+@njit(cache=True, nogil=True)
+def resample_tracks(code, t, lat, lon, alt, first, stop, step, max_gap):
+    """Tracks (rows sorted by aircraft code, then time) interpolated at grid ticks ``first..stop``.
+
+    Between consecutive reports of an aircraft at most ``max_gap`` s apart, every tick k with
+    t0 <= k step < t1 gets the linear interpolation (longitude across the antimeridian).
+    Returns (code, tick, lat, lon, altitude) of the grid points, in the same order.
+    """
+    n = t.size
+    total = 0
+    for r in range(n - 1):
+        if code[r + 1] == code[r] and t[r + 1] > t[r] and t[r + 1] - t[r] <= max_gap:
+            k0 = max(np.int64(math.ceil(t[r] / step - 1e-9)), first)
+            k1 = min(np.int64(math.ceil(t[r + 1] / step - 1e-9)) - 1, stop)
+            if k1 >= k0:
+                total += k1 - k0 + 1
+    out_code = np.empty(total, dtype=np.int64)
+    out_tick = np.empty(total, dtype=np.int64)
+    out_lat = np.empty(total)
+    out_lon = np.empty(total)
+    out_alt = np.empty(total)
+    m = 0
+    for r in range(n - 1):
+        if not (code[r + 1] == code[r] and t[r + 1] > t[r] and t[r + 1] - t[r] <= max_gap):
+            continue
+        k0 = max(np.int64(math.ceil(t[r] / step - 1e-9)), first)
+        k1 = min(np.int64(math.ceil(t[r + 1] / step - 1e-9)) - 1, stop)
+        span = t[r + 1] - t[r]
+        dlon = (lon[r + 1] - lon[r] + 180.0) % 360.0 - 180.0
+        for k in range(k0, k1 + 1):
+            if m > 0 and out_code[m - 1] == code[r] and out_tick[m - 1] == k:
+                continue  # a report exactly on a tick: one point
+            f = (k * step - t[r]) / span
+            out_code[m] = code[r]
+            out_tick[m] = k
+            out_lat[m] = lat[r] + f * (lat[r + 1] - lat[r])
+            out_lon[m] = (lon[r] + f * dlon + 180.0) % 360.0 - 180.0
+            out_alt[m] = alt[r] + f * (alt[r + 1] - alt[r])
+            m += 1
+    return out_code[:m], out_tick[:m], out_lat[:m], out_lon[:m], out_alt[:m]
+
+
+@njit(cache=True, nogil=True)
+def grid_kinematics(code, tick, lat, lon, altitude, step):
+    """For each grid point followed by the same aircraft's next tick: its ECEF surface position (m),
+    its ECEF velocity towards the next point along the surface (m/s), and vertical rate (m/s).
+
+    Returns (rows, position, velocity, vertrate) where ``rows`` index the points that move on.
+    """
+    n = tick.size
+    count = 0
+    for k in range(n - 1):
+        if code[k + 1] == code[k] and tick[k + 1] == tick[k] + 1:
+            count += 1
+    rows = np.empty(count, dtype=np.int64)
+    position = np.empty((count, 3))
+    velocity = np.empty((count, 3))
+    vertrate = np.empty(count)
+    points = np.empty((n, 3))
+    normals = np.empty((n, 3))
+    point = np.empty(3)
+    normal = np.empty(3)
+    for k in range(n):
+        _surface_point(lat[k], lon[k], point, normal)
+        for axis in range(3):
+            points[k, axis] = point[axis]
+            normals[k, axis] = normal[axis]
+    m = 0
+    for k in range(n - 1):
+        if not (code[k + 1] == code[k] and tick[k + 1] == tick[k] + 1):
+            continue
+        along = 0.0
+        for axis in range(3):
+            along += (points[k + 1, axis] - points[k, axis]) * normals[k, axis]
+        for axis in range(3):
+            position[m, axis] = points[k, axis]
+            velocity[m, axis] = (points[k + 1, axis] - points[k, axis] - along * normals[k, axis]) / step
+        vertrate[m] = (altitude[k + 1] - altitude[k]) / step
+        rows[m] = k
+        m += 1
+    return rows, position, velocity, vertrate
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _surface_point(lat_deg, lon_deg, point, normal):
+    """WGS84 surface point (ECEF m) and unit up-normal at a latitude/longitude (deg)."""
+    la = math.radians(lat_deg)
+    lo = math.radians(lon_deg)
+    sin_lat, cos_lat = math.sin(la), math.cos(la)
+    sin_lon, cos_lon = math.sin(lo), math.cos(lo)
+    prime_vertical = WGS84_A / math.sqrt(1.0 - WGS84_E2 * sin_lat * sin_lat)
+    normal[0], normal[1], normal[2] = cos_lat * cos_lon, cos_lat * sin_lon, sin_lat
+    point[0] = prime_vertical * cos_lat * cos_lon
+    point[1] = prime_vertical * cos_lat * sin_lon
+    point[2] = prime_vertical * (1.0 - WGS84_E2) * sin_lat

@@ -19,7 +19,6 @@ import numpy as np
 from deconflict.core import _kernels
 from deconflict.core.detection import _resumable
 from deconflict.core.encounter import Encounter
-from deconflict.core.geodesy import surface_ecef
 from deconflict.core.states import States
 
 HIT_COLUMNS = ("a", "b", "party_a", "party_b", "start", "end", "min_distance", "min_vertical", "lat", "lon")
@@ -64,16 +63,10 @@ def scan_window(states: States, start: float, end: float, step: float = 5.0, max
     if grid is None:
         return Hits.empty()
     aircraft, tick, lat, lon, altitude, ids, parties = grid
-    position, normal = surface_ecef(lat, lon)
     # each point flies straight to the next grid point of the same aircraft; the last of a run is not searched
-    moving = np.flatnonzero((aircraft[1:] == aircraft[:-1]) & (tick[1:] == tick[:-1] + 1))
+    moving, points, velocity, vertrate = _kernels.grid_kinematics(aircraft, tick, lat, lon, altitude, step)
     if moving.size < 2:
         return Hits.empty()
-    velocity = (position[moving + 1] - position[moving]) / step
-    up = normal[moving]
-    velocity -= np.einsum("ij,ij->i", velocity, up)[:, None] * up  # along the surface at the start point
-    vertrate = (altitude[moving + 1] - altitude[moving]) / step
-    points = position[moving]
     top_speed = float(np.sqrt(np.einsum("ij,ij->i", velocity, velocity).max()))
     # a pair in conflict during a step starts within the minimum plus both aircraft's travel (and the
     # few metres by which the tangent-plane distance can exceed the chord over that span)
@@ -95,50 +88,58 @@ def scan_window(states: States, start: float, end: float, step: float = 5.0, max
 def _resample(s: States, first: int, stop: int, step: float, max_gap: float):  # noqa: ANN202
     """Interpolated points at grid ticks first..stop (inclusive): (aircraft code, tick, lat, lon, altitude)
     sorted by aircraft then tick, then the sorted distinct ids and each one's party; None when there are none."""
-    ids, code = _factorize(s.icao24)
-    order = np.lexsort((s.time, code))
-    code, t = code[order], s.time[order]
-    lat, lon, alt = s.lat[order], s.lon[order], s.altitude[order]
-    same = (code[1:] == code[:-1]) & (t[1:] - t[:-1] <= max_gap) & (t[1:] > t[:-1])
-    segment = np.flatnonzero(same)
-    t0, t1 = t[segment], t[segment + 1]
-    # ticks k with t0 <= k step < t1, and the final report's own tick when it falls on the grid
-    k0 = np.maximum(np.ceil(t0 / step - 1e-9).astype(np.int64), first)
-    k1 = np.minimum(np.ceil(t1 / step - 1e-9).astype(np.int64) - 1, stop)
-    count = np.maximum(k1 - k0 + 1, 0)
-    total = int(count.sum())
-    if total == 0:
+    order, code, ids = _by_aircraft(s.icao24, s.time)
+    out = _kernels.resample_tracks(code, s.time[order], s.lat[order], s.lon[order], s.altitude[order],
+                                   first, stop, step, max_gap)
+    if out[0].size == 0:
         return None
-    which = np.repeat(np.arange(segment.size), count)
-    tick = k0[which] + (np.arange(total) - np.repeat(np.cumsum(count) - count, count))
-    f = (tick * step - t0[which]) / (t1[which] - t0[which])
-    i, j = segment[which], segment[which] + 1
-    dlon = (lon[j] - lon[i] + 180.0) % 360.0 - 180.0  # across the antimeridian
-    out_lon = (lon[i] + f * dlon + 180.0) % 360.0 - 180.0
-    out = (code[i], tick, lat[i] + f * (lat[j] - lat[i]), out_lon, alt[i] + f * (alt[j] - alt[i]))
-    keep = np.ones(total, dtype=bool)  # a report exactly on a tick belongs to two segments: keep one
-    keep[1:] = (out[0][1:] != out[0][:-1]) | (out[1][1:] != out[1][:-1])
     parties = np.full(ids.size, "", dtype=s.party.dtype if s.party.size else "U1")
     parties[code] = s.party[order]  # the last report's party of each aircraft
-    return (*(a[keep] for a in out), ids, parties)
+    return (*out, ids, parties)
+
+
+def _by_aircraft(ids: np.ndarray, time: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Row order by aircraft then time, each sorted row's aircraft code, and the distinct ids in order.
+
+    One stable sort of the packed ids (see `_factorize`) when the rows are already in time order
+    (archives are), instead of a unique and a two-key sort.
+    """
+    packed = _packed(ids)
+    in_time = ids.size < 2 or bool(np.all(time[1:] >= time[:-1]))
+    if packed is None or not in_time:
+        distinct, code = _factorize(ids)
+        order = np.lexsort((time, code))
+        return order, code[order], distinct
+    order = np.argsort(packed, kind="stable")
+    keys = packed[order]
+    new = np.empty(keys.size, dtype=bool)
+    new[:1] = True
+    new[1:] = keys[1:] != keys[:-1]
+    return order, np.cumsum(new) - 1, ids[order[new]]
+
+
+def _packed(ids: np.ndarray) -> np.ndarray | None:
+    """Ids of up to 8 characters below U+0100 packed big-endian into integers that sort like the text."""
+    width = ids.dtype.itemsize // 4 if ids.dtype.kind == "U" else 0
+    if not (0 < width <= 8 and ids.size):
+        return None
+    chars = np.ascontiguousarray(ids).view(np.uint32).reshape(ids.size, width)
+    if int(chars.max()) >= 256:
+        return None
+    packed = np.zeros(ids.size, dtype=np.uint64)
+    for k in range(width):
+        packed |= chars[:, k].astype(np.uint64) << np.uint64(8 * (7 - k))
+    return packed
 
 
 def _factorize(ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Sorted distinct ids and each row's index among them, as ``np.unique(..., return_inverse=True)``.
-
-    Ids of up to 8 characters below U+0100 (ICAO addresses are 6) are packed big-endian into one
-    integer, which sorts like the text and is 4x faster to sort than the strings.
-    """
-    width = ids.dtype.itemsize // 4 if ids.dtype.kind == "U" else 0
-    if 0 < width <= 8 and ids.size:
-        chars = np.ascontiguousarray(ids).view(np.uint32).reshape(ids.size, width)
-        if int(chars.max()) < 256:
-            packed = np.zeros(ids.size, dtype=np.uint64)
-            for k in range(width):
-                packed |= chars[:, k].astype(np.uint64) << np.uint64(8 * (7 - k))
-            distinct, first, code = np.unique(packed, return_index=True, return_inverse=True)
-            return ids[first], code
-    return np.unique(ids, return_inverse=True)
+    """Sorted distinct ids and each row's index among them, as ``np.unique(..., return_inverse=True)``,
+    faster through packed integers when the ids allow it."""
+    packed = _packed(ids)
+    if packed is None:
+        return np.unique(ids, return_inverse=True)
+    _, first, code = np.unique(packed, return_index=True, return_inverse=True)
+    return ids[first], code
 
 
 def _hits(pairs, values, moving, tick, step, aircraft, lat, lon, ids, parties, points, velocity, altitude,

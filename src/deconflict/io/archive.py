@@ -65,15 +65,22 @@ def read_part(path: str, settings: ScanSettings) -> tuple[States | None, Counter
         keep &= states.time >= settings.start - settings.max_gap
     if settings.end is not None:
         keep &= states.time <= settings.end + settings.step + settings.max_gap
-    return (states if keep.all() else states.take(keep)), Counter(rejected.reasons), None, len(states)
+    rows = len(states)
+    states = states if keep.all() else states.take(keep)
+    if len(states) > 1 and not bool(np.all(states.time[1:] >= states.time[:-1])):
+        states = states.take(np.argsort(states.time, kind="stable"))  # time order: windows are then views
+    return states, Counter(rejected.reasons), None, rows
 
 
 def slice_part(states: States | None, low: float, high: float) -> States | None:
-    """The reports of a part within [low, high]."""
+    """The reports of a part (sorted by time, see `read_part`) within [low, high]."""
     if states is None:
         return None
-    inside = (states.time >= low) & (states.time <= high)
-    return states if inside.all() else states.take(inside)
+    first = int(np.searchsorted(states.time, low, side="left"))
+    last = int(np.searchsorted(states.time, high, side="right"))
+    if first == 0 and last == len(states):
+        return states
+    return States(**{name: getattr(states, name)[first:last] for name in _FIELDS})  # views, no copy
 
 
 def scan_part(parts: list[States | None], start: float, end: float, settings: ScanSettings) -> Hits:
