@@ -61,7 +61,7 @@ def generate(n: int, folder: Path, airborne: int = 4000, seed: int = 0) -> list[
         })
         table = table.sort_by("time")
         path = folder / f"hour{hour:03d}.parquet"
-        pq.write_table(table, path, row_group_size=1 << 20)
+        pq.write_table(table, path, row_group_size=1 << 17)  # about 3 minutes of traffic per row group
         paths.append(path)
     return paths
 

@@ -17,10 +17,12 @@ from pathlib import Path
 from typing import Callable
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from deconflict.core.episodes import Episodes, Hits, merge_episodes, scan_window
 from deconflict.core.states import States
-from deconflict.io.states_file import StatesFileError, read_states_checked
+from deconflict.io.states_file import StatesFileError, read_states_checked, validate_table
 
 _FIELDS = ("icao24", "time", "lat", "lon", "velocity", "heading", "vertrate", "altitude", "callsign", "party",
            "onground")
@@ -105,6 +107,64 @@ def windows_of(first: float, last: float, settings: ScanSettings) -> list[tuple[
     return [(max(k * size, start), min((k + 1) * size, end + settings.step)) for k in range(k0, k1 + 1)]
 
 
+@dataclass(frozen=True)
+class Survey:
+    """A Parquet file's row groups with the time range of each (from the file's statistics)."""
+
+    path: str
+    groups: tuple[tuple[int, float, float], ...]
+    rows: tuple[int, ...]
+
+
+def survey(path: str) -> Survey | None:
+    """Row-group time ranges of a Parquet file, or None when the file has none to give (CSV, no
+    statistics, unreadable): such files are read whole."""
+    if not path.lower().endswith((".parquet", ".pq")):
+        return None
+    try:
+        metadata = pq.ParquetFile(path).metadata
+        column = metadata.schema.to_arrow_schema().get_field_index("time")
+        if column < 0:
+            return None
+        groups, rows = [], []
+        for k in range(metadata.num_row_groups):
+            stats = metadata.row_group(k).column(column).statistics
+            if stats is None or not stats.has_min_max:
+                return None
+            groups.append((k, float(stats.min), float(stats.max)))
+            rows.append(metadata.row_group(k).num_rows)
+        return Survey(path, tuple(groups), tuple(rows))
+    except (OSError, pa.ArrowException, ValueError):
+        return None
+
+
+def read_window(surveys: list[Survey], low: float, high: float, owned: tuple[float, float],
+                settings: ScanSettings) -> tuple[Hits, Counter[str], int]:
+    """Read only the row groups a window needs, scan it; bad rows and row counts are reported for the row
+    groups this window owns (those whose first time falls in ``owned``), so each is counted once."""
+    parts, rejected, rows = [], Counter(), 0
+    margin_low, margin_high = low - settings.max_gap, high + settings.step + settings.max_gap
+    for entry in surveys:
+        wanted = [k for k, first, last in entry.groups if last >= margin_low and first <= margin_high]
+        if not wanted:
+            continue
+        table = pq.ParquetFile(entry.path).read_row_groups(wanted)
+        states, report = validate_table(table, entry.path)
+        mine = [k for k in wanted if owned[0] <= entry.groups[k][1] < owned[1]]
+        if mine:
+            rows += sum(entry.rows[k] for k in mine)
+            if len(mine) == len(wanted):
+                rejected.update(report.reasons)
+            else:  # validate the owned groups alone for their counts
+                rejected.update(validate_table(pq.ParquetFile(entry.path).read_row_groups(mine), entry.path)[1].reasons)
+        inside = (states.time >= margin_low) & (states.time <= margin_high)
+        states = states.take(inside)
+        if len(states) > 1 and not bool(np.all(states.time[1:] >= states.time[:-1])):
+            states = states.take(np.argsort(states.time, kind="stable"))
+        parts.append(states)
+    return scan_part(parts, low, high, settings), rejected, rows
+
+
 def scan_archive(paths: list[str | Path], settings: ScanSettings, scheduler: str | None = "local",
                  workers: int | None = None, progress: Callable[[int, int], None] | None = None,
                  processes: bool = False) -> tuple[Episodes, ScanReport]:
@@ -115,6 +175,9 @@ def scan_archive(paths: list[str | Path], settings: ScanSettings, scheduler: str
     ``progress(done, total)`` is called as windows finish."""
     names = [str(p) for p in paths]
     report = ScanReport(files=len(names))
+    surveys = [survey(name) for name in names]
+    if names and all(entry is not None for entry in surveys):
+        return _scan_streaming(surveys, settings, scheduler, workers, progress, processes, report)
     if scheduler in (None, "none"):
         reads = [read_part(name, settings) for name in names]
         windows = _windows(reads, report, settings, names)
@@ -184,3 +247,47 @@ def _windows(reads: list[tuple], report: ScanReport, settings: ScanSettings, nam
     windows = windows_of(report.first, report.last, settings)
     report.windows = len(windows)
     return windows
+
+
+def _scan_streaming(surveys: list[Survey], settings: ScanSettings, scheduler: str | None, workers: int | None,
+                    progress: Callable[[int, int], None] | None, processes: bool,
+                    report: ScanReport) -> tuple[Episodes, ScanReport]:
+    """Parquet archives: each window reads its own row groups, so memory holds one window at a time
+    (per worker) however long the archive."""
+    firsts = [first for entry in surveys for _, first, _ in entry.groups]
+    lasts = [last for entry in surveys for _, _, last in entry.groups]
+    if not firsts:
+        return merge_episodes(Hits.empty()), report
+    report.first, report.last = min(firsts), max(lasts)
+    windows = windows_of(report.first, report.last, settings)
+    report.windows = len(windows)
+    # a row group belongs to the window holding its first time (the first and last windows reach out)
+    owners = [(-math.inf if k == 0 else low, math.inf if k == len(windows) - 1 else high)
+              for k, (low, high) in enumerate(windows)]
+    results = []
+    if scheduler in (None, "none"):
+        for k, ((low, high), owned) in enumerate(zip(windows, owners)):
+            results.append(read_window(surveys, low, high, owned, settings))
+            if progress:
+                progress(k + 1, len(windows))
+    else:
+        from dask.distributed import Client, LocalCluster, as_completed  # the distributed run only
+
+        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=processes, dashboard_address=":0") \
+            if scheduler == "local" else None
+        try:
+            with Client(cluster if cluster is not None else scheduler) as client:
+                tasks = [client.submit(read_window, surveys, low, high, owned, settings, pure=False)
+                         for (low, high), owned in zip(windows, owners)]
+                for done, finished in enumerate(as_completed(tasks), start=1):
+                    results.append(finished.result())
+                    if progress:
+                        progress(done, len(tasks))
+        finally:
+            if cluster is not None:
+                cluster.close()
+    for _, rejected, rows in results:
+        report.rejected.update(rejected)
+        report.rows += rows
+    report.rows -= sum(report.rejected.values())  # valid rows, as with whole files
+    return merge_episodes(Hits.concat([hits for hits, _, _ in results])), report

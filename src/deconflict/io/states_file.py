@@ -12,7 +12,7 @@ import warnings
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import pandas as pd
@@ -68,6 +68,13 @@ def read_states_checked(path: str | Path) -> tuple[States, RejectedRows]:
     """Read a state-vector file; return the valid rows and a report of the rejected ones."""
     path = Path(path)
     table, location = _read_table(path)
+    return validate_table(table, path, location)
+
+
+def validate_table(table: pa.Table, path: str | Path, location: Callable[[int], str] = lambda row: f"row {row + 1}"
+                   ) -> tuple[States, RejectedRows]:
+    """The valid rows of a state-vector table (SPEC §2) and a report of the rejected ones;
+    ``location(row)`` names a row in messages (``line 7``)."""
     names = set(table.column_names)
     missing = [c for c in REQUIRED_COLUMNS if c not in names]
     if missing:
