@@ -148,20 +148,18 @@ def read_window(surveys: list[Survey], low: float, high: float, owned: tuple[flo
         wanted = [k for k, first, last in entry.groups if last >= margin_low and first <= margin_high]
         if not wanted:
             continue
-        table = pq.ParquetFile(entry.path).read_row_groups(wanted)
-        states, report = validate_table(table, entry.path)
-        mine = [k for k in wanted if owned[0] <= entry.groups[k][1] < owned[1]]
-        if mine:
-            rows += sum(entry.rows[k] for k in mine)
-            if len(mine) == len(wanted):
+        reader = pq.ParquetFile(entry.path)
+        for k in wanted:  # one group at a time: each group's bad rows are known apart
+            states, report = validate_table(reader.read_row_group(k), entry.path)
+            if owned[0] <= entry.groups[k][1] < owned[1]:
+                rows += entry.rows[k]
                 rejected.update(report.reasons)
-            else:  # validate the owned groups alone for their counts
-                rejected.update(validate_table(pq.ParquetFile(entry.path).read_row_groups(mine), entry.path)[1].reasons)
-        inside = (states.time >= margin_low) & (states.time <= margin_high)
-        states = states.take(inside)
-        if len(states) > 1 and not bool(np.all(states.time[1:] >= states.time[:-1])):
-            states = states.take(np.argsort(states.time, kind="stable"))
-        parts.append(states)
+            first = int(np.searchsorted(states.time, margin_low, side="left")) if _in_order(states) else None
+            if first is None:
+                states = states.take(np.argsort(states.time, kind="stable"))
+                first = int(np.searchsorted(states.time, margin_low, side="left"))
+            last = int(np.searchsorted(states.time, margin_high, side="right"))
+            parts.append(States(**{name: getattr(states, name)[first:last] for name in _FIELDS}))
     return scan_part(parts, low, high, settings), rejected, rows
 
 
@@ -247,6 +245,10 @@ def _windows(reads: list[tuple], report: ScanReport, settings: ScanSettings, nam
     windows = windows_of(report.first, report.last, settings)
     report.windows = len(windows)
     return windows
+
+
+def _in_order(states: States) -> bool:
+    return len(states) < 2 or bool(np.all(states.time[1:] >= states.time[:-1]))
 
 
 def _scan_streaming(surveys: list[Survey], settings: ScanSettings, scheduler: str | None, workers: int | None,
