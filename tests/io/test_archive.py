@@ -138,3 +138,13 @@ def test_parquet_archives_stream_by_row_group_and_count_each_row_once(tmp_path):
     expected = loss_episodes(states, step=5.0, max_gap=60.0)
     pd.testing.assert_frame_equal(episodes.to_pandas(), expected.to_pandas())
     assert len(episodes) == 1
+
+
+def test_csv_archives_are_read_whole_and_give_the_same_on_dask(tmp_path):
+    parquet = crossing_archive(tmp_path / "a.parquet", report=3.0)
+    csv = tmp_path / "a.csv"
+    pd.read_parquet(parquet).to_csv(csv, index=False)
+    reference = scan_archive([parquet], ScanSettings(window=300.0), scheduler="none")[0].to_pandas()
+    for scheduler, workers in (("none", None), ("local", 2)):
+        result = scan_archive([csv], ScanSettings(window=300.0), scheduler=scheduler, workers=workers)[0].to_pandas()
+        pd.testing.assert_frame_equal(result, reference, check_exact=False, rtol=1e-9)

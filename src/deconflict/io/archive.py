@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import math
 from collections import Counter
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 import numpy as np
 import pyarrow as pa
@@ -186,29 +187,44 @@ def scan_archive(paths: list[str | Path], settings: ScanSettings, scheduler: str
             if progress:
                 progress(k + 1, len(windows))
         return merge_episodes(Hits.concat(hits)), report
-    from dask.distributed import Client, LocalCluster, as_completed  # the distributed run only
+    with _dask(scheduler, workers, processes) as client:
+        futures = [client.submit(read_part, name, settings, pure=False) for name in names]
+        meta = client.gather([client.submit(_meta, f) for f in futures])
+        windows = _windows(meta, report, settings, names)
+        tasks = []
+        for low, high in windows:
+            parts = [client.submit(slice_part, client.submit(_states_of, f), low - settings.max_gap,
+                                   high + settings.step + settings.max_gap) for f in futures]
+            tasks.append(client.submit(scan_part, parts, low, high, settings))
+        hits = _gather(tasks, progress)
+    return merge_episodes(Hits.concat(hits)), report
+
+
+@contextmanager
+def _dask(scheduler: str, workers: int | None, processes: bool) -> Iterator:
+    """A Dask client: on a new LocalCluster (``scheduler == "local"``) or on a scheduler's address."""
+    from dask.distributed import Client, LocalCluster  # the distributed run only
 
     cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=processes, dashboard_address=":0") \
         if scheduler == "local" else None
     try:
         with Client(cluster if cluster is not None else scheduler) as client:
-            futures = [client.submit(read_part, name, settings, pure=False) for name in names]
-            meta = client.gather([client.submit(_meta, f) for f in futures])
-            windows = _windows(meta, report, settings, names)
-            tasks = []
-            for low, high in windows:
-                parts = [client.submit(slice_part, client.submit(_states_of, f), low - settings.max_gap,
-                                       high + settings.step + settings.max_gap) for f in futures]
-                tasks.append(client.submit(scan_part, parts, low, high, settings))
-            hits = []
-            for done, finished in enumerate(as_completed(tasks), start=1):
-                hits.append(finished.result())
-                if progress:
-                    progress(done, len(tasks))
+            yield client
     finally:
         if cluster is not None:
             cluster.close()
-    return merge_episodes(Hits.concat(hits)), report
+
+
+def _gather(tasks: list, progress: Callable[[int, int], None] | None) -> list:
+    """Results of Dask futures as they finish, reporting progress."""
+    from dask.distributed import as_completed
+
+    results = []
+    for done, finished in enumerate(as_completed(tasks), start=1):
+        results.append(finished.result())
+        if progress:
+            progress(done, len(tasks))
+    return results
 
 
 def _states_of(read: tuple) -> States | None:
@@ -273,21 +289,10 @@ def _scan_streaming(surveys: list[Survey], settings: ScanSettings, scheduler: st
             if progress:
                 progress(k + 1, len(windows))
     else:
-        from dask.distributed import Client, LocalCluster, as_completed  # the distributed run only
-
-        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=processes, dashboard_address=":0") \
-            if scheduler == "local" else None
-        try:
-            with Client(cluster if cluster is not None else scheduler) as client:
-                tasks = [client.submit(read_window, surveys, low, high, owned, settings, pure=False)
-                         for (low, high), owned in zip(windows, owners)]
-                for done, finished in enumerate(as_completed(tasks), start=1):
-                    results.append(finished.result())
-                    if progress:
-                        progress(done, len(tasks))
-        finally:
-            if cluster is not None:
-                cluster.close()
+        with _dask(scheduler, workers, processes) as client:
+            tasks = [client.submit(read_window, surveys, low, high, owned, settings, pure=False)
+                     for (low, high), owned in zip(windows, owners)]
+            results = _gather(tasks, progress)
     for _, rejected, rows in results:
         report.rejected.update(rejected)
         report.rows += rows
