@@ -94,10 +94,18 @@ class States:
     def is_snapshot(self) -> bool:
         return self.at is not None
 
-    def take(self, index: np.ndarray) -> "States":
-        """Rows selected by an integer or boolean index, same columns."""
+    def take(self, index: np.ndarray | slice) -> "States":
+        """Rows selected by an integer or boolean index (copies) or a slice (views), same columns."""
         arrays = {f.name: getattr(self, f.name)[index] for f in fields(self) if f.name != "at"}
         return replace(self, **arrays)
+
+    @classmethod
+    def concat(cls, parts: list["States"]) -> "States":
+        """The rows of several tables one after the other (``at`` of the first; the first itself if alone)."""
+        if len(parts) == 1:
+            return parts[0]
+        arrays = {f.name: np.concatenate([getattr(p, f.name) for p in parts]) for f in fields(cls) if f.name != "at"}
+        return cls(**arrays, at=parts[0].at)
 
     def snapshot(self, at: float | None = None, max_age: float = 60.0) -> "States":
         """Each airborne aircraft's latest state at or before ``at``, extrapolated to ``at``.

@@ -25,9 +25,6 @@ from deconflict.core.episodes import Episodes, Hits, merge_episodes, scan_window
 from deconflict.core.states import States
 from deconflict.io.states_file import StatesFileError, read_states_checked, validate_table
 
-_FIELDS = ("icao24", "time", "lat", "lon", "velocity", "heading", "vertrate", "altitude", "callsign", "party",
-           "onground")
-
 
 @dataclass
 class ScanReport:
@@ -69,9 +66,7 @@ def read_part(path: str, settings: ScanSettings) -> tuple[States | None, Counter
     if settings.end is not None:
         keep &= states.time <= settings.end + settings.step + settings.max_gap
     rows = len(states)
-    states = states if keep.all() else states.take(keep)
-    if len(states) > 1 and not bool(np.all(states.time[1:] >= states.time[:-1])):
-        states = states.take(np.argsort(states.time, kind="stable"))  # time order: windows are then views
+    states = _in_time_order(states if keep.all() else states.take(keep))
     return states, Counter(rejected.reasons), None, rows
 
 
@@ -81,9 +76,7 @@ def slice_part(states: States | None, low: float, high: float) -> States | None:
         return None
     first = int(np.searchsorted(states.time, low, side="left"))
     last = int(np.searchsorted(states.time, high, side="right"))
-    if first == 0 and last == len(states):
-        return states
-    return States(**{name: getattr(states, name)[first:last] for name in _FIELDS})  # views, no copy
+    return states if first == 0 and last == len(states) else states.take(slice(first, last))  # views, no copy
 
 
 def scan_part(parts: list[States | None], start: float, end: float, settings: ScanSettings) -> Hits:
@@ -91,9 +84,7 @@ def scan_part(parts: list[States | None], start: float, end: float, settings: Sc
     present = [p for p in parts if p is not None and len(p)]
     if not present:
         return Hits.empty()
-    merged = present[0] if len(present) == 1 else States(
-        **{name: np.concatenate([getattr(p, name) for p in present]) for name in _FIELDS})
-    return scan_window(merged, start, end, settings.step, settings.max_gap, settings.hsep, settings.vsep, settings.vtol)
+    return scan_window(States.concat(present), start, end, settings.step, settings.max_gap, settings.hsep, settings.vsep, settings.vtol)
 
 
 def windows_of(first: float, last: float, settings: ScanSettings) -> list[tuple[float, float]]:
@@ -155,12 +146,7 @@ def read_window(surveys: list[Survey], low: float, high: float, owned: tuple[flo
             if owned[0] <= entry.groups[k][1] < owned[1]:
                 rows += entry.rows[k]
                 rejected.update(report.reasons)
-            first = int(np.searchsorted(states.time, margin_low, side="left")) if _in_order(states) else None
-            if first is None:
-                states = states.take(np.argsort(states.time, kind="stable"))
-                first = int(np.searchsorted(states.time, margin_low, side="left"))
-            last = int(np.searchsorted(states.time, margin_high, side="right"))
-            parts.append(States(**{name: getattr(states, name)[first:last] for name in _FIELDS}))
+            parts.append(slice_part(_in_time_order(states), margin_low, margin_high))
     return scan_part(parts, low, high, settings), rejected, rows
 
 
@@ -263,8 +249,11 @@ def _windows(reads: list[tuple], report: ScanReport, settings: ScanSettings, nam
     return windows
 
 
-def _in_order(states: States) -> bool:
-    return len(states) < 2 or bool(np.all(states.time[1:] >= states.time[:-1]))
+def _in_time_order(states: States) -> States:
+    """The rows sorted by time (they usually are already), so that windows are slices of them."""
+    if len(states) < 2 or bool(np.all(states.time[1:] >= states.time[:-1])):
+        return states
+    return states.take(np.argsort(states.time, kind="stable"))
 
 
 def _scan_streaming(surveys: list[Survey], settings: ScanSettings, scheduler: str | None, workers: int | None,

@@ -100,9 +100,7 @@ class Station:
         """Every state vector kept by ``picture(keep=True)``, as one history (e.g. for Parquet)."""
         if not self.history:
             return self.tracks.states(self.latest)
-        names = ("icao24", "time", "lat", "lon", "velocity", "heading", "vertrate", "altitude", "callsign", "party",
-                 "onground")
-        return States(**{n: np.concatenate([getattr(s, n) for s in self.history]) for n in names})
+        return States.concat(self.history)
 
 
 def guess_format(path: Path) -> str:
