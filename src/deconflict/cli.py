@@ -52,8 +52,8 @@ class UserError(Exception):
     """An error caused by the user's input: printed as one line, exit 2."""
 
 
-def _parse_time(text: str | None) -> float | None:
-    """``--at``: UNIX seconds, or ISO 8601 with an offset (``2015-10-20T06:00:00Z``)."""
+def _parse_time(text: str | None, flag: str = "--at") -> float | None:
+    """A time flag (``--at``, ``--from`` ...): UNIX seconds, or ISO 8601 with an offset (``2015-10-20T06:00:00Z``)."""
     if text is None:
         return None
     try:
@@ -63,10 +63,20 @@ def _parse_time(text: str | None) -> float | None:
     try:
         moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
-        raise UserError(f"--at: {text!r} is not a time; expected UNIX seconds or ISO 8601 (2015-10-20T06:00:00Z)") from None
+        raise UserError(f"{flag}: {text!r} is not a time; expected UNIX seconds or ISO 8601 (2015-10-20T06:00:00Z)") from None
     if moment.tzinfo is None:
-        raise UserError(f"--at: {text!r} has no UTC offset; add Z or +HH:MM")
+        raise UserError(f"{flag}: {text!r} has no UTC offset; add Z or +HH:MM")
     return moment.timestamp()
+
+
+def _snapshot(path: Path, at: str | None, max_age: str) -> States:
+    """Read a state-vector file (bad rows reported on stderr) and take its snapshot at ``at``."""
+    staleness = parse_duration(max_age, "--max-age")
+    when = _parse_time(at)
+    states, rejected = read_states_checked(path)
+    if rejected.count:
+        print(rejected.summary(path), file=sys.stderr)
+    return states.snapshot(at=when, max_age=staleness)
 
 
 def _run_detection(
@@ -78,13 +88,8 @@ def _run_detection(
         lookahead=parse_duration(lookahead, "--lookahead"), hsep=parse_distance(hsep, "--hsep"),
         vsep=parse_distance(vsep, "--vsep"), vtol=parse_distance(vtol, "--vtol"),
     )
-    staleness = parse_duration(max_age, "--max-age")
-    when = _parse_time(at)
     start = time.perf_counter()
-    states, rejected = read_states_checked(path)
-    if rejected.count:
-        print(rejected.summary(path), file=sys.stderr)
-    snapshot = states.snapshot(at=when, max_age=staleness)
+    snapshot = _snapshot(path, at, max_age)
     conflicts = detect_conflicts(snapshot, between_parties=between_parties, threads=threads, **parameters)
     elapsed = time.perf_counter() - start
     summary = (
@@ -113,15 +118,6 @@ def detect(
     conflicts, _, summary = _run_detection(input, at, lookahead, hsep, vsep, vtol, max_age, between_parties, threads)
     write_conflicts(conflicts, output)
     print(summary, file=sys.stderr)
-
-
-def _snapshot(path: Path, at: str | None, max_age: str) -> States:
-    staleness = parse_duration(max_age, "--max-age")
-    when = _parse_time(at)
-    states, rejected = read_states_checked(path)
-    if rejected.count:
-        print(rejected.summary(path), file=sys.stderr)
-    return states.snapshot(at=when, max_age=staleness)
 
 
 @app.command()
@@ -358,7 +354,7 @@ def station(
     post = Station(receiver=reference, staleness=parse_duration(staleness, "--staleness"), standard=chosen,
                    vtol=parse_distance(vtol, "--vtol"))
     step = parse_duration(update, "--update")
-    origin = _parse_time(clock_origin)
+    origin = _parse_time(clock_origin, "--clock-origin")
     try:
         zone = parse_timezone(receiver_tz)
     except ValueError as error:
@@ -442,7 +438,7 @@ def scan(
     settings = ScanSettings(hsep=parse_distance(hsep, "--hsep"), vsep=parse_distance(vsep, "--vsep"),
                             vtol=parse_distance(vtol, "--vtol"), step=parse_duration(step, "--step"),
                             max_gap=parse_duration(max_gap, "--max-gap"), window=parse_duration(window, "--window"),
-                            start=_parse_time(from_), end=_parse_time(to))
+                            start=_parse_time(from_, "--from"), end=_parse_time(to, "--to"))
     if settings.step <= 0 or settings.max_gap < 0 or settings.window <= 0:
         raise UserError("--step and --window must be positive, --max-gap not negative")
     if settings.vtol >= settings.vsep:
