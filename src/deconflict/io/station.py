@@ -15,7 +15,7 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import timezone as tz, tzinfo
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterable, Iterator
 
 import numpy as np
 
@@ -111,10 +111,11 @@ def guess_format(path: Path) -> str:
     for suffix, kind in ((".bin", "beast"), (".beast", "beast"), (".sbs", "sbs"), (".avr", "avr"), (".jsonl", "avr")):
         if name.endswith(suffix) or name.endswith(suffix + ".gz"):
             return kind
-    head = _open(path).read(64)
+    with _open(path) as stream:
+        head = stream.read(1 << 16)
     if head[:1] == b"\x1a":
         return "beast"
-    if head.lstrip()[:1] == b"{" and b'"aircraft"' in _open(path).read(1 << 16):
+    if head.lstrip()[:1] == b"{" and b'"aircraft"' in head:
         return "json"
     if head.startswith(b"MSG,"):
         return "sbs"
@@ -153,7 +154,8 @@ def replay(station: Station, path: Path, kind: str, speed: float = 0.0, step: fl
     """Feed a recording to ``station``; a picture after every ``step`` s of recorded time, paced at
     ``speed`` times real time (0: as fast as possible)."""
     if kind == "json":
-        updates = aircraft_json(_open(path).read(), station.parser_counts)
+        with _open(path) as stream:
+            updates = aircraft_json(stream.read(), station.parser_counts)
         station.ingest(iter(updates))
         yield station.picture(keep=True)
         return
@@ -161,47 +163,40 @@ def replay(station: Station, path: Path, kind: str, speed: float = 0.0, step: fl
         yield from _paced(station, _state_updates(path, station.parser_counts), speed, step)
         return
     parser = parser_for(kind, clock_origin, timezone)
-    binary = kind == "beast"
-    started, first = wallclock.monotonic(), None
-    next_picture = None
-    stream = _open(path)
-    while True:
-        chunk = stream.read(1 << 16)
-        events = list(parser.feed(chunk if binary else chunk.decode("utf-8", "replace"))) if chunk else \
-            ([] if binary else list(parser.close()))
-        for event in events:
-            if first is None:
-                first = event.time
-                next_picture = event.time + step
-            while next_picture is not None and event.time >= next_picture:
-                if speed > 0:
-                    delay = (next_picture - first) / speed - (wallclock.monotonic() - started)
-                    if delay > 0:
-                        wallclock.sleep(delay)
-                station.parser_counts = Counter(parser.counts)
-                yield station.picture(next_picture, keep=True)
-                next_picture += step
-            station.ingest(iter((event,)))
-        if not chunk:
-            break
-    station.parser_counts = Counter(parser.counts)
-    yield station.picture(keep=True)
+
+    def counted() -> None:
+        station.parser_counts = Counter(parser.counts)
+
+    with _open(path) as stream:
+        yield from _paced(station, _parsed(stream, parser, binary=kind == "beast"), speed, step, counted)
 
 
-def _paced(station: Station, updates: list[Update], speed: float, step: float) -> Iterator[Picture]:
-    """Feed time-ordered updates, a picture every ``step`` s of their time, at ``speed`` x real time."""
-    started = wallclock.monotonic()
-    first = updates[0].time if updates else 0.0
-    next_picture = first + step
-    for update in updates:
-        while update.time >= next_picture:
+def _parsed(stream, parser, binary: bool) -> Iterator[Frame | Update]:  # noqa: ANN001 - file, parser
+    """The events of a recording, read in chunks."""
+    while chunk := stream.read(1 << 16):
+        yield from parser.feed(chunk if binary else chunk.decode("utf-8", "replace"))
+    if not binary:
+        yield from parser.close()
+
+
+def _paced(station: Station, events: Iterable[Frame | Update], speed: float, step: float,
+           before_picture: Callable[[], None] = lambda: None) -> Iterator[Picture]:
+    """Feed time-ordered events, a picture every ``step`` s of their time, at ``speed`` x real time
+    (0: as fast as possible); ``before_picture`` runs before each (e.g. to copy a parser's counts)."""
+    started, first, next_picture = wallclock.monotonic(), None, None
+    for event in events:
+        if first is None:
+            first, next_picture = event.time, event.time + step
+        while event.time >= next_picture:
             if speed > 0:
                 delay = (next_picture - first) / speed - (wallclock.monotonic() - started)
                 if delay > 0:
                     wallclock.sleep(delay)
+            before_picture()
             yield station.picture(next_picture, keep=True)
             next_picture += step
-        station.ingest(iter((update,)))
+        station.ingest(iter((event,)))
+    before_picture()
     yield station.picture(keep=True)
 
 
