@@ -469,9 +469,9 @@ def scan_steps(first, keys, order, position, velocity, altitude, vertrate, looka
     Resumable like `scan_cells`: returns (pairs written, sorted index to resume from).
     """
     n = keys.size
-    capacity = out_pairs.shape[0]
     count = 0
     result = np.empty(5)
+    no_party = np.empty(0, dtype=np.int32)  # every pair counts (parties are not compared here)
     bits = STEP_CELL_BITS
     mask = (np.int64(1) << bits) - 1
     for q in range(first, n):
@@ -497,16 +497,11 @@ def scan_steps(first, keys, order, position, velocity, altitude, vertrate, looka
             high = column_key | min(z + 1, mask)
             p = q + 1 if column == 0 else _lower_bound(keys, q + 1, n, low)
             while p < n and keys[p] <= high:
-                j = order[p]
-                if pair_conflict(position, velocity, altitude, vertrate, i, j, lookahead, hsep, vsep, vtol, result):
-                    if count == capacity:
-                        full = True
-                        break
-                    out_pairs[count, 0] = i
-                    out_pairs[count, 1] = j
-                    for c in range(5):
-                        out_values[count, c] = result[c]
-                    count += 1
+                count = _test_and_record(i, order[p], position, velocity, altitude, vertrate, no_party, False,
+                                         lookahead, hsep, vsep, vtol, result, out_pairs, out_values, count)
+                if count < 0:
+                    full = True
+                    break
                 p += 1
             if full:
                 break
