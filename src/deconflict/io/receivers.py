@@ -52,28 +52,36 @@ class _Clock:
         return self.origin + ticks / MLAT_CLOCK
 
 
-class AvrParser:
+class _LineParser:
+    """Text feeds: whole lines to `_line`, whatever the chunks; ``close()`` for an unterminated last line."""
+
+    _rest = ""
+
+    def feed(self, text: str) -> Iterator[Any]:
+        lines = (self._rest + text).split("\n")
+        self._rest = lines.pop()
+        for line in lines:
+            event = self._line(line.strip())
+            if event is not None:
+                yield event
+
+    def close(self) -> Iterator[Any]:
+        rest, self._rest = self._rest, ""
+        event = self._line(rest.strip())
+        if event is not None:
+            yield event
+
+    def _line(self, line: str) -> Any:
+        raise NotImplementedError
+
+
+class AvrParser(_LineParser):
     """Lines of ``*8D...;`` (port 30002), ``@<12 hex clock><frame>;``, ``<unix time>,<frame>`` or JSON."""
 
     def __init__(self, clock_origin: float | None = None, now: Callable[[], float] = wallclock.time) -> None:
         self.counts: Counter[str] = Counter()
-        self._rest = ""
         self._now = now
         self._clock = _Clock(clock_origin, now)
-
-    def feed(self, text: str) -> Iterator[Frame]:
-        lines = (self._rest + text).split("\n")
-        self._rest = lines.pop()
-        for line in lines:
-            frame = self._line(line.strip())
-            if frame is not None:
-                yield frame
-
-    def close(self) -> Iterator[Frame]:
-        rest, self._rest = self._rest, ""
-        frame = self._line(rest.strip())
-        if frame is not None:
-            yield frame
 
     def _line(self, line: str) -> Frame | None:
         if not line:
@@ -160,27 +168,12 @@ class BeastParser:
         return bytes(out), k
 
 
-class SbsParser:
+class SbsParser(_LineParser):
     """SBS-1 BaseStation CSV (port 30003): ``MSG,<type>,...,<hex ident>,...,<date>,<time>,...``."""
 
     def __init__(self, timezone: tz = tz.utc) -> None:
         self.counts: Counter[str] = Counter()
-        self._rest = ""
         self.timezone = timezone
-
-    def feed(self, text: str) -> Iterator[Update]:
-        lines = (self._rest + text).split("\n")
-        self._rest = lines.pop()
-        for line in lines:
-            update = self._line(line.strip())
-            if update is not None:
-                yield update
-
-    def close(self) -> Iterator[Update]:
-        rest, self._rest = self._rest, ""
-        update = self._line(rest.strip())
-        if update is not None:
-            yield update
 
     def _line(self, line: str) -> Update | None:
         if not line:
