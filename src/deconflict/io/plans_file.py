@@ -225,6 +225,22 @@ def _yaml_plans(text: str, name: str) -> list[Plan]:
     return plans
 
 
+def plan_from_document(data: Any, source: str = "plan") -> Plan:
+    """One plan from its document (a ``plans:`` entry of the YAML schema, as parsed JSON or YAML).
+
+    Raises `PlansFileError` with one line naming ``source``, the field and what was expected.
+    """
+    try:
+        model = PlanModel.model_validate(data)
+    except ValidationError as error:
+        first = error.errors()[0]
+        raise PlansFileError(f"{source}: {field_message(list(first['loc']) or ['plan'], first)}") from None
+    try:
+        return _plan(model)
+    except (ValueError, UnitError, VolumeError, PlanError) as error:
+        raise PlansFileError(f"{source}: plan {model.id!r}: {error}") from None
+
+
 def _describe(error: ValidationError, data: Any) -> str:
     """One line: plan id when known, the field path, what was expected."""
     first = error.errors()[0]

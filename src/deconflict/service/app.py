@@ -1,0 +1,245 @@
+"""The HTTP API (FastAPI): every route authenticates, then asks `Deconfliction`, which applies
+need-to-know. OpenAPI at ``/docs`` and ``/openapi.json``.
+"""
+
+import asyncio
+import json
+from contextlib import asynccontextmanager
+from typing import Annotated, Any, Literal
+
+import orjson
+from fastapi import Depends, FastAPI, Header, Request, Response
+from fastapi.concurrency import run_in_threadpool
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, StreamingResponse
+from pydantic import BaseModel, Field
+
+from deconflict.core.units import UnitError, parse_duration
+from deconflict.io.fields import field_message
+from deconflict.service.auth import Principal
+from deconflict.service.deconfliction import Deconfliction
+from deconflict.service.errors import BadRequest, Forbidden, ServiceError
+from deconflict.service.events import CELL
+from deconflict.service.proposals import Proposal
+from deconflict.store.audit import public_pem
+
+HEARTBEAT = 15.0  # s between SSE keep-alive comments
+
+
+class NewThread(BaseModel):
+    parties: list[str] = Field(min_length=1)
+    subject: str = Field(default="", max_length=200)
+
+class NewMessage(BaseModel):
+    kind: Literal["message", "proposal", "acknowledge", "accept", "reject"] = "message"
+    text: str = Field(default="", max_length=4000)
+    proposal: Proposal | None = None
+    reply_to: int | None = None
+    answer_within: str | None = Field(default=None, description="proposal deadline from now, e.g. 5min")
+
+
+def create_app(service: Deconfliction, run_detection: bool = True) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        service.events.bind(asyncio.get_running_loop())
+        if run_detection:
+            service.start()
+        yield
+        service.stop()
+
+    app = FastAPI(title="deconflict", version="0.1.0", lifespan=lifespan,
+                  description="Multi-party airspace de-confliction: plans, live tracks, conflicts, hotline, "
+                              "signed audit record. Every route needs `Authorization: Bearer <token>`.")
+    app.state.service = service
+
+    @app.exception_handler(ServiceError)
+    async def service_error(request: Request, error: ServiceError) -> JSONResponse:
+        return JSONResponse({"detail": str(error)}, status_code=error.status)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, error: RequestValidationError) -> JSONResponse:
+        first = error.errors()[0]
+        location = [p for p in first.get("loc", []) if p not in ("body", "query", "path", "header")]
+        return JSONResponse({"detail": field_message(location or ["request"], first)}, status_code=422)
+
+    def principal(authorization: Annotated[str | None, Header()] = None) -> Principal:
+        token = None
+        if authorization and authorization.lower().startswith("bearer "):
+            token = authorization[7:].strip()
+        return service.authenticate(token)
+
+    Caller = Annotated[Principal, Depends(principal)]
+
+    @app.get("/healthz", tags=["service"])
+    def health() -> dict[str, Any]:
+        return {"ok": True, "time": service.clock.now(), "detections": service.detections}
+
+    @app.get("/v1/me", tags=["parties"])
+    def me(who: Caller) -> dict[str, Any]:
+        return {"member": who.member, "name": who.name, "party": who.party, "role": who.role.value}
+
+    @app.get("/v1/parties", tags=["parties"])
+    def parties(who: Caller) -> list[dict[str, Any]]:
+        return service.parties()
+
+    @app.post("/v1/parties/{party}/suspend", tags=["parties"])
+    def suspend(party: str, who: Caller) -> dict[str, Any]:
+        return service.set_suspended(who, party, True)
+
+    @app.post("/v1/parties/{party}/resume", tags=["parties"])
+    def resume(party: str, who: Caller) -> dict[str, Any]:
+        return service.set_suspended(who, party, False)
+
+    # -- plans --------------------------------------------------------------------------------
+
+    @app.get("/v1/plans", tags=["plans"])
+    def list_plans(who: Caller) -> list[dict[str, Any]]:
+        """Your party's plans (the cell: all). Other parties' plans are seen only through conflicts."""
+        return service.list_plans(who)
+
+    @app.post("/v1/plans", tags=["plans"], status_code=201)
+    def submit_plan(document: dict[str, Any], who: Caller, response: Response) -> dict[str, Any]:
+        """Submit a plan (plans-file schema: id, priority, volumes/route, recurring). It is checked
+        against every stored plan; ``accepted`` false when a conflict blocks it."""
+        answer = service.submit_plan(who, document)
+        response.headers["ETag"] = f'"{answer["version"]}"'
+        return answer
+
+    @app.get("/v1/plans/{party}/{plan_id}", tags=["plans"])
+    def get_plan(party: str, plan_id: str, who: Caller, response: Response) -> dict[str, Any]:
+        answer = service.get_plan(who, party, plan_id)
+        response.headers["ETag"] = f'"{answer["version"]}"'
+        return answer
+
+    @app.put("/v1/plans/{party}/{plan_id}", tags=["plans"])
+    def update_plan(party: str, plan_id: str, document: dict[str, Any], who: Caller, response: Response,
+                    if_match: Annotated[str | None, Header()] = None) -> dict[str, Any]:
+        """Replace a plan; ``If-Match`` must carry the version read (409 when someone changed it since)."""
+        _own(who, party)
+        answer = service.update_plan(who, plan_id, document, _version(if_match))
+        response.headers["ETag"] = f'"{answer["version"]}"'
+        return answer
+
+    @app.delete("/v1/plans/{party}/{plan_id}", tags=["plans"], status_code=204)
+    def delete_plan(party: str, plan_id: str, who: Caller,
+                    if_match: Annotated[str | None, Header()] = None) -> Response:
+        _own(who, party)
+        service.delete_plan(who, plan_id, _version(if_match))
+        return Response(status_code=204)
+
+    # -- tracks and conflicts -----------------------------------------------------------------
+
+    @app.post("/v1/tracks", tags=["tracks"], status_code=202)
+    async def push_tracks(request: Request, who: Caller) -> dict[str, Any]:
+        """A batch of state vectors as JSON: SPEC §2 columns as arrays (``{"time": [...], "icao24": [...]}``)
+        or a list of row objects. Rows are stamped with your party."""
+        body = await request.body()
+        try:
+            data = orjson.loads(body)
+        except orjson.JSONDecodeError as error:
+            raise BadRequest(f"tracks: body is not JSON ({error})") from None
+        if isinstance(data, list):
+            names = sorted({k for row in data if isinstance(row, dict) for k in row})
+            data = {name: [row.get(name) if isinstance(row, dict) else None for row in data] for name in names}
+        if not isinstance(data, dict):
+            raise BadRequest("tracks: expected an object of column arrays or a list of row objects")
+        result = await run_in_threadpool(service.ingest, who, data, body)
+        return {"accepted": result.accepted, "rejected": result.rejected, "reasons": result.reasons,
+                "examples": result.examples}
+
+    @app.get("/v1/tracks", tags=["tracks"])
+    def tracks(who: Caller) -> list[dict[str, Any]]:
+        """Aircraft you may see now, predicted to now: yours, and intruders in conflict with yours."""
+        return service.tracks(who)
+
+    @app.get("/v1/conflicts", tags=["conflicts"])
+    def conflicts(who: Caller) -> dict[str, Any]:
+        """Open tactical conflicts (sorted by time to loss of separation) and active strategic ones."""
+        return {"tactical": service.tactical_conflicts(who), "strategic": service.strategic_conflicts(who)}
+
+    # -- hotline ------------------------------------------------------------------------------
+
+    @app.get("/v1/threads", tags=["hotline"])
+    def threads(who: Caller) -> list[dict[str, Any]]:
+        return service.threads(who)
+
+    @app.post("/v1/threads", tags=["hotline"], status_code=201)
+    def new_thread(body: NewThread, who: Caller) -> dict[str, Any]:
+        return service.create_thread(who, body.parties, body.subject)
+
+    @app.get("/v1/threads/{thread_id}", tags=["hotline"])
+    def thread(thread_id: int, who: Caller) -> dict[str, Any]:
+        return service.thread(who, thread_id)
+
+    @app.post("/v1/threads/{thread_id}/messages", tags=["hotline"], status_code=201)
+    def post_message(thread_id: int, body: NewMessage, who: Caller) -> dict[str, Any]:
+        within = None
+        if body.answer_within is not None:
+            try:
+                within = parse_duration(body.answer_within, "answer_within")
+            except UnitError as error:
+                raise BadRequest(str(error)) from None
+        proposal = body.proposal.model_dump() if body.proposal is not None else None
+        return service.post(who, thread_id, body.kind, body.text, proposal, body.reply_to, within)
+
+    # -- audit --------------------------------------------------------------------------------
+
+    @app.get("/v1/audit/key", tags=["audit"])
+    def audit_key(who: Caller) -> Response:
+        """The service's Ed25519 public key (PEM) that signs every entry."""
+        return Response(public_pem(service.key.public), media_type="application/x-pem-file")
+
+    @app.get("/v1/audit/receipts", tags=["audit"])
+    def receipts(who: Caller) -> StreamingResponse:
+        """Your party's signed receipts (the cell: the whole chain) as JSON lines, then a signed head."""
+        return _ndjson(service.audit_records(who))
+
+    @app.get("/v1/audit/chain", tags=["audit"])
+    def chain(who: Caller) -> StreamingResponse:
+        return _ndjson(service.audit_records(who, whole=True))
+
+    # -- live events --------------------------------------------------------------------------
+
+    @app.get("/v1/events", tags=["events"])
+    async def events(who: Caller, request: Request) -> StreamingResponse:
+        """Server-sent events: conflict raised / level / cleared, conflicts.updated, hotline messages,
+        each as this caller may see it."""
+        subscription = service.events.subscribe(CELL if who.is_cell else who.party)
+
+        async def stream():
+            try:
+                yield ": connected\n\n"
+                while not await request.is_disconnected():
+                    event = await subscription.next(HEARTBEAT)
+                    if event is None:
+                        yield ": keep-alive\n\n"
+                        continue
+                    data = json.dumps({"time": event.time, **event.data}, separators=(",", ":"))
+                    yield f"id: {event.id}\nevent: {event.type}\ndata: {data}\n\n"
+            finally:
+                subscription.close()
+
+        return StreamingResponse(stream(), media_type="text/event-stream",
+                                 headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+
+    return app
+
+
+def _own(who: Principal, party: str) -> None:
+    if who.party != party:
+        raise Forbidden(f"only {party}'s operators change {party}'s plans")
+
+
+def _version(if_match: str | None) -> int | None:
+    if if_match is None:
+        return None
+    text = if_match.strip().removeprefix("W/").strip('"')
+    try:
+        return int(text)
+    except ValueError:
+        raise BadRequest(f"If-Match: expected the plan's version number, got {if_match!r}") from None
+
+
+def _ndjson(lines) -> StreamingResponse:
+    return StreamingResponse((json.dumps(line, separators=(",", ":")) + "\n" for line in lines),
+                             media_type="application/x-ndjson")

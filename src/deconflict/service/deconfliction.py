@@ -1,0 +1,650 @@
+"""The service's use cases: plans, tracks and live detection, the hotline, parties, the audit record.
+
+`Deconfliction` owns the database, the plan index, the live picture and the event bus. Every write
+runs in one transaction together with its audit entry (so an acknowledged write is in the chain and
+an entry never describes a write that did not happen), serialised by one lock: the chain is linear.
+Detection runs on a background thread, on a timer and soon after each track batch.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, Iterator
+
+import numpy as np
+import pyarrow as pa
+from sqlalchemy import Engine, or_, select
+from sqlalchemy.orm import Session
+
+from deconflict.core.alerting import AlertFilter, alerts
+from deconflict.core.plans import Plan, PlanIndex
+from deconflict.core.standards import standard as named_standard
+from deconflict.core.states import States
+from deconflict.io.plans_file import PlansFileError, plan_from_document
+from deconflict.io.states_file import StatesFileError, validate_table
+from deconflict.service import need_to_know as ntk
+from deconflict.service.auth import Principal, Role, new_token, token_hash
+from deconflict.service.errors import (BadRequest, Forbidden, NotFound, PreconditionRequired, StateConflict,
+                                       Unauthorized, VersionConflict)
+from deconflict.service.events import CELL, EventBus
+from deconflict.service.picture import Picture
+from deconflict.service.settings import Clock, ServiceSettings
+from deconflict.store.audit import AuditLog, ServiceKey, entry_record
+from deconflict.store.database import open_engine, sessions
+from deconflict.store.schema import (AuditEntry, Member, Message, Party, PlanRecord, StrategicConflict,
+                                     TacticalConflict, Thread)
+
+SERVICE_ACTOR = {"member": 0, "name": "service", "party": None, "role": "service"}
+REPLY_KINDS = ("acknowledge", "accept", "reject")
+
+
+@dataclass
+class IngestResult:
+    accepted: int
+    rejected: int
+    reasons: dict[str, int]
+    examples: list[str]
+
+
+class Deconfliction:
+    """The running service's state and operations (one instance per process; no globals)."""
+
+    def __init__(self, settings: ServiceSettings, engine: Engine | None = None) -> None:
+        self.settings = settings
+        self.clock = Clock(settings.clock_origin, settings.clock_speed)
+        self.engine = engine or open_engine(settings.database)
+        self.Session = sessions(self.engine)
+        self.key = ServiceKey.load_or_create(settings.key_path)
+        self.audit = AuditLog(self.key)
+        self.events = EventBus()
+        self.picture = Picture()
+        self.standard = named_standard(settings.standard)
+        self.plans = PlanIndex(margin=settings.plan_margin, equal_priority=settings.equal_priority)
+        self._lock = threading.RLock()
+        self._filter = AlertFilter(settings.alert_m, settings.alert_n, settings.alert_hysteresis)
+        self._open: dict[tuple[str, str], dict[str, Any]] = {}  # displayed tactical conflicts by id pair
+        self._snapshot: States | None = None
+        self._tokens: dict[str, Principal] = {}
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.detections = 0
+        self._load()
+
+    # -- plumbing -------------------------------------------------------------------------------
+
+    def _load(self) -> None:
+        """Rebuild the plan index from the database; close tactical conflicts left open by a stop."""
+        with self.Session() as session:
+            for record in session.scalars(select(PlanRecord).where(PlanRecord.status == "accepted")):
+                self.plans.add(self._plan(record.document, record.party, f"plan {record.key}"))
+        with self.write() as session:
+            for row in session.scalars(select(TacticalConflict).where(TacticalConflict.cleared.is_(None))):
+                row.cleared = self.clock.now()
+                self._record(session, "conflict.cleared", SERVICE_ACTOR, (row.party_a, row.party_b),
+                             {"conflict": f"tactical:{row.id}", "reason": "service restarted"})
+
+    @contextmanager
+    def write(self) -> Iterator[Session]:
+        """One serialised transaction: committed (durably) on success, rolled back on any error."""
+        with self._lock, self.Session() as session:
+            session.info["events"] = []
+            with session.begin():
+                yield session
+            for type, views in session.info["events"]:
+                self._publish(type, views)
+
+    @staticmethod
+    def _emit(session: Session, type: str, views: dict[str | None, dict[str, Any] | None]) -> None:
+        """Publish an event once the transaction that caused it commits."""
+        session.info["events"].append((type, views))
+
+    def _record(self, session: Session, kind: str, actor: dict[str, Any], parties, payload: dict[str, Any]) -> None:
+        self.audit.append(session, self.clock.now(), kind, actor, parties, payload)
+
+    def _publish(self, type: str, views: dict[str | None, dict[str, Any] | None]) -> None:
+        self.events.publish(type, self.clock.now(),
+                            {(CELL if k is None else k): v for k, v in views.items() if v is not None})
+
+    def start(self) -> None:
+        """Start the detection thread."""
+        if self._thread is None:
+            self._stop.clear()
+            self._thread = threading.Thread(target=self._run, name="detection", daemon=True)
+            self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+            self._thread = None
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self._wake.wait(self.settings.detection_period)
+            self._wake.clear()
+            if self._stop.is_set():
+                break
+            try:
+                self.detect_now()
+                self.escalate_overdue()
+            except Exception as error:  # keep detecting: a failed cycle must not end the fail-safe loop
+                import logging
+
+                logging.getLogger("deconflict").exception("detection cycle failed: %s", error)
+            self._stop.wait(self.settings.detection_min_interval)
+
+    # -- members and parties --------------------------------------------------------------------
+
+    def authenticate(self, token: str | None) -> Principal:
+        if not token:
+            raise Unauthorized("missing bearer token (Authorization: Bearer dcf_...)")
+        digest = token_hash(token)
+        principal = self._tokens.get(digest)
+        if principal is None:
+            with self.Session() as session:
+                member = session.scalar(select(Member).where(Member.token_hash == digest))
+                if member is None or member.revoked:
+                    raise Unauthorized("unknown or revoked token")
+                principal = Principal(member.id, member.name, member.party, Role(member.role))
+            self._tokens[digest] = principal
+        return principal
+
+    def add_party(self, party: str, title: str = "") -> None:
+        if not party or len(party) > 32 or not party.replace("-", "").replace("_", "").isalnum():
+            raise BadRequest(f"party id {party!r}: expected 1-32 letters, digits, - or _")
+        with self.write() as session:
+            if session.get(Party, party) is not None:
+                raise StateConflict(f"party {party!r} already exists")
+            session.add(Party(id=party, title=title, suspended=False, created=self.clock.now()))
+            self._record(session, "party.created", SERVICE_ACTOR, (party,), {"party": party, "title": title})
+
+    def add_member(self, name: str, role: str, party: str | None) -> str:
+        """Create a member; returns its token (shown once, stored hashed)."""
+        try:
+            role_value = Role(role)
+        except ValueError:
+            raise BadRequest(f"role {role!r}: expected one of {', '.join(r.value for r in Role)}") from None
+        if role_value is Role.CELL:
+            party = None
+        elif not party:
+            raise BadRequest(f"a {role} belongs to a party: give --party")
+        token = new_token()
+        with self.write() as session:
+            if party is not None and session.get(Party, party) is None:
+                raise NotFound(f"no party {party!r}")
+            member = Member(name=name, party=party, role=role_value.value, token_hash=token_hash(token),
+                            revoked=False, created=self.clock.now())
+            session.add(member)
+            session.flush()
+            self._record(session, "member.created", SERVICE_ACTOR, (party,) if party else (),
+                         {"member": member.id, "name": name, "role": role_value.value, "party": party})
+        return token
+
+    def parties(self) -> list[dict[str, Any]]:
+        with self.Session() as session:
+            return [{"id": p.id, "title": p.title, "suspended": p.suspended}
+                    for p in session.scalars(select(Party).order_by(Party.id))]
+
+    def set_suspended(self, who: Principal, party: str, suspended: bool) -> dict[str, Any]:
+        """A party suspends (or resumes) participation. Detection and alerting of the others go on;
+        its open threads escalate to the cell at once."""
+        if not who.can_write or not who.sees_party(party):
+            raise Forbidden(f"only {party}'s operators or the cell may suspend or resume {party}")
+        with self.write() as session:
+            row = session.get(Party, party)
+            if row is None:
+                raise NotFound(f"no party {party!r}")
+            row.suspended = suspended
+            self._record(session, "party.suspended" if suspended else "party.resumed", who.actor(), (party,),
+                         {"party": party})
+        self._publish("party.suspended" if suspended else "party.resumed",
+                      {v: {"party": party} for v in [None, *[p["id"] for p in self.parties()]]})
+        if suspended:
+            self.escalate_overdue(force_party=party)
+        return {"id": party, "suspended": suspended}
+
+    def _suspended(self, session: Session) -> set[str]:
+        return set(session.scalars(select(Party.id).where(Party.suspended.is_(True))))
+
+    # -- plans ----------------------------------------------------------------------------------
+
+    @staticmethod
+    def _plan(document: dict[str, Any], party: str, source: str) -> Plan:
+        plan = plan_from_document({**document, "party": party}, source)
+        return Plan(f"{party}/{plan.id}", party, plan.volumes, plan.priority, plan.state, recurrence=plan.recurrence)
+
+    def _own_party(self, who: Principal) -> str:
+        if who.role is not Role.OPERATOR or who.party is None:
+            raise Forbidden(f"{who.role.value}s cannot write a party's plans or tracks; an operator of the party can")
+        return who.party
+
+    def submit_plan(self, who: Principal, document: dict[str, Any]) -> dict[str, Any]:
+        """Check a new plan against every stored plan and store it (``accepted`` or ``rejected``)."""
+        party = self._own_party(who)
+        if not isinstance(document, dict) or not document.get("id"):
+            raise BadRequest("plan: expected a JSON object with an id (the plans-file schema)")
+        if document.get("party") not in (None, "", party):
+            raise Forbidden(f"plan party {document.get('party')!r}: you submit for {party} only")
+        plan = self._plan_checked(document, party)
+        key = plan.id
+        with self.write() as session:
+            if session.get(PlanRecord, key) is not None:
+                raise StateConflict(f"plan {document['id']!r} exists; update it with PUT and its version")
+            now = self.clock.now()
+            record = PlanRecord(key=key, party=party, plan_id=str(document["id"]), version=1,
+                                document={**document, "party": party}, status="accepted", created=now, updated=now)
+            session.add(record)
+            conflicts, blocked = self._check_and_store(session, who, plan, record)
+        return self._plan_answer(record, conflicts, blocked, party)
+
+    def update_plan(self, who: Principal, plan_id: str, document: dict[str, Any], version: int | None) -> dict[str, Any]:
+        party = self._own_party(who)
+        if version is None:
+            raise PreconditionRequired("updating a plan needs its version: send If-Match with the version read")
+        if document.get("id", plan_id) != plan_id:
+            raise BadRequest(f"plan id in the body ({document.get('id')!r}) differs from the URL ({plan_id!r})")
+        if document.get("party") not in (None, "", party):
+            raise Forbidden(f"plan party {document.get('party')!r}: you submit for {party} only")
+        document = {**document, "id": plan_id, "party": party}
+        plan = self._plan_checked(document, party)
+        with self.write() as session:
+            record = self._owned_record(session, party, plan_id)
+            if record.version != version:
+                raise VersionConflict(f"plan {plan_id!r} is at version {record.version}, not {version}: "
+                                      f"read it again and reapply your change")
+            previous = (record.document, record.status)
+            record.document, record.version, record.updated = document, record.version + 1, self.clock.now()
+            self._deactivate_strategic(session, record.key)
+            if previous[1] == "accepted":
+                self.plans.remove(record.key)
+            conflicts, blocked = self._check_and_store(session, who, plan, record, previous=previous)
+        return self._plan_answer(record, conflicts, blocked, party)
+
+    def delete_plan(self, who: Principal, plan_id: str, version: int | None) -> None:
+        party = self._own_party(who)
+        if version is None:
+            raise PreconditionRequired("deleting a plan needs its version: send If-Match with the version read")
+        with self.write() as session:
+            record = self._owned_record(session, party, plan_id)
+            if record.version != version:
+                raise VersionConflict(f"plan {plan_id!r} is at version {record.version}, not {version}")
+            was_active = record.status == "accepted"
+            record.status, record.version, record.updated = "deleted", record.version + 1, self.clock.now()
+            cleared = self._deactivate_strategic(session, record.key)
+            self._record(session, "plan.deleted", who.actor(), (party,), {"plan": plan_id, "version": record.version})
+            if was_active:
+                self.plans.remove(record.key)
+        for row in cleared:
+            self._publish("conflict.cleared", {v: ntk.strategic_view(row, v) for v in ntk.audiences(
+                (row.party, row.other_party))})
+
+    def _plan_checked(self, document: dict[str, Any], party: str) -> Plan:
+        try:
+            return self._plan(document, party, f"plan {document.get('id')!r}")
+        except PlansFileError as error:
+            raise BadRequest(str(error)) from None
+
+    def _owned_record(self, session: Session, party: str, plan_id: str) -> PlanRecord:
+        record = session.get(PlanRecord, f"{party}/{plan_id}")
+        if record is None or record.status == "deleted":
+            raise NotFound(f"no plan {plan_id!r} of {party}")
+        return record
+
+    def _check_and_store(self, session: Session, who: Principal, plan: Plan, record: PlanRecord,
+                         previous: tuple[dict, str] | None = None) -> tuple[list[StrategicConflict], list]:
+        """Check ``plan``, keep it (or the previous version when an edit is blocked), record conflicts."""
+        check = self.plans.check(plan)
+        accepted = check.accepted
+        if accepted:
+            record.status = "accepted"
+        elif previous is not None and previous[1] == "accepted":
+            record.document, record.status = previous[0], "accepted"  # the blocked edit is refused, the old plan stays
+        else:
+            record.status = "rejected"
+        kept = self._plan(record.document, record.party, record.key) if record.status == "accepted" else None
+        rows = []
+        if kept is not None:
+            self.plans.add(kept)
+            for c in (check.conflicts if accepted else self.plans.check(kept).conflicts):
+                other = self.plans.get(c.other)
+                row = StrategicConflict(
+                    plan=c.plan, other=c.other, party=c.party, other_party=c.other_party, blocking=c.blocking,
+                    overlap={"overlap": c.geojson(), "volume": ntk.volume_feature(kept.volumes[c.volume]),
+                             "other_volume": ntk.volume_feature(other.volumes[c.other_volume].shifted(c.departure))},
+                    active=True, created=self.clock.now())
+                session.add(row)
+                rows.append(row)
+            session.flush()
+        self._record(session, "plan.submitted" if previous is None else "plan.updated", who.actor(), (record.party,),
+                     {"plan": record.plan_id, "version": record.version, "status": record.status,
+                      "edit_refused": previous is not None and not accepted,
+                      "document_sha256": hashlib.sha256(repr(sorted(record.document.items())).encode()).hexdigest()})
+        for row in rows:
+            self._record(session, "conflict.raised", SERVICE_ACTOR, (row.party, row.other_party),
+                         {"conflict": f"strategic:{row.id}", "blocking": row.blocking,
+                          "overlap": row.overlap["overlap"]})
+            if row.party != row.other_party:
+                self._open_thread(session, f"strategic:{row.id}", (row.party, row.other_party),
+                                  f"Plans overlap: {record.plan_id} ({row.party}) and a plan of {row.other_party}")
+        session.flush()
+        for row in rows:
+            self._emit(session, "conflict.raised", {v: ntk.strategic_view(row, v) for v in ntk.audiences(
+                (row.party, row.other_party))})
+        return rows, ([] if accepted else [c for c in check.conflicts if c.blocking])
+
+    @staticmethod
+    def _plan_answer(record: PlanRecord, rows: list[StrategicConflict], blocked: list, party: str) -> dict[str, Any]:
+        """The submitter's view: its plan, the conflicts it has, and (refused) what blocked it."""
+        answer = ntk.plan_view(record)
+        answer["conflicts"] = [ntk.strategic_view(r, party) for r in rows]
+        answer["accepted"] = not blocked
+        answer["blocked_by"] = [{"other_party": c.other_party, "reason": c.reason, "overlap": c.geojson()}
+                                for c in blocked]
+        return answer
+
+    def _deactivate_strategic(self, session: Session, key: str) -> list[StrategicConflict]:
+        rows = list(session.scalars(select(StrategicConflict).where(
+            StrategicConflict.active.is_(True), or_(StrategicConflict.plan == key, StrategicConflict.other == key))))
+        for row in rows:
+            row.active = False
+            self._record(session, "conflict.cleared", SERVICE_ACTOR, (row.party, row.other_party),
+                         {"conflict": f"strategic:{row.id}", "reason": "plan changed or deleted"})
+        return rows
+
+    def list_plans(self, who: Principal) -> list[dict[str, Any]]:
+        with self.Session() as session:
+            query = select(PlanRecord).where(PlanRecord.status != "deleted").order_by(PlanRecord.key)
+            if not who.is_cell:
+                query = query.where(PlanRecord.party == who.party)
+            return [ntk.plan_view(r) for r in session.scalars(query)]
+
+    def get_plan(self, who: Principal, party: str, plan_id: str) -> dict[str, Any]:
+        if not who.sees_party(party):
+            raise NotFound(f"no plan {plan_id!r} of {party} that you may see")
+        with self.Session() as session:
+            return ntk.plan_view(self._owned_record(session, party, plan_id))
+
+    # -- tracks and tactical detection ----------------------------------------------------------
+
+    def ingest(self, who: Principal, columns: dict[str, Any], source: bytes) -> IngestResult:
+        """A batch of state vectors (SPEC §2 columns). Operators' rows are stamped with their party;
+        the cell (a station feed) may give a ``party`` column. Bad rows are counted and skipped."""
+        if who.role is Role.OBSERVER:
+            raise Forbidden("observers cannot push tracks")
+        try:
+            table = pa.table({k: v for k, v in columns.items()})
+        except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError) as error:
+            raise BadRequest(f"tracks: columns are not arrays of one type each ({str(error).splitlines()[0]})") from None
+        if who.party is not None:
+            party = pa.array(np.full(table.num_rows, who.party))
+            table = (table.set_column(table.column_names.index("party"), "party", party) if "party" in table.column_names
+                     else table.append_column("party", party))
+        try:
+            states, rejected = validate_table(table, "tracks", lambda row: f"row {row + 1}")
+        except StatesFileError as error:
+            raise BadRequest(str(error)) from None
+        self.picture.add(states)
+        parties = sorted(set(np.unique(states.party).tolist()) - {""}) if len(states) else []
+        with self.write() as session:
+            self._record(session, "tracks.received", who.actor(), parties or ((who.party,) if who.party else ()),
+                         {"rows": len(states), "rejected": rejected.count, "sha256": hashlib.sha256(source).hexdigest(),
+                          "time_first": float(states.time.min()) if len(states) else None,
+                          "time_last": float(states.time.max()) if len(states) else None})
+        self._wake.set()
+        return IngestResult(len(states), rejected.count, dict(rejected.reasons),
+                            [f"{where}: {why}" for where, why in rejected.examples])
+
+    def detect_now(self) -> None:
+        """One detection cycle on the merged picture: alert levels, filtered, raised/updated/cleared."""
+        now = self.clock.now()
+        snapshot = self.picture.snapshot(now, self.settings.max_age)
+        found = alerts(snapshot, self.standard, vtol=self.settings.vtol)
+        ids_a, ids_b = snapshot.icao24[found.index_a], snapshot.icao24[found.index_b]
+        changes = self._filter.update(now, ids_a, ids_b, found.level)
+        geometry = {}
+        for k in range(len(found)):
+            i, j = int(found.index_a[k]), int(found.index_b[k])
+            geometry[(str(ids_a[k]), str(ids_b[k]))] = {
+                "t_in": float(found.t_in[k]), "t_out": float(found.t_out[k]), "t_cpa": float(found.t_cpa[k]),
+                "d_cpa": round(float(found.d_cpa[k]), 1), "dz_cpa": round(float(found.dz_cpa[k]), 1),
+                "raw_level": int(found.level[k]), "state_a": ntk.aircraft_state(snapshot, i),
+                "state_b": ntk.aircraft_state(snapshot, j)}
+        self._snapshot = snapshot
+        self.detections += 1
+        raised, cleared, changed = [], [], []
+        if len(changes.a):
+            with self.write() as session:
+                suspended = self._suspended(session)
+                for a, b, before, after in zip(changes.a.tolist(), changes.b.tolist(), changes.previous.tolist(),
+                                               changes.current.tolist()):
+                    pair = (a, b)
+                    if before == 0:
+                        g = geometry.get(pair) or self._last_geometry(pair)
+                        if g is None:
+                            continue
+                        pa_, pb_ = g["state_a"]["party"], g["state_b"]["party"]
+                        row = TacticalConflict(a=a, b=b, party_a=pa_, party_b=pb_, level=after, raised=now,
+                                               updated=now, cleared=None, geometry=g)
+                        session.add(row)
+                        session.flush()
+                        conflict = {"id": f"tactical:{row.id}", "kind": "tactical", "a": a, "b": b, "party_a": pa_,
+                                    "party_b": pb_, "level": after, "raised": ntk.iso(now), **g}
+                        self._record(session, "conflict.raised", SERVICE_ACTOR, (pa_, pb_),
+                                     {"conflict": conflict["id"], "a": a, "b": b, "level": after,
+                                      "t_cpa": g["t_cpa"], "d_cpa": g["d_cpa"], "dz_cpa": g["dz_cpa"]})
+                        if pa_ and pb_ and pa_ != pb_:
+                            thread = self._open_thread(session, conflict["id"], (pa_, pb_),
+                                                       f"Conflict {a} ({pa_}) / {b} ({pb_})",
+                                                       immediate=bool(suspended & {pa_, pb_}))
+                            conflict["thread"] = thread.id
+                        self._open[pair] = conflict
+                        raised.append(conflict)
+                    else:
+                        conflict = self._open.get(pair)
+                        if conflict is None:
+                            continue
+                        row = session.get(TacticalConflict, int(conflict["id"].split(":")[1]))
+                        if after == 0:
+                            row.cleared, row.updated = now, now
+                            self._record(session, "conflict.cleared", SERVICE_ACTOR, (row.party_a, row.party_b),
+                                         {"conflict": conflict["id"], "level_before": before})
+                            cleared.append(self._open.pop(pair))
+                        else:
+                            row.level, row.updated = after, now
+                            conflict["level"] = after
+                            self._record(session, "conflict.level", SERVICE_ACTOR, (row.party_a, row.party_b),
+                                         {"conflict": conflict["id"], "level": after, "level_before": before})
+                            changed.append(conflict)
+        for pair, conflict in self._open.items():
+            if pair in geometry:
+                conflict.update(geometry[pair])
+        for kind, items in (("conflict.raised", raised), ("conflict.level", changed), ("conflict.cleared", cleared)):
+            for conflict in items:
+                self._publish(kind, {v: ntk.tactical_view(conflict, v) for v in ntk.audiences(
+                    (conflict["party_a"], conflict["party_b"]))})
+        if self._open:
+            self._publish_updates()
+
+    def _last_geometry(self, pair: tuple[str, str]) -> dict[str, Any] | None:
+        conflict = self._open.get(pair)
+        return None if conflict is None else {k: conflict[k] for k in conflict if k.startswith(("t_", "d", "state", "raw"))}
+
+    def _publish_updates(self) -> None:
+        per: dict[str | None, list[dict[str, Any]]] = {None: []}
+        for conflict in self._open.values():
+            for viewer in ntk.audiences((conflict["party_a"], conflict["party_b"])):
+                per.setdefault(viewer, []).append(conflict)
+        self._publish("conflicts.updated", {v: {"conflicts": items} for v, items in per.items()})
+
+    def tactical_conflicts(self, who: Principal) -> list[dict[str, Any]]:
+        viewer = None if who.is_cell else who.party
+        shown = [ntk.tactical_view(c, viewer) for c in list(self._open.values())]
+        return sorted((c for c in shown if c is not None), key=lambda c: (c["t_in"], -c["level"]))
+
+    def strategic_conflicts(self, who: Principal) -> list[dict[str, Any]]:
+        viewer = None if who.is_cell else who.party
+        with self.Session() as session:
+            query = select(StrategicConflict).where(StrategicConflict.active.is_(True))
+            if viewer is not None:
+                query = query.where(or_(StrategicConflict.party == viewer, StrategicConflict.other_party == viewer))
+            return [ntk.strategic_view(r, viewer) for r in session.scalars(query.order_by(StrategicConflict.id))]
+
+    def tracks(self, who: Principal) -> list[dict[str, Any]]:
+        snapshot = self.picture.snapshot(self.clock.now(), self.settings.max_age)
+        return ntk.tracks_view(snapshot, list(self._open.values()), None if who.is_cell else who.party)
+
+    # -- hotline --------------------------------------------------------------------------------
+
+    def _open_thread(self, session: Session, conflict: str | None, parties, subject: str,
+                     immediate: bool = False) -> Thread:
+        now = self.clock.now()
+        thread = Thread(subject=subject[:200], conflict=conflict, parties=sorted(set(parties)), status="open",
+                        created=now, acknowledged_by=[],
+                        ack_deadline=now if immediate else now + self.settings.acknowledge_within)
+        session.add(thread)
+        session.flush()
+        self._record(session, "thread.opened", SERVICE_ACTOR, thread.parties,
+                     {"thread": thread.id, "conflict": conflict, "subject": thread.subject})
+        self._emit(session, "thread.opened", {v: ntk.thread_view(thread) for v in ntk.audiences(thread.parties)})
+        return thread
+
+    def create_thread(self, who: Principal, parties: list[str], subject: str) -> dict[str, Any]:
+        if not who.can_write:
+            raise Forbidden("observers cannot open threads")
+        wanted = set(parties) | ({who.party} if who.party else set())
+        if len(wanted) < 2 and not who.is_cell:
+            raise BadRequest("parties: name at least one other party")
+        with self.write() as session:
+            known = set(session.scalars(select(Party.id)))
+            unknown = sorted(wanted - known)
+            if unknown:
+                raise BadRequest(f"parties: unknown {', '.join(unknown)}")
+            thread = self._open_thread(session, None, wanted, subject or "Hotline")
+            thread.ack_deadline = None  # free threads do not escalate
+        return ntk.thread_view(thread, [])
+
+    def _visible_thread(self, session: Session, who: Principal, thread_id: int) -> Thread:
+        thread = session.get(Thread, thread_id)
+        if thread is None or not ntk.thread_visible(thread, None if who.is_cell else who.party):
+            raise NotFound(f"no thread {thread_id} that you may see")
+        return thread
+
+    def threads(self, who: Principal) -> list[dict[str, Any]]:
+        with self.Session() as session:
+            rows = session.scalars(select(Thread).order_by(Thread.id))
+            viewer = None if who.is_cell else who.party
+            return [ntk.thread_view(t) for t in rows if ntk.thread_visible(t, viewer)]
+
+    def thread(self, who: Principal, thread_id: int) -> dict[str, Any]:
+        with self.Session() as session:
+            thread = self._visible_thread(session, who, thread_id)
+            messages = list(session.scalars(select(Message).where(Message.thread == thread.id).order_by(Message.id)))
+            return ntk.thread_view(thread, messages)
+
+    def post(self, who: Principal, thread_id: int, kind: str, text: str = "", proposal: dict[str, Any] | None = None,
+             reply_to: int | None = None, answer_within: float | None = None) -> dict[str, Any]:
+        """Add a message, a proposal, or a reply (acknowledge / accept / reject) to a thread."""
+        if not who.can_write:
+            raise Forbidden("observers cannot write on the hotline")
+        now = self.clock.now()
+        with self.write() as session:
+            thread = self._visible_thread(session, who, thread_id)
+            if kind == "proposal" and proposal is None:
+                raise BadRequest("proposal: a proposal message needs a proposal (manoeuvre or plan_change)")
+            if kind in ("accept", "reject") and who.party is None:
+                raise Forbidden("only the parties concerned accept or reject a proposal")
+            target = None
+            if kind in REPLY_KINDS and reply_to is not None or kind in ("accept", "reject"):
+                target = session.get(Message, reply_to) if reply_to is not None else None
+                if target is None or target.thread != thread.id:
+                    raise BadRequest(f"reply_to: no message {reply_to} in thread {thread.id}")
+            if kind in ("accept", "reject"):
+                if target.kind != "proposal":
+                    raise BadRequest(f"reply_to: message {reply_to} is not a proposal")
+                if target.party == who.party:
+                    raise Forbidden("a proposal is accepted or rejected by the other party, not its author")
+                if target.status != "pending":
+                    raise StateConflict(f"proposal {reply_to} is already {target.status}")
+                if target.deadline is not None and now > target.deadline:
+                    target.status = "expired"
+                    raise StateConflict(f"proposal {reply_to} expired at {ntk.iso(target.deadline)}")
+                target.status = "accepted" if kind == "accept" else "rejected"
+                if kind == "accept":
+                    thread.status = "settled"
+            deadline = None
+            if kind == "proposal":
+                deadline = now + (answer_within if answer_within is not None else self.settings.proposal_deadline)
+            message = Message(thread=thread.id, party=who.party, author=who.name, kind=kind, text=text,
+                              proposal=proposal, reply_to=reply_to, deadline=deadline,
+                              status="pending" if kind == "proposal" else None, created=now)
+            session.add(message)
+            if who.party and who.party not in thread.acknowledged_by:
+                thread.acknowledged_by = sorted([*thread.acknowledged_by, who.party])
+            session.flush()
+            self._record(session, f"hotline.{kind}", who.actor(), thread.parties,
+                         {"thread": thread.id, "message": message.id, "text": text, "proposal": proposal,
+                          "reply_to": reply_to, "deadline": deadline})
+            view = ntk.message_view(message)
+            thread_view = ntk.thread_view(thread)
+        self._publish("hotline.message", {v: {"thread": thread_view, "message": view}
+                                          for v in ntk.audiences(thread_view["parties"])})
+        return view
+
+    def escalate_overdue(self, force_party: str | None = None) -> int:
+        """Escalate threads not acknowledged by every party in time, and expire unanswered proposals."""
+        now = self.clock.now()
+        escalated = []
+        with self.write() as session:
+            suspended = self._suspended(session)
+            for thread in session.scalars(select(Thread).where(Thread.status == "open")):
+                missing = set(thread.parties) - set(thread.acknowledged_by)
+                late = thread.ack_deadline is not None and now >= thread.ack_deadline and missing
+                gone = missing & suspended
+                if late or gone or (force_party in thread.parties and thread.ack_deadline is not None):
+                    thread.status = "escalated"
+                    reason = (f"{', '.join(sorted(gone or {force_party}))} suspended participation" if gone or force_party
+                              else f"not acknowledged by {', '.join(sorted(missing))} in time")
+                    escalated.append(self._service_message(session, thread, "escalation", reason))
+            for message in session.scalars(select(Message).where(Message.status == "pending",
+                                                                 Message.deadline < now)):
+                message.status = "expired"
+                thread = session.get(Thread, message.thread)
+                if thread.status == "open":
+                    thread.status = "escalated"
+                escalated.append(self._service_message(
+                    session, thread, "escalation", f"proposal {message.id} expired unanswered"))
+        for thread_view, view in escalated:
+            self._publish("hotline.message", {v: {"thread": thread_view, "message": view}
+                                              for v in ntk.audiences(thread_view["parties"])})
+        return len(escalated)
+
+    def _service_message(self, session: Session, thread: Thread, kind: str, text: str) -> tuple[dict, dict]:
+        message = Message(thread=thread.id, party=None, author="service", kind=kind, text=text, created=self.clock.now())
+        session.add(message)
+        session.flush()
+        self._record(session, f"hotline.{kind}", SERVICE_ACTOR, thread.parties,
+                     {"thread": thread.id, "message": message.id, "text": text})
+        return ntk.thread_view(thread), ntk.message_view(message)
+
+    # -- audit ----------------------------------------------------------------------------------
+
+    def audit_records(self, who: Principal, whole: bool = False) -> Iterator[dict[str, Any]]:  # noqa: D401
+        """The caller's receipts (entries concerning its party), or the whole chain for the cell;
+        then a signed head line."""
+        if whole and not who.is_cell:
+            raise Forbidden("only the cell downloads the whole chain; parties download their receipts")
+        return self._records("*" if who.is_cell else who.party)
+
+    def _records(self, scope: str) -> Iterator[dict[str, Any]]:
+        with self.Session() as session:
+            head = self.audit.signed_head(session, scope, self.clock.now())
+            query = select(AuditEntry).where(AuditEntry.seq <= head["seq"]).order_by(AuditEntry.seq)
+            for entry in session.scalars(query.execution_options(yield_per=1000)):
+                if scope == "*" or scope in entry.parties:
+                    yield entry_record(entry)
+        yield {"head": head}

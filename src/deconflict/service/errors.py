@@ -1,0 +1,37 @@
+"""Errors the service turns into HTTP answers (one line each, never a traceback)."""
+
+
+class ServiceError(Exception):
+    status = 400
+
+
+class BadRequest(ServiceError):
+    status = 422
+
+
+class Unauthorized(ServiceError):
+    status = 401
+
+
+class Forbidden(ServiceError):
+    status = 403
+
+
+class NotFound(ServiceError):
+    status = 404
+
+
+class VersionConflict(ServiceError):
+    """The caller's version token is stale: someone changed the resource since it was read."""
+
+    status = 409
+
+
+class StateConflict(ServiceError):
+    """The request does not fit the resource's state (answering an expired proposal...)."""
+
+    status = 409
+
+
+class PreconditionRequired(ServiceError):
+    status = 428

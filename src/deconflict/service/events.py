@@ -1,0 +1,82 @@
+"""Live events fanned out to subscribers (SSE), each seeing only its own view.
+
+An event is published once with one payload per audience: the cell's, and each concerned
+party's (already filtered for need-to-know by the publisher). A subscriber receives the payload
+for its audience, or nothing. Publishing is thread-safe (detection and request threads publish;
+the event loop delivers). A slow subscriber loses its oldest events rather than growing without bound.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+CELL = "*cell*"
+QUEUE_LIMIT = 10_000
+
+
+@dataclass(frozen=True)
+class Event:
+    id: int
+    type: str
+    time: float
+    data: dict[str, Any]
+
+
+class Subscription:
+    def __init__(self, bus: "EventBus", audience: str) -> None:
+        self.bus, self.audience = bus, audience
+        self.queue: asyncio.Queue[Event] = asyncio.Queue(QUEUE_LIMIT)
+        self.dropped = 0
+
+    def _deliver(self, event: Event) -> None:
+        if self.queue.full():
+            self.queue.get_nowait()
+            self.dropped += 1
+        self.queue.put_nowait(event)
+
+    async def next(self, timeout: float) -> Event | None:
+        try:
+            return await asyncio.wait_for(self.queue.get(), timeout)
+        except TimeoutError:
+            return None
+
+    def close(self) -> None:
+        self.bus._remove(self)
+
+
+class EventBus:
+    def __init__(self) -> None:
+        self._subscribers: list[Subscription] = []
+        self._lock = threading.Lock()
+        self._ids = itertools.count(1)
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def bind(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+
+    def subscribe(self, audience: str) -> Subscription:
+        """``audience``: a party id, or `CELL`."""
+        subscription = Subscription(self, audience)
+        with self._lock:
+            self._subscribers.append(subscription)
+        return subscription
+
+    def _remove(self, subscription: Subscription) -> None:
+        with self._lock:
+            if subscription in self._subscribers:
+                self._subscribers.remove(subscription)
+
+    def publish(self, type: str, time: float, views: dict[str, dict[str, Any]]) -> None:
+        """``views``: audience (party id or `CELL`) -> payload that audience may see."""
+        with self._lock:
+            targets = [s for s in self._subscribers if s.audience in views]
+        if not targets or self._loop is None:
+            return
+        event_id = next(self._ids)
+        for subscription in targets:
+            event = Event(event_id, type, time, views[subscription.audience])
+            self._loop.call_soon_threadsafe(subscription._deliver, event)

@@ -1,0 +1,122 @@
+"""What each audience may see (the one place the need-to-know rule is written).
+
+A viewer is a party id, or None for the de-confliction cell. A party sees all of its own data;
+of another party only what a conflict with its own aircraft or plans requires: for a strategic
+conflict the other plan's conflicting volume and the overlap (never the other plan's id, other
+volumes or document); for a tactical conflict the intruder's predicted state now and at closest
+approach (never its track history or aircraft that are not in conflict with the viewer's). The cell
+sees everything. Every endpoint and the live stream build their answers with these functions.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterable
+
+import numpy as np
+
+from deconflict.core.states import States
+from deconflict.core.volumes import Volume4D, footprint_ring
+from deconflict.store.schema import Message, PlanRecord, StrategicConflict, Thread
+
+Viewer = str | None  # party id, or None: the cell
+
+
+def iso(seconds: float | None) -> str | None:
+    from datetime import datetime, timezone
+
+    if seconds is None:
+        return None
+    return datetime.fromtimestamp(float(seconds), tz=timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+def audiences(parties: Iterable[str]) -> list[Viewer]:
+    """Who may see something concerning ``parties``: each of them and the cell."""
+    return [None, *sorted({p for p in parties if p})]
+
+
+def plan_view(record: PlanRecord) -> dict[str, Any]:
+    """A plan as its own party (or the cell) sees it."""
+    return {"id": record.plan_id, "party": record.party, "version": record.version, "status": record.status,
+            "document": record.document, "created": iso(record.created), "updated": iso(record.updated)}
+
+
+def volume_feature(volume: Volume4D) -> dict[str, Any]:
+    """A 4D volume as a GeoJSON Feature: footprint polygon, altitude band (m) and time window."""
+    ring = footprint_ring(volume.footprint)
+    coordinates = [[round(float(lon), 7), round(float(lat), 7)] for lat, lon in ring.tolist()]
+    return {"type": "Feature", "geometry": {"type": "Polygon", "coordinates": [coordinates]},
+            "properties": {"alt_lower": volume.altitude_lower, "alt_upper": volume.altitude_upper,
+                           "time_start": iso(volume.time_start), "time_end": iso(volume.time_end)}}
+
+
+def strategic_view(row: StrategicConflict, viewer: Viewer) -> dict[str, Any] | None:
+    """A strategic conflict as ``viewer`` sees it, or None when it does not concern ``viewer``."""
+    details = row.overlap
+    base = {"id": f"strategic:{row.id}", "kind": "strategic", "active": row.active, "blocking": row.blocking,
+            "overlap": details["overlap"], "created": iso(row.created)}
+    if viewer is None:
+        return {**base, "plan": _plan_id(row.plan), "party": row.party, "other_plan": _plan_id(row.other),
+                "other_party": row.other_party, "volume": details["volume"], "other_volume": details["other_volume"]}
+    if viewer == row.party:
+        return {**base, "plan": _plan_id(row.plan), "party": row.party, "other_party": row.other_party,
+                "volume": details["volume"], "other_volume": details["other_volume"]}
+    if viewer == row.other_party:
+        return {**base, "plan": _plan_id(row.other), "party": row.other_party, "other_party": row.party,
+                "volume": details["other_volume"], "other_volume": details["volume"]}
+    return None
+
+
+def _plan_id(key: str) -> str:
+    return key.split("/", 1)[1]
+
+
+def aircraft_state(s: States, row: int) -> dict[str, Any]:
+    """One aircraft's state (degrees, metres, m/s) at the snapshot time."""
+    return {"icao24": str(s.icao24[row]), "callsign": str(s.callsign[row]), "party": str(s.party[row]),
+            "time": float(s.time[row]), "lat": round(float(s.lat[row]), 6), "lon": round(float(s.lon[row]), 6),
+            "altitude": round(float(s.altitude[row]), 1), "velocity": round(float(s.velocity[row]), 2),
+            "heading": round(float(s.heading[row]), 2), "vertrate": round(float(s.vertrate[row]), 2)}
+
+
+def tactical_view(conflict: dict[str, Any], viewer: Viewer) -> dict[str, Any] | None:
+    """A tactical conflict (service record with both aircraft's predicted states) for ``viewer``."""
+    parties = (conflict["party_a"], conflict["party_b"])
+    if viewer is not None and viewer not in parties:
+        return None
+    return conflict  # both states are predictions around the conflict: each party may see the other's
+
+
+def tracks_view(snapshot: States, conflicts: Iterable[dict[str, Any]], viewer: Viewer) -> list[dict[str, Any]]:
+    """Aircraft ``viewer`` may see now: its own, plus intruders in conflict with its own (flagged)."""
+    if viewer is None:
+        rows = np.arange(len(snapshot))
+        return [aircraft_state(snapshot, int(r)) for r in rows]
+    own = np.flatnonzero(snapshot.party == viewer)
+    shown = [aircraft_state(snapshot, int(r)) for r in own]
+    intruders: dict[str, dict[str, Any]] = {}
+    for conflict in conflicts:
+        if conflict["party_a"] == viewer and conflict["party_b"] != viewer:
+            intruders[conflict["b"]] = conflict["state_b"]
+        elif conflict["party_b"] == viewer and conflict["party_a"] != viewer:
+            intruders[conflict["a"]] = conflict["state_a"]
+    shown.extend({**state, "intruder": True} for state in intruders.values())
+    return shown
+
+
+def thread_visible(thread: Thread, viewer: Viewer) -> bool:
+    return viewer is None or viewer in thread.parties
+
+
+def thread_view(thread: Thread, messages: list[Message] | None = None) -> dict[str, Any]:
+    view = {"id": thread.id, "subject": thread.subject, "conflict": thread.conflict, "parties": thread.parties,
+            "status": thread.status, "created": iso(thread.created), "acknowledge_by": iso(thread.ack_deadline),
+            "acknowledged_by": thread.acknowledged_by}
+    if messages is not None:
+        view["messages"] = [message_view(m) for m in messages]
+    return view
+
+
+def message_view(message: Message) -> dict[str, Any]:
+    return {"id": message.id, "thread": message.thread, "party": message.party, "author": message.author,
+            "kind": message.kind, "text": message.text, "proposal": message.proposal, "reply_to": message.reply_to,
+            "deadline": iso(message.deadline), "status": message.status, "created": iso(message.created)}

@@ -1,0 +1,71 @@
+"""Service settings: where the data lives, the agreed standard, how often detection runs."""
+
+from __future__ import annotations
+
+import os
+import time as _time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+DEFAULT_DATABASE = "deconflict.db"
+
+
+@dataclass(frozen=True)
+class ServiceSettings:
+    """Everything the service needs to start. Times in seconds, distances in metres (SPEC §1).
+
+    ``database``: SQLite file or SQLAlchemy URL (``DECONFLICT_DATABASE_URL`` overrides the default).
+    ``key_file``: the Ed25519 audit key (created on first start beside the SQLite file).
+    ``standard``: alert standard for live surveillance; ``vtol`` 200 ft as SPEC §3 says for the service.
+    ``detection_period``: longest time between two detection runs (a track batch triggers one sooner,
+    at most every ``detection_min_interval``). ``max_age``: tracks older than this are dropped.
+    ``acknowledge_within``: a conflict thread not acknowledged by every party within this escalates
+    to the cell; ``proposal_deadline``: default answer time of a proposal.
+    ``clock_origin``/``clock_speed``: accelerated time (demo): service time = origin + speed x elapsed.
+    """
+
+    database: str = field(default_factory=lambda: os.environ.get("DECONFLICT_DATABASE_URL", DEFAULT_DATABASE))
+    key_file: str | None = None
+    standard: str = "en-route"
+    vtol: float = 60.96
+    plan_margin: float = 0.0
+    equal_priority: str = "accept"
+    detection_period: float = 1.0
+    detection_min_interval: float = 0.2
+    max_age: float = 60.0
+    alert_m: int = 2
+    alert_n: int = 3
+    alert_hysteresis: float = 5.0
+    acknowledge_within: float = 120.0
+    proposal_deadline: float = 300.0
+    clock_origin: float | None = None
+    clock_speed: float = 1.0
+
+    @property
+    def key_path(self) -> Path:
+        if self.key_file:
+            return Path(self.key_file)
+        if "://" not in self.database:
+            return Path(self.database).expanduser().with_suffix(".key")
+        return Path("deconflict-service.key")
+
+
+class Clock:
+    """Service time in UNIX seconds: real time, or accelerated from an origin (demo, replays)."""
+
+    def __init__(self, origin: float | None = None, speed: float = 1.0) -> None:
+        if not speed > 0:
+            raise ValueError(f"clock speed must be > 0, got {speed}")
+        self.speed = float(speed)
+        self._origin = _time.time() if origin is None else float(origin)
+        self._started = _time.monotonic()
+        self._real = origin is None and speed == 1.0
+
+    def now(self) -> float:
+        if self._real:
+            return _time.time()
+        return self._origin + (_time.monotonic() - self._started) * self.speed
+
+    def real_seconds(self, service_seconds: float) -> float:
+        """Wall-clock seconds that ``service_seconds`` of service time take."""
+        return service_seconds / self.speed

@@ -1,0 +1,1 @@
+"""Persistence: the database schema and its migrations, and the signed audit hash chain."""

@@ -1,0 +1,66 @@
+"""Database connection: SQLite file by default (WAL, synchronous=FULL: a commit survives kill -9 and
+power loss), PostgreSQL through a ``postgresql+psycopg://`` URL. The schema is brought to the latest
+Alembic revision when the service opens it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.exc import ArgumentError, OperationalError
+from sqlalchemy.orm import sessionmaker
+
+MIGRATIONS = Path(__file__).with_name("migrations")
+
+
+class DatabaseError(RuntimeError):
+    """The database cannot be opened or migrated: names the URL (without password) and why."""
+
+
+def database_url(url_or_path: str) -> str:
+    """A SQLAlchemy URL from a URL or a plain file path (a SQLite file)."""
+    if "://" in url_or_path:
+        if url_or_path.startswith("postgresql://"):
+            return "postgresql+psycopg://" + url_or_path[len("postgresql://"):]
+        return url_or_path
+    return f"sqlite:///{Path(url_or_path).expanduser()}"
+
+
+def open_engine(url_or_path: str) -> Engine:
+    """An engine on the database, its schema migrated to the latest revision."""
+    url = database_url(url_or_path)
+    try:
+        if url.startswith("sqlite"):
+            engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+            event.listen(engine, "connect", _sqlite_pragmas)
+        else:
+            engine = create_engine(url, pool_size=8, max_overflow=8, pool_pre_ping=True)
+        migrate(engine)
+    except (ArgumentError, OperationalError, ModuleNotFoundError) as error:
+        shown = url.split("@")[-1] if "@" in url else url
+        raise DatabaseError(f"database {shown}: {str(error).splitlines()[0]}") from None
+    return engine
+
+
+def _sqlite_pragmas(connection, _record) -> None:  # noqa: ANN001
+    cursor = connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=FULL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+def migrate(engine: Engine) -> None:
+    """Upgrade the schema to the latest migration (``alembic upgrade head`` on this engine)."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "head")
+
+
+def sessions(engine: Engine) -> sessionmaker:
+    return sessionmaker(engine, expire_on_commit=False)

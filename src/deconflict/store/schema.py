@@ -1,0 +1,138 @@
+"""The service's tables (SQLAlchemy 2 declarative). Changes go through an Alembic migration
+(``store/migrations/versions``); the tests check the migrated schema matches these models.
+
+Times are UNIX seconds (float, UTC), as everywhere inside the project (SPEC §1).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import JSON, Boolean, Float, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON}
+
+
+class Party(Base):
+    """An independent party sharing the airspace (an air force, a base's controllers, a drone operator)."""
+
+    __tablename__ = "parties"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    title: Mapped[str] = mapped_column(String(200), default="")
+    suspended: Mapped[bool] = mapped_column(Boolean, default=False)
+    created: Mapped[float] = mapped_column(Float)
+
+
+class Member(Base):
+    """A person or system holding a bearer token. ``party`` is None for the de-confliction cell."""
+
+    __tablename__ = "members"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(100))
+    party: Mapped[str | None] = mapped_column(ForeignKey("parties.id"), nullable=True)
+    role: Mapped[str] = mapped_column(String(16))  # operator | observer | cell
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    revoked: Mapped[bool] = mapped_column(Boolean, default=False)
+    created: Mapped[float] = mapped_column(Float)
+
+
+class PlanRecord(Base):
+    """A party's plan: the submitted document (plans-file schema) and its version counter."""
+
+    __tablename__ = "plans"
+    key: Mapped[str] = mapped_column(String(80), primary_key=True)  # party/plan id
+    party: Mapped[str] = mapped_column(ForeignKey("parties.id"), index=True)
+    plan_id: Mapped[str] = mapped_column(String(64))
+    version: Mapped[int] = mapped_column(Integer)
+    document: Mapped[dict[str, Any]] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(16))  # accepted | rejected | deleted
+    created: Mapped[float] = mapped_column(Float)
+    updated: Mapped[float] = mapped_column(Float)
+
+
+class StrategicConflict(Base):
+    """Two plans' volumes overlapping (found when the first of them was submitted or edited)."""
+
+    __tablename__ = "strategic_conflicts"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    plan: Mapped[str] = mapped_column(String(80), index=True)
+    other: Mapped[str] = mapped_column(String(80), index=True)
+    party: Mapped[str] = mapped_column(String(32))
+    other_party: Mapped[str] = mapped_column(String(32))
+    blocking: Mapped[bool] = mapped_column(Boolean)
+    overlap: Mapped[dict[str, Any]] = mapped_column(JSON)  # GeoJSON Feature of the overlap, the volumes involved
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created: Mapped[float] = mapped_column(Float)
+
+
+class TacticalConflict(Base):
+    """A pair of aircraft with a displayed alert; ``cleared`` set when the alert ended."""
+
+    __tablename__ = "tactical_conflicts"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    a: Mapped[str] = mapped_column(String(32))
+    b: Mapped[str] = mapped_column(String(32))
+    party_a: Mapped[str] = mapped_column(String(32))
+    party_b: Mapped[str] = mapped_column(String(32))
+    level: Mapped[int] = mapped_column(Integer)
+    raised: Mapped[float] = mapped_column(Float)
+    updated: Mapped[float] = mapped_column(Float)
+    cleared: Mapped[float | None] = mapped_column(Float, nullable=True)
+    geometry: Mapped[dict[str, Any]] = mapped_column(JSON)  # t_in, t_cpa, d_cpa ... and both predicted states
+    __table_args__ = (Index("ix_tactical_open", "cleared"),)
+
+
+class Thread(Base):
+    """A hotline thread: one per conflict, or a free one between parties."""
+
+    __tablename__ = "threads"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    subject: Mapped[str] = mapped_column(String(200))
+    conflict: Mapped[str | None] = mapped_column(String(40), nullable=True, unique=True)  # tactical:N / strategic:N
+    parties: Mapped[list[Any]] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(16), default="open")  # open | escalated | settled
+    created: Mapped[float] = mapped_column(Float)
+    ack_deadline: Mapped[float | None] = mapped_column(Float, nullable=True)
+    acknowledged_by: Mapped[list[Any]] = mapped_column(JSON, default=list)
+
+
+class Message(Base):
+    """A hotline entry: a message, a resolution proposal, or a reply to one (ack / accept / reject)."""
+
+    __tablename__ = "messages"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    thread: Mapped[int] = mapped_column(ForeignKey("threads.id"), index=True)
+    party: Mapped[str | None] = mapped_column(String(32), nullable=True)  # None: the cell or the service
+    author: Mapped[str] = mapped_column(String(100))
+    kind: Mapped[str] = mapped_column(String(16))  # message | proposal | acknowledge | accept | reject | escalation
+    text: Mapped[str] = mapped_column(Text, default="")
+    proposal: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    reply_to: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    deadline: Mapped[float | None] = mapped_column(Float, nullable=True)
+    status: Mapped[str | None] = mapped_column(String(16), nullable=True)  # proposals: pending|accepted|rejected|expired
+    created: Mapped[float] = mapped_column(Float)
+
+
+class AuditEntry(Base):
+    """One link of the audit hash chain (see `deconflict.store.audit`)."""
+
+    __tablename__ = "audit"
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    body: Mapped[str] = mapped_column(Text)  # canonical JSON, exactly as hashed
+    parties: Mapped[list[Any]] = mapped_column(JSON)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64), unique=True)
+    signature: Mapped[str] = mapped_column(String(100))
+
+
+class AuditHead(Base):
+    """Per scope (a party, or ``*`` for the whole chain): entries so far and the latest one."""
+
+    __tablename__ = "audit_heads"
+    scope: Mapped[str] = mapped_column(String(32), primary_key=True)
+    count: Mapped[int] = mapped_column(Integer)
+    seq: Mapped[int] = mapped_column(Integer)
+    hash: Mapped[str] = mapped_column(String(64))
