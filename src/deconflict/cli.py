@@ -37,6 +37,8 @@ from deconflict.io.simulation_report import metrics, write_plots
 from deconflict.io.receivers import parse_timezone
 from deconflict.io.station import DEFAULT_PORTS, Station, StationError, connect, guess_format, replay
 from deconflict.io.states_file import StatesFileError, read_states_checked, write_conflicts, write_states
+from deconflict.service.errors import ServiceError
+from deconflict.store.errors import DatabaseError
 
 EXIT_USAGE = 2
 
@@ -174,15 +176,123 @@ def bands(
 
 @app.command()
 def demo(
-    lookahead: Annotated[str, typer.Option(help="Look-ahead time.")] = "5min",
+    port: Annotated[int, typer.Option(help="Loopback port of the demo service.")] = 8000,
+    speed: Annotated[float, typer.Option(help="Accelerated time: service seconds per real second.")] = 40.0,
+    duration: Annotated[Optional[str], typer.Option(help="Scenario time to run (default: the scenario's, 40min).")] = None,
+    db: Annotated[Optional[Path], typer.Option(help="SQLite file (default: a new one in a temporary folder).")] = None,
+    keep_serving: Annotated[bool, typer.Option(help="Keep the service up after the scenario.")] = False,
 ) -> None:
-    """Detect conflicts in the bundled two-party scenario near an air base and show them as a table."""
-    sample = resources.files("deconflict") / "data" / "sample_states.csv"
-    with resources.as_file(sample) as path:
-        conflicts, aircraft, summary = _run_detection(path, None, lookahead, "5nm", "1000ft", "0ft", "60s", False, None)
-    console = Console(width=max(Console().width, 110))  # a conflict row must not wrap
-    console.print(f"[bold]deconflict demo[/bold]: bundled snapshot {sample.name}, {summary}")
-    console.print(conflict_table(conflicts))
+    """The service on 127.0.0.1 with SQLite and the bundled air-base scenario in accelerated time:
+    two parties file plans and fly, conflicts appear, proposals are exchanged on the hotline and accepted."""
+    import tempfile
+
+    from deconflict.service.demo import run_demo
+
+    console = Console()
+    if speed <= 0:
+        raise UserError(f"--speed: expected a positive factor, got {speed:g}")
+    seconds = None if duration is None else parse_duration(duration, "--duration")
+    database = str(db) if db is not None else str(Path(tempfile.mkdtemp(prefix="deconflict-demo-")) / "demo.db")
+
+    def ready(url: str, tokens: dict[str, str]) -> None:
+        console.print(f"[bold]deconflict demo[/bold]: service on {url} (API docs {url}/docs), database {database}, "
+                      f"time x{speed:g}")
+        for name, token in tokens.items():
+            console.print(f"  token for {name}: {token}")
+
+    result = run_demo(database, port=port, speed=speed, duration=seconds, say=console.print,
+                      keep_serving=keep_serving, ready=ready)
+    console.print(f"[bold]done[/bold]: {result.tactical_raised} tactical and {result.strategic_raised} strategic "
+                  f"conflicts, {result.proposals} proposals, {result.accepted} accepted; audit verified: "
+                  + ", ".join(f"{k} {v} entries" for k, v in result.verified.items()))
+
+
+@app.command()
+def serve(
+    db: Annotated[Optional[str], typer.Option(help="SQLite file or database URL (default: $DECONFLICT_DATABASE_URL "
+                                                   "or deconflict.db).")] = None,
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    key: Annotated[Optional[Path], typer.Option(help="Ed25519 audit key (PEM; created if missing).")] = None,
+    standard: Annotated[str, typer.Option(help="Alert standard: en-route, terminal, do-365.")] = "en-route",
+    vtol: Annotated[str, typer.Option(help="Vertical tolerance for level pairs (SPEC §3).")] = "200ft",
+    equal_priority: Annotated[str, typer.Option(help="Plans of equal priority: accept (both notified) or reject.")] = "accept",
+) -> None:
+    """Run the multi-party service (HTTP API, live detection, hotline, audit record)."""
+    import uvicorn
+
+    from deconflict.service.app import create_app
+
+    service = _service(db, key, standard=standard, vtol=parse_distance(vtol, "--vtol"), equal_priority=equal_priority)
+    Console(stderr=True).print(f"deconflict service on http://{host}:{port} (docs /docs), database "
+                               f"{service.settings.database}, audit key {service.settings.key_path}")
+    uvicorn.run(create_app(service), host=host, port=port, log_level="warning")
+
+
+def _service(db: str | None, key: Path | None = None, **options):  # noqa: ANN202
+    from deconflict.service.deconfliction import Deconfliction
+    from deconflict.service.settings import ServiceSettings
+
+    settings = ServiceSettings(**({"database": db} if db else {}), key_file=str(key) if key else None, **options)
+    named_standard(settings.standard)
+    return Deconfliction(settings)
+
+
+admin_app = typer.Typer(help="Parties and members of the service (works on the database directly).",
+                        no_args_is_help=True)
+app.add_typer(admin_app, name="admin")
+DbOption = Annotated[Optional[str], typer.Option("--db", help="SQLite file or database URL (as for serve).")]
+
+
+@admin_app.command("add-party")
+def admin_add_party(party: Annotated[str, typer.Argument(help="Party id: letters, digits, - or _.")],
+                    title: Annotated[str, typer.Option(help="Full name.")] = "", db: DbOption = None) -> None:
+    """Create a party."""
+    _service(db).add_party(party, title)
+    print(f"party {party} created")
+
+
+@admin_app.command("add-member")
+def admin_add_member(name: Annotated[str, typer.Argument(help="Who holds the token.")],
+                     role: Annotated[str, typer.Option(help="operator, observer or cell.")] = "operator",
+                     party: Annotated[Optional[str], typer.Option(help="The member's party (not for the cell).")] = None,
+                     db: DbOption = None) -> None:
+    """Create a member and print its bearer token (shown once; the database keeps only its hash)."""
+    print(_service(db).add_member(name, role, party))
+
+
+@admin_app.command("list")
+def admin_list(db: DbOption = None) -> None:
+    """Parties and whether they take part."""
+    for party in _service(db).parties():
+        print(f"{party['id']}\t{'suspended' if party['suspended'] else 'active'}\t{party['title']}")
+
+
+audit_app = typer.Typer(help="The tamper-evident audit record.", no_args_is_help=True)
+app.add_typer(audit_app, name="audit")
+
+
+@audit_app.command("verify")
+def audit_verify(
+    record: Annotated[Path, typer.Argument(help="Receipts or whole chain as downloaded (JSON lines with a head).")],
+    key: Annotated[Path, typer.Option(help="The service's public key (PEM, from GET /v1/audit/key).")],
+) -> None:
+    """Check every hash, link, signature and receipt number; exit 1 naming the first entry that fails."""
+    from deconflict.store.audit import AuditError, load_public_key, read_records, verify
+
+    try:
+        public = load_public_key(key.read_bytes(), str(key))
+        records, head = read_records(record)
+        if head is None:
+            raise AuditError(f"{record}: no signed head line; a record cut short could not be detected")
+        result = verify(records, head, public)
+    except OSError as error:
+        raise UserError(f"{key}: cannot read ({error.strerror})") from None
+    except AuditError as error:
+        print(f"TAMPERED: {record}: {error}", file=sys.stderr)
+        raise typer.Exit(1) from None
+    scope = "whole chain" if result.scope == "*" else f"receipts of {result.scope}"
+    print(f"verified: {record}: {scope}, {result.entries} entries up to seq {result.last_seq}, signed by the key")
 
 
 @app.command()
@@ -506,7 +616,7 @@ def main(argv: list[str] | None = None) -> None:
         print("aborted", file=sys.stderr)
         sys.exit(130)
     except (UserError, UnitError, StatesFileError, DetectionError, ScenarioError, StandardError, BandsError,
-            PlansFileError, PlanError, StationError) as error:
+            PlansFileError, PlanError, StationError, ServiceError, DatabaseError) as error:
         _fail(str(error))
     except typer.TyperException as error:  # usage errors (typer's own click): missing argument, unknown option
         message = error.format_message() if hasattr(error, "format_message") else str(error)

@@ -33,7 +33,7 @@ from deconflict.service.events import CELL, EventBus
 from deconflict.service.picture import Picture
 from deconflict.service.settings import Clock, ServiceSettings
 from deconflict.store.audit import AuditLog, ServiceKey, entry_record
-from deconflict.store.database import open_engine, sessions
+from deconflict.store.database import open_engine, sessions, writer
 from deconflict.store.schema import (AuditEntry, Member, Message, Party, PlanRecord, StrategicConflict,
                                      TacticalConflict, Thread)
 
@@ -57,6 +57,7 @@ class Deconfliction:
         self.clock = Clock(settings.clock_origin, settings.clock_speed)
         self.engine = engine or open_engine(settings.database)
         self.Session = sessions(self.engine)
+        self._WriteSession = sessions(writer(self.engine))
         self.key = ServiceKey.load_or_create(settings.key_path)
         self.audit = AuditLog(self.key)
         self.events = EventBus()
@@ -90,7 +91,7 @@ class Deconfliction:
     @contextmanager
     def write(self) -> Iterator[Session]:
         """One serialised transaction: committed (durably) on success, rolled back on any error."""
-        with self._lock, self.Session() as session:
+        with self._lock, self._WriteSession() as session:
             session.info["events"] = []
             with session.begin():
                 yield session

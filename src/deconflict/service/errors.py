@@ -35,3 +35,7 @@ class StateConflict(ServiceError):
 
 class PreconditionRequired(ServiceError):
     status = 428
+
+
+class DemoError(ServiceError):
+    """The bundled demo cannot run (scenario file, port in use): says which and why."""

@@ -13,11 +13,9 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.exc import ArgumentError, OperationalError
 from sqlalchemy.orm import sessionmaker
 
+from deconflict.store.errors import DatabaseError
+
 MIGRATIONS = Path(__file__).with_name("migrations")
-
-
-class DatabaseError(RuntimeError):
-    """The database cannot be opened or migrated: names the URL (without password) and why."""
 
 
 def database_url(url_or_path: str) -> str:
@@ -36,6 +34,7 @@ def open_engine(url_or_path: str) -> Engine:
         if url.startswith("sqlite"):
             engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
             event.listen(engine, "connect", _sqlite_pragmas)
+            event.listen(engine, "begin", _sqlite_begin)
         else:
             engine = create_engine(url, pool_size=8, max_overflow=8, pool_pre_ping=True)
         migrate(engine)
@@ -46,11 +45,24 @@ def open_engine(url_or_path: str) -> Engine:
 
 
 def _sqlite_pragmas(connection, _record) -> None:  # noqa: ANN001
+    connection.isolation_level = None  # transactions are begun by _sqlite_begin, not by the driver
     cursor = connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=FULL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
+
+
+def _sqlite_begin(connection) -> None:  # noqa: ANN001
+    """Writers take the database's write lock when they begin (BEGIN IMMEDIATE), so two processes
+    appending to the audit chain wait for each other instead of failing on a stale snapshot."""
+    immediate = connection.get_execution_options().get("writer", False)
+    connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+def writer(engine: Engine) -> Engine:
+    """The same engine, for transactions that write (see `_sqlite_begin`)."""
+    return engine.execution_options(writer=True)
 
 
 def migrate(engine: Engine) -> None:

@@ -1,0 +1,312 @@
+"""`deconflict demo`: the service on loopback with a bundled two-party scenario in accelerated time.
+
+Scripted flights fly their routes and each party pushes its own tracks over the API; each party is
+a small bot holding only its own token, so it sees what that party may see. North proposes a
+climb for its aircraft in every tactical conflict and a delay of its plan in every strategic one;
+south accepts; north then flies the climb or edits the plan (with its version token). At the end
+both parties' receipts and the cell's whole chain are downloaded and verified.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from importlib import resources
+from typing import Any, Callable
+
+import httpx
+import numpy as np
+import uvicorn
+import yaml
+from pyproj import Geod
+
+from deconflict.core.units import parse_altitude, parse_duration, parse_speed
+from deconflict.service.app import create_app
+from deconflict.service.deconfliction import Deconfliction
+from deconflict.service.errors import DemoError
+from deconflict.service.settings import ServiceSettings
+from deconflict.store.audit import verify
+
+_GEOD = Geod(ellps="WGS84")
+CLIMB_RATE = 12.0  # m/s, a fighter's expedited climb when it flies an accepted proposal
+_OFFSET = re.compile(r"^T\+(.+)$")
+
+
+@dataclass
+class ScriptedFlight:
+    """A flight along waypoints (lat, lon deg; altitude m) at constant ground speed (m/s), from ``start``
+    (s after the demo start), optionally looping over its route; an accepted climb overrides altitude."""
+
+    id: str
+    callsign: str
+    party: str
+    start: float
+    speed: float
+    lat: np.ndarray
+    lon: np.ndarray
+    altitude: np.ndarray
+    loops: int = 1
+    cleared_altitude: float | None = None
+    cleared_at: float = 0.0
+    _legs: np.ndarray = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.loops > 1:
+            self.lat = np.concatenate([np.tile(self.lat, self.loops), self.lat[:1]])
+            self.lon = np.concatenate([np.tile(self.lon, self.loops), self.lon[:1]])
+            self.altitude = np.concatenate([np.tile(self.altitude, self.loops), self.altitude[:1]])
+        _, _, legs = _GEOD.inv(self.lon[:-1], self.lat[:-1], self.lon[1:], self.lat[1:])
+        self._legs = np.concatenate([[0.0], np.cumsum(legs)])
+
+    def state(self, t: float) -> dict[str, float] | None:
+        """State at ``t`` s after the demo start, or None before departure and after arrival."""
+        flown = (t - self.start) * self.speed
+        if flown < 0 or flown >= self._legs[-1]:
+            return None
+        k = int(np.searchsorted(self._legs, flown, side="right") - 1)
+        fraction = (flown - self._legs[k]) / (self._legs[k + 1] - self._legs[k])
+        heading, _, leg = _GEOD.inv(self.lon[k], self.lat[k], self.lon[k + 1], self.lat[k + 1])
+        lon, lat, _ = _GEOD.fwd(self.lon[k], self.lat[k], heading, fraction * leg)
+        track, _, _ = _GEOD.inv(lon, lat, self.lon[k + 1], self.lat[k + 1])
+        altitude = self.altitude[k] + fraction * (self.altitude[k + 1] - self.altitude[k])
+        vertrate = (self.altitude[k + 1] - self.altitude[k]) / ((self._legs[k + 1] - self._legs[k]) / self.speed)
+        if self.cleared_altitude is not None:
+            climbed = self.altitude_at_clearance + CLIMB_RATE * (t - self.cleared_at)
+            altitude = min(climbed, self.cleared_altitude)
+            vertrate = CLIMB_RATE if climbed < self.cleared_altitude else 0.0
+        return {"lat": lat, "lon": lon, "baroaltitude": float(altitude), "vertrate": float(vertrate),
+                "heading": float(track) % 360.0, "velocity": self.speed}
+
+    def climb(self, t: float, altitude: float) -> None:
+        now = self.state(t)
+        self.altitude_at_clearance = now["baroaltitude"] if now else float(self.altitude[0])
+        self.cleared_altitude, self.cleared_at = altitude, t
+
+
+@dataclass
+class DemoScenario:
+    name: str
+    duration: float
+    parties: dict[str, str]
+    flights: list[ScriptedFlight]
+    plans: dict[str, list[dict[str, Any]]]
+
+
+def load_demo_scenario(name: str = "airbase_demo") -> DemoScenario:
+    source = resources.files("deconflict") / "data" / "scenarios" / f"{name}.yaml"
+    data = yaml.safe_load(source.read_text())
+    try:
+        flights = []
+        for k, f in enumerate(data["flights"]):
+            route = np.array([[float(p[0]), float(p[1]), parse_altitude(str(p[2]), f"flights[{k}].route")]
+                              for p in f["route"]])
+            flights.append(ScriptedFlight(
+                id=f["id"], callsign=f["callsign"], party=f["party"], start=_offset(f["start"], f"flights[{k}].start"),
+                speed=parse_speed(f["speed"], f"flights[{k}].speed"), lat=route[:, 0], lon=route[:, 1],
+                altitude=route[:, 2], loops=int(f.get("loops", 1))))
+        return DemoScenario(name=data["name"], duration=parse_duration(data["duration"], "duration"),
+                            parties=dict(data["parties"]), flights=flights, plans=data.get("plans", {}))
+    except (KeyError, TypeError, ValueError) as error:
+        raise DemoError(f"{source.name}: {error}") from None
+
+
+def _offset(text: str, field_name: str) -> float:
+    match = _OFFSET.match(str(text))
+    if not match:
+        raise DemoError(f"{field_name}: expected an offset from the demo start like T+12min, got {text!r}")
+    return parse_duration(match.group(1), field_name)
+
+
+def absolute_times(value: Any, origin: float) -> Any:
+    """The plan documents with every ``T+...`` offset replaced by an ISO 8601 time after ``origin``."""
+    if isinstance(value, dict):
+        return {k: absolute_times(v, origin) for k, v in value.items()}
+    if isinstance(value, list):
+        return [absolute_times(v, origin) for v in value]
+    if isinstance(value, str) and _OFFSET.match(value):
+        moment = datetime.fromtimestamp(origin + _offset(value, "time"), tz=timezone.utc)
+        return moment.isoformat().replace("+00:00", "Z")
+    return value
+
+
+class PartyBot:
+    """One party at the hotline, through the API with its own token only."""
+
+    def __init__(self, party: str, client: httpx.Client, proposes: bool, say: Callable[[str], None]) -> None:
+        self.party, self.client, self.proposes, self.say = party, client, proposes, say
+        self.handled: set[int] = set()
+        self.flown: set[int] = set()
+
+    def act(self, flights: dict[str, ScriptedFlight], t: float) -> None:
+        for summary in self.client.get("/v1/threads").raise_for_status().json():
+            thread = self.client.get(f"/v1/threads/{summary['id']}").raise_for_status().json()
+            messages = thread["messages"]
+            if self.party not in thread["acknowledged_by"] and thread["status"] == "open":
+                self._post(thread, {"kind": "acknowledge", "text": f"{self.party} on the line"})
+            for message in messages:
+                if message["kind"] == "proposal" and message["party"] != self.party and message["status"] == "pending" \
+                        and message["id"] not in self.handled:
+                    self.handled.add(message["id"])
+                    self._post(thread, {"kind": "accept", "reply_to": message["id"], "text": "agreed"})
+                    self.say(f"[green]{self.party}[/green] accepts proposal {message['id']}: {message['text']}")
+                if message["kind"] == "proposal" and message["party"] == self.party and message["status"] == "accepted" \
+                        and message["id"] not in self.flown:
+                    self.flown.add(message["id"])
+                    self._carry_out(message["proposal"], flights, t)
+            if self.proposes and thread["conflict"] and not any(m["kind"] == "proposal" for m in messages) \
+                    and thread["status"] in ("open", "escalated"):
+                self._propose(thread)
+
+    def _post(self, thread: dict, body: dict) -> None:
+        self.client.post(f"/v1/threads/{thread['id']}/messages", json=body).raise_for_status()
+
+    def _propose(self, thread: dict) -> None:
+        kind, number = thread["conflict"].split(":")
+        conflicts = self.client.get("/v1/conflicts").raise_for_status().json()
+        if kind == "tactical":
+            conflict = next((c for c in conflicts["tactical"] if c["id"] == thread["conflict"]), None)
+            if conflict is None:
+                return
+            own = conflict["state_a"] if conflict["party_a"] == self.party else conflict["state_b"]
+            level = int(np.ceil((own["altitude"] / 0.3048 + 2000) / 1000) * 10)
+            proposal = {"type": "manoeuvre", "aircraft": own["icao24"], "action": "climb", "value": f"FL{level}"}
+            text = f"{own['callsign']} climbs to FL{level} now"
+        else:
+            conflict = next((c for c in conflicts["strategic"] if c["id"] == thread["conflict"]), None)
+            if conflict is None:
+                return
+            overlap = conflict["overlap"]["properties"]
+            span = (datetime.fromisoformat(overlap["time_end"].replace("Z", "+00:00"))
+                    - datetime.fromisoformat(overlap["time_start"].replace("Z", "+00:00"))).total_seconds()
+            minutes = int(np.ceil((span + 300.0) / 300.0) * 5)  # clear the overlap, 5 min to spare, in 5 min steps
+            proposal = {"type": "plan_change", "plan": conflict["plan"], "action": "delay", "value": f"{minutes}min"}
+            text = f"{conflict['plan']} departs {minutes} min later"
+        self.client.post(f"/v1/threads/{thread['id']}/messages",
+                         json={"kind": "proposal", "text": text, "proposal": proposal}).raise_for_status()
+        self.say(f"[cyan]{self.party}[/cyan] proposes on thread {thread['id']}: {text}")
+
+    def _carry_out(self, proposal: dict, flights: dict[str, ScriptedFlight], t: float) -> None:
+        if proposal["type"] == "manoeuvre":
+            flights[proposal["aircraft"]].climb(t, parse_altitude(proposal["value"], "value"))
+            self.say(f"[cyan]{self.party}[/cyan] {proposal['aircraft']} climbing to {proposal['value']}")
+            return
+        plan = self.client.get(f"/v1/plans/{self.party}/{proposal['plan']}").raise_for_status()
+        document = _delayed(plan.json()["document"], parse_duration(proposal["value"], "value"))
+        answer = self.client.put(f"/v1/plans/{self.party}/{proposal['plan']}", json=document,
+                                 headers={"If-Match": plan.headers["etag"]}).raise_for_status().json()
+        self.say(f"[cyan]{self.party}[/cyan] plan {proposal['plan']} delayed {proposal['value']} "
+                 f"(version {answer['version']}, {len(answer['conflicts'])} conflicts left)")
+
+
+def _delayed(document: dict, seconds: float) -> dict:
+    """The plan document with its route departure and volume times moved ``seconds`` later."""
+    def shift(text: str) -> str:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp() + seconds
+        return datetime.fromtimestamp(moment, tz=timezone.utc).isoformat().replace("+00:00", "Z")
+
+    out = dict(document)
+    if "route" in out and out["route"].get("departure"):
+        out["route"] = {**out["route"], "departure": shift(out["route"]["departure"])}
+    if "volumes" in out:
+        out["volumes"] = [{**v, "time": [shift(v["time"][0]), shift(v["time"][1])]} for v in out["volumes"]]
+    return out
+
+
+@dataclass
+class DemoResult:
+    tactical_raised: int
+    strategic_raised: int
+    proposals: int
+    accepted: int
+    verified: dict[str, int]
+    url: str
+    tokens: dict[str, str]
+
+
+def run_demo(database: str, port: int = 8000, speed: float = 40.0, duration: float | None = None,
+             say: Callable[[str], None] = print, keep_serving: bool = False,
+             ready: Callable[[str, dict[str, str]], None] | None = None) -> DemoResult:
+    """Run the scenario against a service on 127.0.0.1:``port`` with the SQLite file ``database``."""
+    scenario = load_demo_scenario()
+    duration = scenario.duration if duration is None else duration
+    origin = float(int(time.time()))
+    settings = ServiceSettings(database=database, clock_origin=origin, clock_speed=speed,
+                               detection_period=max(0.2, 2.0 / speed), acknowledge_within=120.0,
+                               proposal_deadline=300.0)
+    service = Deconfliction(settings)
+    tokens = {"cell": service.add_member("demo cell", "cell", None)}
+    for party, title in scenario.parties.items():
+        service.add_party(party, title)
+        tokens[party] = service.add_member(f"{party} operator", "operator", party)
+    server = uvicorn.Server(uvicorn.Config(create_app(service), host="127.0.0.1", port=port, log_level="warning",
+                                           lifespan="on"))
+    thread = threading.Thread(target=server.run, name="server", daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{port}"
+    while not server.started:
+        if not thread.is_alive():
+            raise DemoError(f"the service could not start on {url} (port in use?)")
+        time.sleep(0.05)
+    if ready is not None:
+        ready(url, tokens)
+    clients = {name: httpx.Client(base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=30)
+               for name, token in tokens.items()}
+    try:
+        for party, documents in scenario.plans.items():
+            for document in absolute_times(documents, origin):
+                answer = clients[party].post("/v1/plans", json=document).raise_for_status().json()
+                say(f"[bold]{party}[/bold] files plan {answer['id']}: {answer['status']}, "
+                    f"{len(answer['conflicts'])} conflict(s)")
+        flights = {f.id: f for f in scenario.flights}
+        bots = [PartyBot("north", clients["north"], proposes=True, say=say),
+                PartyBot("south", clients["south"], proposes=False, say=say)]
+        seen: set[str] = set()
+        showing: set[str] = set()
+        while (t := service.clock.now() - origin) < duration:
+            for party in scenario.parties:
+                rows = [{"time": origin + t, "icao24": f.id, "callsign": f.callsign, **state}
+                        for f in flights.values() if f.party == party and (state := f.state(t)) is not None]
+                if rows:
+                    clients[party].post("/v1/tracks", json=rows).raise_for_status()
+            current = clients["cell"].get("/v1/conflicts").raise_for_status().json()["tactical"]
+            for gone in sorted(showing - {c["id"] for c in current}):
+                say(f"[green]cleared[/green] {gone}")
+            showing = {c["id"] for c in current}
+            for conflict in current:
+                if conflict["id"] not in seen:
+                    seen.add(conflict["id"])
+                    say(f"[red]conflict[/red] {conflict['id']}: {conflict['a']} / {conflict['b']} level "
+                        f"{conflict['level']}, loss of separation in {conflict['t_in']:.0f} s, closest "
+                        f"{conflict['d_cpa'] / 1852:.1f} NM")
+            for bot in bots:
+                bot.act(flights, t)
+            time.sleep(0.25)
+        verified = {}
+        for name, client in clients.items():
+            lines = client.get("/v1/audit/receipts").raise_for_status().text.splitlines()
+            import json
+
+            records = [json.loads(line) for line in lines]
+            result = verify(records[:-1], records[-1]["head"], service.key.public)
+            verified[name] = result.entries
+        with service.Session() as session:
+            from sqlalchemy import func, select
+
+            from deconflict.store.schema import Message, StrategicConflict, TacticalConflict
+
+            counts = (session.scalar(select(func.count()).select_from(TacticalConflict)),
+                      session.scalar(select(func.count()).select_from(StrategicConflict)),
+                      session.scalar(select(func.count()).where(Message.kind == "proposal")),
+                      session.scalar(select(func.count()).where(Message.kind == "accept")))
+        if keep_serving:
+            say(f"scenario over; still serving {url} (Ctrl-C to stop)")
+            thread.join()
+        return DemoResult(*counts, verified=verified, url=url, tokens=tokens)
+    finally:
+        for client in clients.values():
+            client.close()
+        server.should_exit = True
+        thread.join(timeout=10)

@@ -1,0 +1,5 @@
+"""Storage errors (kept apart from the drivers so the CLI can name them without importing them)."""
+
+
+class DatabaseError(RuntimeError):
+    """The database cannot be opened or migrated: names the URL (without password) and why."""
