@@ -32,7 +32,7 @@ from deconflict.service.errors import (BadRequest, Forbidden, NotFound, Precondi
 from deconflict.service.events import CELL, EventBus
 from deconflict.service.picture import Picture
 from deconflict.service.settings import Clock, ServiceSettings
-from deconflict.store.audit import AuditLog, ServiceKey, entry_record
+from deconflict.store.audit import AuditLog, ServiceKey, canonical, entry_record
 from deconflict.store.database import open_engine, sessions, writer
 from deconflict.store.schema import (AuditEntry, Member, Message, Party, PlanRecord, StrategicConflict,
                                      TacticalConflict, Thread)
@@ -52,9 +52,9 @@ class IngestResult:
 class Deconfliction:
     """The running service's state and operations (one instance per process; no globals)."""
 
-    def __init__(self, settings: ServiceSettings, engine: Engine | None = None) -> None:
+    def __init__(self, settings: ServiceSettings, engine: Engine | None = None, clock: Clock | None = None) -> None:
         self.settings = settings
-        self.clock = Clock(settings.clock_origin, settings.clock_speed)
+        self.clock = clock or Clock(settings.clock_origin, settings.clock_speed)
         self.engine = engine or open_engine(settings.database)
         self.Session = sessions(self.engine)
         self._WriteSession = sessions(writer(self.engine))
@@ -315,7 +315,7 @@ class Deconfliction:
                 other = self.plans.get(c.other)
                 row = StrategicConflict(
                     plan=c.plan, other=c.other, party=c.party, other_party=c.other_party, blocking=c.blocking,
-                    overlap={"overlap": c.geojson(), "volume": ntk.volume_feature(kept.volumes[c.volume]),
+                    overlap={"overlap": ntk.overlap_feature(c), "volume": ntk.volume_feature(kept.volumes[c.volume]),
                              "other_volume": ntk.volume_feature(other.volumes[c.other_volume].shifted(c.departure))},
                     active=True, created=self.clock.now())
                 session.add(row)
@@ -324,14 +324,14 @@ class Deconfliction:
         self._record(session, "plan.submitted" if previous is None else "plan.updated", who.actor(), (record.party,),
                      {"plan": record.plan_id, "version": record.version, "status": record.status,
                       "edit_refused": previous is not None and not accepted,
-                      "document_sha256": hashlib.sha256(repr(sorted(record.document.items())).encode()).hexdigest()})
+                      "document_sha256": hashlib.sha256(canonical(record.document)).hexdigest()})
         for row in rows:
             self._record(session, "conflict.raised", SERVICE_ACTOR, (row.party, row.other_party),
                          {"conflict": f"strategic:{row.id}", "blocking": row.blocking,
                           "overlap": row.overlap["overlap"]})
             if row.party != row.other_party:
                 self._open_thread(session, f"strategic:{row.id}", (row.party, row.other_party),
-                                  f"Plans overlap: {record.plan_id} ({row.party}) and a plan of {row.other_party}")
+                                  f"Plans of {row.party} and {row.other_party} overlap")
         session.flush()
         for row in rows:
             self._emit(session, "conflict.raised", {v: ntk.strategic_view(row, v) for v in ntk.audiences(
@@ -344,7 +344,7 @@ class Deconfliction:
         answer = ntk.plan_view(record)
         answer["conflicts"] = [ntk.strategic_view(r, party) for r in rows]
         answer["accepted"] = not blocked
-        answer["blocked_by"] = [{"other_party": c.other_party, "reason": c.reason, "overlap": c.geojson()}
+        answer["blocked_by"] = [{"other_party": c.other_party, "reason": c.reason, "overlap": ntk.overlap_feature(c)}
                                 for c in blocked]
         return answer
 

@@ -49,6 +49,13 @@ def volume_feature(volume: Volume4D) -> dict[str, Any]:
                            "time_start": iso(volume.time_start), "time_end": iso(volume.time_end)}}
 
 
+def overlap_feature(conflict: Any) -> dict[str, Any]:
+    """Where two plans overlap (footprint, times, altitudes), without naming either plan: both sides see it."""
+    feature = conflict.geojson()
+    keep = ("time_start", "time_end", "alt_lower", "alt_upper", "separation", "blocking", "reason")
+    return {**feature, "properties": {k: v for k, v in feature["properties"].items() if k in keep}}
+
+
 def strategic_view(row: StrategicConflict, viewer: Viewer) -> dict[str, Any] | None:
     """A strategic conflict as ``viewer`` sees it, or None when it does not concern ``viewer``."""
     details = row.overlap

@@ -1,0 +1,123 @@
+"""Plans over the API: submit, strategic check, versions (409 on stale), need-to-know of conflicts."""
+
+from __future__ import annotations
+
+import threading
+
+from tests.service.builders import plan
+
+
+def test_submit_read_update_delete_with_versions(world):
+    alpha = world["alpha_op"]
+    created = alpha.post("/v1/plans", json=plan("P1"))
+    assert created.status_code == 201
+    assert created.json()["status"] == "accepted" and created.json()["version"] == 1
+    assert created.headers["etag"] == '"1"'
+    read = alpha.get("/v1/plans/alpha/P1")
+    assert read.json()["document"]["volumes"][0]["circle"]["radius"] == "5km"
+
+    moved = plan("P1", lon=5.5)
+    assert alpha.put("/v1/plans/alpha/P1", json=moved).status_code == 428  # no version given
+    updated = alpha.put("/v1/plans/alpha/P1", json=moved, headers={"If-Match": '"1"'})
+    assert updated.status_code == 200 and updated.json()["version"] == 2
+    stale = alpha.put("/v1/plans/alpha/P1", json=plan("P1"), headers={"If-Match": '"1"'})
+    assert stale.status_code == 409 and "version 2" in stale.json()["detail"]
+    assert alpha.get("/v1/plans/alpha/P1").json()["document"]["volumes"][0]["circle"]["lon"] == 5.5
+
+    assert alpha.delete("/v1/plans/alpha/P1", headers={"If-Match": '"1"'}).status_code == 409
+    assert alpha.delete("/v1/plans/alpha/P1", headers={"If-Match": '"2"'}).status_code == 204
+    assert alpha.get("/v1/plans/alpha/P1").status_code == 404
+    assert alpha.get("/v1/plans").json() == []
+    assert alpha.post("/v1/plans", json=plan("P1")).status_code == 409  # the id stays taken
+
+
+def test_bad_plan_gets_one_line_naming_the_field(world):
+    answer = world["alpha_op"].post("/v1/plans", json={"id": "X", "volumes": [
+        {"circle": {"lat": 95, "lon": 5, "radius": "5km"}, "altitude": ["FL100", "FL200"],
+         "time": ["2026-11-18T10:00:00Z", "2026-11-18T11:00:00Z"]}]})
+    assert answer.status_code == 422
+    detail = answer.json()["detail"]
+    assert "lat" in detail and "\n" not in detail
+    unit = world["alpha_op"].post("/v1/plans", json=plan("Y", radius="5"))
+    assert unit.status_code == 422 and "radius" in unit.json()["detail"]
+    assert world["alpha_op"].get("/v1/plans").json() == []
+
+
+def test_strategic_conflict_shows_each_side_only_the_conflicting_volume(world):
+    alpha, bravo = world["alpha_op"], world["bravo_op"]
+    secret = plan("A-SECRET-1", lat=45.0, lon=5.0)
+    secret["volumes"].append({**plan("x", lat=41.234567, lon=2.345678)["volumes"][0]})  # a volume bravo must not see
+    assert alpha.post("/v1/plans", json=secret).status_code == 201
+    alpha.post("/v1/plans", json=plan("A-SECRET-2", lat=40.0, lon=1.0))
+    answer = bravo.post("/v1/plans", json=plan("B1", lat=45.0, lon=5.05)).json()
+    assert answer["accepted"] and answer["status"] == "accepted"  # equal priority, accept policy: both notified
+    assert len(answer["conflicts"]) == 1
+    seen_by_bravo = bravo.get("/v1/conflicts").json()["strategic"]
+    assert len(seen_by_bravo) == 1
+    conflict = seen_by_bravo[0]
+    assert conflict["plan"] == "B1" and conflict["other_party"] == "alpha"
+    assert conflict["other_volume"]["geometry"]["type"] == "Polygon"
+    text = str(bravo.get("/v1/conflicts").json()) + str(bravo.get("/v1/plans").json())
+    assert "A-SECRET" not in text and "41.23" not in text and "2.34" not in text
+    assert bravo.get("/v1/plans/alpha/A-SECRET-1").status_code == 404
+    seen_by_alpha = alpha.get("/v1/conflicts").json()["strategic"]
+    assert seen_by_alpha[0]["plan"] == "A-SECRET-1" and "B1" not in str(seen_by_alpha)
+    cell = world["cell"].get("/v1/conflicts").json()["strategic"][0]
+    assert {cell["plan"], cell["other_plan"]} == {"A-SECRET-1", "B1"}
+    thread = bravo.get("/v1/threads").json()
+    assert len(thread) == 1 and thread[0]["parties"] == ["alpha", "bravo"]
+
+
+def test_higher_priority_plan_blocks_and_an_edit_that_would_conflict_is_refused(world):
+    alpha, bravo = world["alpha_op"], world["bravo_op"]
+    alpha.post("/v1/plans", json=plan("A1", priority=5))
+    blocked = bravo.post("/v1/plans", json=plan("B1", lon=5.05, priority=1)).json()
+    assert blocked["status"] == "rejected" and not blocked["accepted"]
+    assert blocked["blocked_by"][0]["other_party"] == "alpha" and "A1" not in str(blocked)
+    clear = bravo.post("/v1/plans", json=plan("B2", lon=7.0, priority=1)).json()
+    assert clear["status"] == "accepted"
+    refused = bravo.put("/v1/plans/bravo/B2", json=plan("B2", lon=5.05, priority=1), headers={"If-Match": '"1"'}).json()
+    assert not refused["accepted"] and refused["status"] == "accepted"
+    assert refused["document"]["volumes"][0]["circle"]["lon"] == 7.0  # the old version still holds
+
+
+def test_deleting_a_plan_clears_its_conflicts(world):
+    alpha, bravo = world["alpha_op"], world["bravo_op"]
+    alpha.post("/v1/plans", json=plan("A1"))
+    bravo.post("/v1/plans", json=plan("B1", lon=5.05))
+    assert len(alpha.get("/v1/conflicts").json()["strategic"]) == 1
+    bravo.delete("/v1/plans/bravo/B1", headers={"If-Match": '"1"'})
+    assert alpha.get("/v1/conflicts").json()["strategic"] == []
+
+
+def test_concurrent_updates_on_one_version_exactly_one_wins(world):
+    alpha = world["alpha_op"]
+    alpha.post("/v1/plans", json=plan("P1"))
+    statuses, barrier = [], threading.Barrier(8)
+
+    def edit(k: int) -> None:
+        barrier.wait()
+        answer = alpha.put("/v1/plans/alpha/P1", json=plan("P1", lon=5.0 + k / 100), headers={"If-Match": '"1"'})
+        statuses.append(answer.status_code)
+
+    workers = [threading.Thread(target=edit, args=(k,)) for k in range(8)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    assert sorted(statuses) == [200] + [409] * 7
+    assert alpha.get("/v1/plans/alpha/P1").json()["version"] == 2
+
+
+def test_plans_survive_a_restart_and_still_conflict(world, tmp_path):
+    from deconflict.service.deconfliction import Deconfliction
+
+    world["alpha_op"].post("/v1/plans", json=plan("A1"))
+    again = Deconfliction(world.service.settings, clock=world.clock)
+    assert "alpha/A1" in again.plans
+    from deconflict.service.auth import Principal, Role
+
+    bravo = Principal(3, "bravo_op", "bravo", Role.OPERATOR)
+    answer = again.submit_plan(bravo, plan("B1", lon=5.05))
+    assert len(answer["conflicts"]) == 1
+    again.engine.dispose()

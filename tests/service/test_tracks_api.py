@@ -1,0 +1,83 @@
+"""Track batches, continuous tactical detection with alert levels, and need-to-know of the picture."""
+
+from __future__ import annotations
+
+from tests.service.builders import head_on, tracks
+from tests.service.conftest import T0
+
+
+def test_head_on_pair_of_two_parties_raises_a_conflict_each_side_sees(world):
+    mine, theirs = head_on()
+    far = {"time": T0, "icao24": "b-far", "lat": 50.0, "lon": 10.0, "callsign": "HIDDEN9"}
+    assert world["alpha_op"].post("/v1/tracks", json=tracks(mine)).json()["accepted"] == 1
+    assert world["bravo_op"].post("/v1/tracks", json=tracks(theirs, far)).json()["accepted"] == 2
+    world.service.detect_now()
+    for member in ("alpha_op", "alpha_obs", "bravo_op", "cell"):
+        conflicts = world[member].get("/v1/conflicts").json()["tactical"]
+        assert len(conflicts) == 1, member
+        c = conflicts[0]
+        assert (c["a"], c["b"], c["party_a"], c["party_b"]) == ("a1", "b1", "alpha", "bravo")
+        assert c["level"] == 3 and 10 < c["t_in"] < 25 and c["d_cpa"] < 100
+    alpha_sees = world["alpha_op"].get("/v1/tracks").json()
+    assert {(t["icao24"], t.get("intruder", False)) for t in alpha_sees} == {("a1", False), ("b1", True)}
+    assert "HIDDEN9" not in str(alpha_sees) and "b-far" not in str(alpha_sees)
+    bravo_sees = world["bravo_op"].get("/v1/tracks").json()
+    assert {(t["icao24"], t.get("intruder", False)) for t in bravo_sees} == {("b1", False), ("b-far", False),
+                                                                            ("a1", True)}
+    assert {t["icao24"] for t in world["cell"].get("/v1/tracks").json()} == {"a1", "b1", "b-far"}
+    threads = world["alpha_op"].get("/v1/threads").json()
+    assert threads[0]["conflict"] == c["id"]
+
+
+def test_conflict_clears_when_one_climbs_and_levels_follow_time_to_loss(world):
+    mine, theirs = head_on()
+    mine = {**mine, "lon": 4.5}  # ~55 km apart: loss of separation in ~115 s: corrective
+    world["alpha_op"].post("/v1/tracks", json=tracks(mine))
+    world["bravo_op"].post("/v1/tracks", json=tracks(theirs))
+    world.service.detect_now()
+    first = world["cell"].get("/v1/conflicts").json()["tactical"][0]
+    assert first["level"] == 2
+    world.clock.advance(60)
+    world.service.detect_now()
+    assert world["cell"].get("/v1/conflicts").json()["tactical"][0]["level"] == 3
+    world["alpha_op"].post("/v1/tracks", json=tracks({**mine, "time": T0 + 60, "lon": 4.5 + 0.15,
+                                                      "baroaltitude": 9000 + 610}))
+    world.service.detect_now()
+    assert world["cell"].get("/v1/conflicts").json()["tactical"] == []
+
+
+def test_party_cannot_push_tracks_as_another_party(world):
+    mine, _ = head_on()
+    world["alpha_op"].post("/v1/tracks", json=tracks({**mine, "party": "bravo"}))
+    assert world["cell"].get("/v1/tracks").json()[0]["party"] == "alpha"
+
+
+def test_bad_rows_are_counted_and_the_good_ones_kept(world):
+    good, _ = head_on()
+    bad = {**good, "icao24": "zz", "lat": 95.0}
+    answer = world["alpha_op"].post("/v1/tracks", json=tracks(good, bad)).json()
+    assert answer["accepted"] == 1 and answer["rejected"] == 1
+    assert "row 2" in answer["examples"][0] and "lat" in answer["examples"][0]
+    missing = world["alpha_op"].post("/v1/tracks", json={"time": [T0], "icao24": ["x"]})
+    assert missing.status_code == 422 and "missing required column" in missing.json()["detail"]
+    garbage = world["alpha_op"].post("/v1/tracks", content=b"{not json")
+    assert garbage.status_code == 422 and "not JSON" in garbage.json()["detail"]
+    rows = world["alpha_op"].post("/v1/tracks", json=[{**good, "velocity": 200.0, "vertrate": 0.0,
+                                                        "baroaltitude": 9000.0}])
+    assert rows.json()["accepted"] == 1
+
+
+def test_suspended_party_still_counts_and_the_other_is_alerted(world):
+    mine, theirs = head_on()
+    world["alpha_op"].post("/v1/tracks", json=tracks(mine))
+    world["bravo_op"].post("/v1/tracks", json=tracks(theirs))
+    assert world["bravo_op"].post("/v1/parties/bravo/suspend").status_code == 200
+    assert world["alpha_op"].post("/v1/parties/bravo/suspend").status_code == 403
+    world.service.detect_now()
+    conflicts = world["alpha_op"].get("/v1/conflicts").json()["tactical"]
+    assert len(conflicts) == 1 and conflicts[0]["party_b"] == "bravo"
+    thread = world["alpha_op"].get("/v1/threads").json()[0]
+    world.service.escalate_overdue()
+    detail = world["cell"].get(f"/v1/threads/{thread['id']}").json()
+    assert detail["status"] == "escalated"
+    assert "suspended" in detail["messages"][-1]["text"]
