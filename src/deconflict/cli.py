@@ -283,11 +283,14 @@ def audit_verify(
     try:
         public = load_public_key(key.read_bytes(), str(key))
         records, head = read_records(record)
-        if head is None:
-            raise AuditError(f"{record}: no signed head line; a record cut short could not be detected")
-        result = verify(records, head, public)
     except OSError as error:
-        raise UserError(f"{key}: cannot read ({error.strerror})") from None
+        raise UserError(f"{error.filename}: cannot read ({error.strerror})") from None
+    except AuditError as error:  # not a key, or not a record at all: a usage error, not tampering
+        raise UserError(str(error)) from None
+    try:
+        if head is None:
+            raise AuditError(f"no signed head line; a record cut short at the end could not be detected")
+        result = verify(records, head, public)
     except AuditError as error:
         print(f"TAMPERED: {record}: {error}", file=sys.stderr)
         raise typer.Exit(1) from None

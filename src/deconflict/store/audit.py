@@ -214,10 +214,7 @@ def read_records(path: str | Path) -> tuple[list[dict[str, Any]], dict[str, Any]
     """Read a downloaded record (JSON lines: entries, then optionally a ``{"head": ...}`` line)."""
     records, head = [], None
     path = Path(path)
-    try:
-        lines = path.read_text().splitlines()
-    except OSError as error:
-        raise AuditError(f"{path}: cannot read ({error.strerror})") from None
+    lines = path.read_text().splitlines()  # OSError: the caller names the file
     for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
