@@ -366,7 +366,7 @@ class Deconfliction:
 
     def get_plan(self, who: Principal, party: str, plan_id: str) -> dict[str, Any]:
         if not who.sees_party(party):
-            raise NotFound(f"no plan {plan_id!r} of {party} that you may see")
+            raise NotFound(f"no such plan of {party} that you may see")  # same answer whether it exists or not
         with self.Session() as session:
             return ntk.plan_view(self._owned_record(session, party, plan_id))
 
