@@ -121,3 +121,17 @@ def test_plans_survive_a_restart_and_still_conflict(world, tmp_path):
     answer = again.submit_plan(bravo, plan("B1", lon=5.05))
     assert len(answer["conflicts"]) == 1
     again.engine.dispose()
+
+
+def test_batch_is_all_or_nothing(world):
+    alpha = world["alpha_op"]
+    bad = alpha.post("/v1/plans/batch", json={"plans": [plan("B1"), plan("B2", radius="-1km"), plan("B3")]})
+    assert bad.status_code == 422 and bad.json()["detail"].startswith("plans[1]: ")
+    assert alpha.get("/v1/plans").json() == []
+    taken = alpha.post("/v1/plans", json=plan("B3", lat=10.0))
+    duplicate = alpha.post("/v1/plans/batch", json={"plans": [plan("B1", lat=20.0), plan("B3", lat=30.0)]})
+    assert taken.status_code == 201 and duplicate.status_code == 409
+    assert [p["id"] for p in alpha.get("/v1/plans").json()] == ["B3"]
+    assert "alpha/B1" not in world.service.plans  # the in-memory index followed the rollback
+    good = alpha.post("/v1/plans/batch", json={"plans": [plan("B1", lat=20.0), plan("B2", lat=21.0)]})
+    assert good.status_code == 201 and [p["status"] for p in good.json()] == ["accepted", "accepted"]

@@ -26,6 +26,10 @@ from deconflict.store.audit import public_pem
 HEARTBEAT = 15.0  # s between SSE keep-alive comments
 
 
+class PlanBatch(BaseModel):
+    plans: list[dict[str, Any]] = Field(min_length=1, max_length=10_000)
+
+
 class NewThread(BaseModel):
     parties: list[str] = Field(min_length=1)
     subject: str = Field(default="", max_length=200)
@@ -104,6 +108,11 @@ def create_app(service: Deconfliction, run_detection: bool = True) -> FastAPI:
         answer = service.submit_plan(who, document)
         response.headers["ETag"] = f'"{answer["version"]}"'
         return answer
+
+    @app.post("/v1/plans/batch", tags=["plans"], status_code=201)
+    def submit_plans(body: PlanBatch, who: Caller) -> list[dict[str, Any]]:
+        """Submit many plans at once (a season's schedule) in one transaction: all or none."""
+        return service.submit_plans(who, body.plans)
 
     @app.get("/v1/plans/{party}/{plan_id}", tags=["plans"])
     def get_plan(party: str, plan_id: str, who: Caller, response: Response) -> dict[str, Any]:

@@ -92,9 +92,14 @@ class Deconfliction:
     def write(self) -> Iterator[Session]:
         """One serialised transaction: committed (durably) on success, rolled back on any error."""
         with self._lock, self._WriteSession() as session:
-            session.info["events"] = []
-            with session.begin():
-                yield session
+            session.info["events"], session.info["undo"] = [], []
+            try:
+                with session.begin():
+                    yield session
+            except BaseException:
+                for undo in reversed(session.info["undo"]):  # in-memory indexes follow the database
+                    undo()
+                raise
             for type, views in session.info["events"]:
                 self._publish(type, views)
 
@@ -226,22 +231,35 @@ class Deconfliction:
 
     def submit_plan(self, who: Principal, document: dict[str, Any]) -> dict[str, Any]:
         """Check a new plan against every stored plan and store it (``accepted`` or ``rejected``)."""
+        return self.submit_plans(who, [document], single=True)[0]
+
+    def submit_plans(self, who: Principal, documents: list[dict[str, Any]], single: bool = False) -> list[dict[str, Any]]:
+        """Several new plans in one transaction (a schedule import): all stored, or none when one is bad."""
         party = self._own_party(who)
-        if not isinstance(document, dict) or not document.get("id"):
-            raise BadRequest("plan: expected a JSON object with an id (the plans-file schema)")
-        if document.get("party") not in (None, "", party):
-            raise Forbidden(f"plan party {document.get('party')!r}: you submit for {party} only")
-        plan = self._plan_checked(document, party)
-        key = plan.id
+        plans = []
+        for k, document in enumerate(documents):
+            where = "" if single else f"plans[{k}]: "
+            if not isinstance(document, dict) or not document.get("id"):
+                raise BadRequest(f"{where}plan: expected a JSON object with an id (the plans-file schema)")
+            if document.get("party") not in (None, "", party):
+                raise Forbidden(f"{where}plan party {document.get('party')!r}: you submit for {party} only")
+            try:
+                plans.append(self._plan_checked(document, party))
+            except BadRequest as error:
+                raise BadRequest(f"{where}{error}") from None
+        answers = []
         with self.write() as session:
-            if session.get(PlanRecord, key) is not None:
-                raise StateConflict(f"plan {document['id']!r} exists; update it with PUT and its version")
-            now = self.clock.now()
-            record = PlanRecord(key=key, party=party, plan_id=str(document["id"]), version=1,
-                                document={**document, "party": party}, status="accepted", created=now, updated=now)
-            session.add(record)
-            conflicts, blocked = self._check_and_store(session, who, plan, record)
-        return self._plan_answer(record, conflicts, blocked, party)
+            for document, plan in zip(documents, plans):
+                if session.get(PlanRecord, plan.id) is not None:
+                    raise StateConflict(f"plan {document['id']!r} exists; update it with PUT and its version")
+                now = self.clock.now()
+                record = PlanRecord(key=plan.id, party=party, plan_id=str(document["id"]), version=1,
+                                    document={**document, "party": party}, status="accepted", created=now, updated=now)
+                session.add(record)
+                session.flush()
+                conflicts, blocked = self._check_and_store(session, who, plan, record)
+                answers.append((record, conflicts, blocked))
+        return [self._plan_answer(record, conflicts, blocked, party) for record, conflicts, blocked in answers]
 
     def update_plan(self, who: Principal, plan_id: str, document: dict[str, Any], version: int | None) -> dict[str, Any]:
         party = self._own_party(who)
@@ -262,7 +280,7 @@ class Deconfliction:
             record.document, record.version, record.updated = document, record.version + 1, self.clock.now()
             self._deactivate_strategic(session, record.key)
             if previous[1] == "accepted":
-                self.plans.remove(record.key)
+                self._unindex(session, record.key)
             conflicts, blocked = self._check_and_store(session, who, plan, record, previous=previous)
         return self._plan_answer(record, conflicts, blocked, party)
 
@@ -279,10 +297,14 @@ class Deconfliction:
             cleared = self._deactivate_strategic(session, record.key)
             self._record(session, "plan.deleted", who.actor(), (party,), {"plan": plan_id, "version": record.version})
             if was_active:
-                self.plans.remove(record.key)
+                self._unindex(session, record.key)
         for row in cleared:
             self._publish("conflict.cleared", {v: ntk.strategic_view(row, v) for v in ntk.audiences(
                 (row.party, row.other_party))})
+
+    def _unindex(self, session: Session, key: str) -> None:
+        removed = self.plans.remove(key)
+        session.info["undo"].append(lambda: self.plans.add(removed))
 
     def _plan_checked(self, document: dict[str, Any], party: str) -> Plan:
         try:
@@ -311,6 +333,7 @@ class Deconfliction:
         rows = []
         if kept is not None:
             self.plans.add(kept)
+            session.info["undo"].append(lambda: self.plans.remove(kept.id) if kept.id in self.plans else None)
             for c in (check.conflicts if accepted else self.plans.check(kept).conflicts):
                 other = self.plans.get(c.other)
                 row = StrategicConflict(
