@@ -114,6 +114,16 @@ def test_alert_filter_m_of_n_and_hysteresis():
     assert shown == [0, 0, 1, 1, 2, 2, 2, 2, 2, 2, 2, 0, 0]
 
 
+def test_alert_filter_shows_warnings_at_first_sight_and_confirms_the_rest():
+    f = AlertFilter(m=2, n=3, hysteresis=5.0, immediate=3)
+    first = f.update(0.0, ["a", "c"], ["b", "d"], [3, 2])
+    assert first.a.tolist() == ["a"] and first.current.tolist() == [3]  # the warning at once, corrective waits
+    f.update(1.0, ["a", "c"], ["b", "d"], [1, 2])
+    assert f.levels() == {("a", "b"): 3, ("c", "d"): 2}  # the warning is held by hysteresis; corrective confirmed
+    f.update(7.0, ["a"], ["b"], [1])
+    assert f.levels() == {("a", "b"): 1, ("c", "d"): 2}
+
+
 def test_alert_filter_immediate_and_independent_pairs():
     f = AlertFilter(m=1, n=1, hysteresis=0.0)
     changes = f.update(0.0, ["x", "p"], ["y", "q"], [3, 1])

@@ -140,12 +140,15 @@ class AlertFilter:
 
     A level is shown once the raw level reached it in ``m`` of the last ``n`` updates (DAIDALUS's
     M-of-N; ``m = 1`` shows every level at once). A shown level is lowered only after the filtered
-    level has stayed below it for ``hysteresis`` seconds. Holds O(pairs with an alert) state.
+    level has stayed below it for ``hysteresis`` seconds. Levels at or above ``immediate`` (if given)
+    are shown at the first update that sees them: a warning must not wait for confirmation.
+    Holds O(pairs with an alert) state.
     """
 
     m: int = 2
     n: int = 3
     hysteresis: float = 5.0
+    immediate: int | None = None
     _keys: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=str), repr=False)
     _history: np.ndarray = field(default_factory=lambda: np.empty((0, 0), dtype=np.int8), repr=False)
     _shown: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int8), repr=False)
@@ -174,7 +177,10 @@ class AlertFilter:
 
         filtered = np.zeros(keys.size, dtype=np.int8)
         for k in (1, 2, 3):
-            filtered[(history >= k).sum(axis=1) >= self.m] = k
+            if self.immediate is not None and k >= self.immediate:
+                filtered[((history >= k).sum(axis=1) >= self.m) | (history[:, 0] >= k)] = k
+            else:
+                filtered[(history >= k).sum(axis=1) >= self.m] = k
         raise_now = filtered >= shown
         shown[raise_now] = filtered[raise_now]
         below_since[raise_now] = np.nan

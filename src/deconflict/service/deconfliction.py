@@ -16,7 +16,7 @@ from typing import Any, Iterator
 
 import numpy as np
 import pyarrow as pa
-from sqlalchemy import Engine, or_, select
+from sqlalchemy import Engine, func, or_, select
 from sqlalchemy.orm import Session
 
 from deconflict.core.alerting import AlertFilter, alerts
@@ -39,6 +39,7 @@ from deconflict.store.schema import (AuditEntry, Member, Message, Party, PlanRec
 
 SERVICE_ACTOR = {"member": 0, "name": "service", "party": None, "role": "service"}
 REPLY_KINDS = ("acknowledge", "accept", "reject")
+CHANGES_PER_TRANSACTION = 200
 
 
 @dataclass
@@ -65,10 +66,12 @@ class Deconfliction:
         self.standard = named_standard(settings.standard)
         self.plans = PlanIndex(margin=settings.plan_margin, equal_priority=settings.equal_priority)
         self._lock = threading.RLock()
-        self._filter = AlertFilter(settings.alert_m, settings.alert_n, settings.alert_hysteresis)
+        self._filter = AlertFilter(settings.alert_m, settings.alert_n, settings.alert_hysteresis,
+                                   immediate=settings.alert_immediate)
         self._open: dict[tuple[str, str], dict[str, Any]] = {}  # displayed tactical conflicts by id pair
         self._snapshot: States | None = None
         self._tokens: dict[str, Principal] = {}
+        self._ids: dict[str, int] = {}
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -115,8 +118,20 @@ class Deconfliction:
         self.events.publish(type, self.clock.now(),
                             {(CELL if k is None else k): v for k, v in views.items() if v is not None})
 
+    def warm_up(self) -> None:
+        """Load the compiled kernels (plan filter, detection) before the first request needs them."""
+        from deconflict.core.volumes import Circle, Volume4D
+
+        index = PlanIndex()
+        volume = Volume4D(Circle(0.0, 0.0, 1000.0), 0.0, 100.0, 0.0, 60.0)
+        index.add(Plan("warm/1", "warm", (volume,)))
+        index.check(Plan("warm/2", "warm", (volume,)))
+        pair = States.from_arrays(["w1", "w2"], 0.0, 0.0, [0.0, 0.01], 200.0, [90.0, 270.0], 0.0, 9000.0)
+        alerts(pair.snapshot(0.0), self.standard, vtol=self.settings.vtol)
+
     def start(self) -> None:
-        """Start the detection thread."""
+        """Start the detection thread (after loading the compiled kernels)."""
+        self.warm_up()
         if self._thread is None:
             self._stop.clear()
             self._thread = threading.Thread(target=self._run, name="detection", daemon=True)
@@ -248,15 +263,20 @@ class Deconfliction:
             except BadRequest as error:
                 raise BadRequest(f"{where}{error}") from None
         answers = []
+        keys = [plan.id for plan in plans]
+        if len(set(keys)) < len(keys):
+            raise BadRequest("plans: the same id appears twice in the batch")
         with self.write() as session:
+            taken = set()
+            for k in range(0, len(keys), 500):
+                taken.update(session.scalars(select(PlanRecord.plan_id).where(PlanRecord.key.in_(keys[k:k + 500]))))
+            if taken:
+                raise StateConflict(f"plan {sorted(taken)[0]!r} exists; update it with PUT and its version")
             for document, plan in zip(documents, plans):
-                if session.get(PlanRecord, plan.id) is not None:
-                    raise StateConflict(f"plan {document['id']!r} exists; update it with PUT and its version")
                 now = self.clock.now()
                 record = PlanRecord(key=plan.id, party=party, plan_id=str(document["id"]), version=1,
                                     document={**document, "party": party}, status="accepted", created=now, updated=now)
                 session.add(record)
-                session.flush()
                 conflicts, blocked = self._check_and_store(session, who, plan, record)
                 answers.append((record, conflicts, blocked))
         return [self._plan_answer(record, conflicts, blocked, party) for record, conflicts, blocked in answers]
@@ -337,13 +357,12 @@ class Deconfliction:
             for c in (check.conflicts if accepted else self.plans.check(kept).conflicts):
                 other = self.plans.get(c.other)
                 row = StrategicConflict(
-                    plan=c.plan, other=c.other, party=c.party, other_party=c.other_party, blocking=c.blocking,
+                    id=self._next_id(session, StrategicConflict), plan=c.plan, other=c.other, party=c.party, other_party=c.other_party, blocking=c.blocking,
                     overlap={"overlap": ntk.overlap_feature(c), "volume": ntk.volume_feature(kept.volumes[c.volume]),
                              "other_volume": ntk.volume_feature(other.volumes[c.other_volume].shifted(c.departure))},
                     active=True, created=self.clock.now())
                 session.add(row)
                 rows.append(row)
-            session.flush()
         self._record(session, "plan.submitted" if previous is None else "plan.updated", who.actor(), (record.party,),
                      {"plan": record.plan_id, "version": record.version, "status": record.status,
                       "edit_refused": previous is not None and not accepted,
@@ -355,7 +374,6 @@ class Deconfliction:
             if row.party != row.other_party:
                 self._open_thread(session, f"strategic:{row.id}", (row.party, row.other_party),
                                   f"Plans of {row.party} and {row.other_party} overlap")
-        session.flush()
         for row in rows:
             self._emit(session, "conflict.raised", {v: ntk.strategic_view(row, v) for v in ntk.audiences(
                 (row.party, row.other_party))})
@@ -441,49 +459,39 @@ class Deconfliction:
         self._snapshot = snapshot
         self.detections += 1
         raised, cleared, changed = [], [], []
-        if len(changes.a):
+        rows = list(zip(changes.a.tolist(), changes.b.tolist(), changes.previous.tolist(), changes.current.tolist()))
+        for first in range(0, len(rows), CHANGES_PER_TRANSACTION):  # short transactions: ingest interleaves
+            opened: dict[tuple[str, str], dict[str, Any]] = {}
+            closed: list[tuple[str, str]] = []
             with self.write() as session:
                 suspended = self._suspended(session)
-                for a, b, before, after in zip(changes.a.tolist(), changes.b.tolist(), changes.previous.tolist(),
-                                               changes.current.tolist()):
+                for a, b, before, after in rows[first:first + CHANGES_PER_TRANSACTION]:
                     pair = (a, b)
                     if before == 0:
                         g = geometry.get(pair) or self._last_geometry(pair)
-                        if g is None:
-                            continue
-                        pa_, pb_ = g["state_a"]["party"], g["state_b"]["party"]
-                        row = TacticalConflict(a=a, b=b, party_a=pa_, party_b=pb_, level=after, raised=now,
-                                               updated=now, cleared=None, geometry=g)
-                        session.add(row)
-                        session.flush()
-                        conflict = {"id": f"tactical:{row.id}", "kind": "tactical", "a": a, "b": b, "party_a": pa_,
-                                    "party_b": pb_, "level": after, "raised": ntk.iso(now), **g}
-                        self._record(session, "conflict.raised", SERVICE_ACTOR, (pa_, pb_),
-                                     {"conflict": conflict["id"], "a": a, "b": b, "level": after,
-                                      "t_cpa": g["t_cpa"], "d_cpa": g["d_cpa"], "dz_cpa": g["dz_cpa"]})
-                        if pa_ and pb_ and pa_ != pb_:
-                            thread = self._open_thread(session, conflict["id"], (pa_, pb_),
-                                                       f"Conflict {a} ({pa_}) / {b} ({pb_})",
-                                                       immediate=bool(suspended & {pa_, pb_}))
-                            conflict["thread"] = thread.id
-                        self._open[pair] = conflict
-                        raised.append(conflict)
+                        if g is not None:
+                            opened[pair] = self._raise(session, pair, after, g, now, suspended)
+                        continue
+                    conflict = self._open.get(pair)
+                    if conflict is None:
+                        continue
+                    row = session.get(TacticalConflict, int(conflict["id"].split(":")[1]))
+                    if after == 0:
+                        row.cleared, row.updated = now, now
+                        self._record(session, "conflict.cleared", SERVICE_ACTOR, (row.party_a, row.party_b),
+                                     {"conflict": conflict["id"], "level_before": before})
+                        closed.append(pair)
                     else:
-                        conflict = self._open.get(pair)
-                        if conflict is None:
-                            continue
-                        row = session.get(TacticalConflict, int(conflict["id"].split(":")[1]))
-                        if after == 0:
-                            row.cleared, row.updated = now, now
-                            self._record(session, "conflict.cleared", SERVICE_ACTOR, (row.party_a, row.party_b),
-                                         {"conflict": conflict["id"], "level_before": before})
-                            cleared.append(self._open.pop(pair))
-                        else:
-                            row.level, row.updated = after, now
-                            conflict["level"] = after
-                            self._record(session, "conflict.level", SERVICE_ACTOR, (row.party_a, row.party_b),
-                                         {"conflict": conflict["id"], "level": after, "level_before": before})
-                            changed.append(conflict)
+                        row.level, row.updated = after, now
+                        self._record(session, "conflict.level", SERVICE_ACTOR, (row.party_a, row.party_b),
+                                     {"conflict": conflict["id"], "level": after, "level_before": before})
+                        changed.append((conflict, after))
+            self._open.update(opened)  # the displayed picture follows only what was committed
+            raised.extend(opened.values())
+            cleared.extend(self._open.pop(pair) for pair in closed)
+        for conflict, level in changed:
+            conflict["level"] = level
+        changed = [conflict for conflict, _ in changed]
         for pair, conflict in self._open.items():
             if pair in geometry:
                 conflict.update(geometry[pair])
@@ -493,6 +501,35 @@ class Deconfliction:
                     (conflict["party_a"], conflict["party_b"]))})
         if self._open:
             self._publish_updates()
+
+    def _raise(self, session: Session, pair: tuple[str, str], level: int, g: dict[str, Any], now: float,
+               suspended: set[str]) -> dict[str, Any]:
+        """Store a newly displayed conflict, open its hotline thread between two known parties."""
+        a, b = pair
+        party_a, party_b = g["state_a"]["party"], g["state_b"]["party"]
+        row = TacticalConflict(id=self._next_id(session, TacticalConflict), a=a, b=b, party_a=party_a,
+                               party_b=party_b, level=level, raised=now, updated=now, cleared=None, geometry=g)
+        session.add(row)
+        conflict = {"id": f"tactical:{row.id}", "kind": "tactical", "a": a, "b": b, "party_a": party_a,
+                    "party_b": party_b, "level": level, "raised": ntk.iso(now), **g}
+        self._record(session, "conflict.raised", SERVICE_ACTOR, (party_a, party_b),
+                     {"conflict": conflict["id"], "a": a, "b": b, "level": level, "t_cpa": g["t_cpa"],
+                      "d_cpa": g["d_cpa"], "dz_cpa": g["dz_cpa"]})
+        if party_a and party_b and party_a != party_b:
+            thread = self._open_thread(session, conflict["id"], (party_a, party_b),
+                                       f"Conflict {a} ({party_a}) / {b} ({party_b})",
+                                       immediate=bool(suspended & {party_a, party_b}))
+            conflict["thread"] = thread.id
+        return conflict
+
+    def _next_id(self, session: Session, table: type) -> int:
+        """Next row id of ``table``, handed out by this (single writer) process so that no flush is needed."""
+        name = table.__tablename__
+        if name not in self._ids:
+            self._ids[name] = session.scalar(select(func.max(table.id))) or 0
+        self._ids[name] += 1
+        session.info["undo"].append(lambda: self._ids.pop(name, None))  # re-read after a rollback
+        return self._ids[name]
 
     def _last_geometry(self, pair: tuple[str, str]) -> dict[str, Any] | None:
         conflict = self._open.get(pair)
@@ -527,11 +564,10 @@ class Deconfliction:
     def _open_thread(self, session: Session, conflict: str | None, parties, subject: str,
                      immediate: bool = False) -> Thread:
         now = self.clock.now()
-        thread = Thread(subject=subject[:200], conflict=conflict, parties=sorted(set(parties)), status="open",
-                        created=now, acknowledged_by=[],
+        thread = Thread(id=self._next_id(session, Thread), subject=subject[:200], conflict=conflict,
+                        parties=sorted(set(parties)), status="open", created=now, acknowledged_by=[],
                         ack_deadline=now if immediate else now + self.settings.acknowledge_within)
         session.add(thread)
-        session.flush()
         self._record(session, "thread.opened", SERVICE_ACTOR, thread.parties,
                      {"thread": thread.id, "conflict": conflict, "subject": thread.subject})
         self._emit(session, "thread.opened", {v: ntk.thread_view(thread) for v in ntk.audiences(thread.parties)})

@@ -17,6 +17,8 @@ class ServiceSettings:
     ``database``: SQLite file or SQLAlchemy URL (``DECONFLICT_DATABASE_URL`` overrides the default).
     ``key_file``: the Ed25519 audit key (created on first start beside the SQLite file).
     ``standard``: alert standard for live surveillance; ``vtol`` 200 ft as SPEC §3 says for the service.
+    ``alert_m``/``alert_n``/``alert_hysteresis``: the `AlertFilter` (M-of-N to raise, hysteresis to
+    lower); levels from ``alert_immediate`` up (warnings) are shown at first sight.
     ``detection_period``: longest time between two detection runs (a track batch triggers one sooner,
     at most every ``detection_min_interval``). ``max_age``: tracks older than this are dropped.
     ``acknowledge_within``: a conflict thread not acknowledged by every party within this escalates
@@ -31,11 +33,12 @@ class ServiceSettings:
     plan_margin: float = 0.0
     equal_priority: str = "accept"
     detection_period: float = 1.0
-    detection_min_interval: float = 0.2
+    detection_min_interval: float = 0.1
     max_age: float = 60.0
     alert_m: int = 2
     alert_n: int = 3
     alert_hysteresis: float = 5.0
+    alert_immediate: int | None = 3
     acknowledge_within: float = 120.0
     proposal_deadline: float = 300.0
     clock_origin: float | None = None

@@ -113,12 +113,17 @@ class AuditLog:
                payload: dict[str, Any]) -> AuditEntry:
         """Add one entry concerning ``parties`` (sorted, deduplicated; empty: the cell only)."""
         scope = sorted({p for p in parties if p})
-        heads = {h.scope: h for h in session.scalars(
-            select(AuditHead).where(AuditHead.scope.in_([WHOLE_CHAIN, *scope])).with_for_update())}
+        heads = session.info.setdefault("audit_heads", {})  # head rows read once per transaction
+        unread = [name for name in (WHOLE_CHAIN, *scope) if name not in heads]
+        if unread:
+            found = {h.scope: h for h in session.scalars(
+                select(AuditHead).where(AuditHead.scope.in_(unread)).with_for_update())}
+            for name in unread:
+                heads[name] = found.get(name)
         chain = heads.get(WHOLE_CHAIN)
         seq = 1 if chain is None else chain.seq + 1
         prev = GENESIS if chain is None else chain.hash
-        receipts = {p: (heads[p].count + 1 if p in heads else 1) for p in scope}
+        receipts = {p: (heads[p].count + 1 if heads[p] is not None else 1) for p in scope}
         body = canonical({"seq": seq, "time": round(float(time), 6), "kind": kind, "actor": actor,
                           "parties": scope, "receipts": receipts, "payload": payload})
         digest = link_hash(prev, body)
@@ -128,7 +133,8 @@ class AuditLog:
         for name in [WHOLE_CHAIN, *scope]:
             head = heads.get(name)
             if head is None:
-                session.add(AuditHead(scope=name, count=1, seq=seq, hash=digest))
+                heads[name] = AuditHead(scope=name, count=1, seq=seq, hash=digest)
+                session.add(heads[name])
             else:
                 head.count, head.seq, head.hash = head.count + 1, seq, digest
         return entry
