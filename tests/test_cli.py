@@ -112,8 +112,11 @@ def test_bad_rows_are_reported_and_the_rest_detected(tmp_path, capsys):
     assert f"{path}: 1 bad row skipped (line 4: lat outside [-90, 90])" in err
 
 
-def test_demo_shows_the_bundled_conflicts(capsys):
-    code, out, _ = run(["demo"], capsys)
+def test_bundled_snapshot_shows_its_conflicts(capsys):
+    from importlib import resources
+
+    sample = resources.files("deconflict") / "data" / "sample_states.csv"
+    code, out, _ = run(["alerts", str(sample)], capsys)
     assert code == 0
     assert "BLU901" in out and "ORG901" in out  # the head-on pair of the two air forces
     assert "NOW" in out  # the blue formation is already in loss of separation

@@ -1,0 +1,42 @@
+"""`deconflict demo` end to end, as `make demo` runs it (shortened): a real server on loopback,
+two party bots over HTTP, conflicts, proposals accepted and carried out, the record verified."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+from tests.servers import free_port
+
+
+def test_demo_runs_the_scenario_and_verifies_the_record(tmp_path):
+    database = tmp_path / "demo.db"
+    result = subprocess.run(
+        [sys.executable, "-m", "deconflict.cli", "demo", "--port", str(free_port()), "--speed", "60",
+         "--duration", "13min", "--db", str(database)],
+        capture_output=True, text=True, timeout=300, env={**os.environ, "COLUMNS": "250"})
+    assert result.returncode == 0, result.stderr[-2000:]
+    out = result.stdout
+    assert "north files plan STRIKE-1: accepted" in out
+    assert "south files plan CARGO-DAILY: accepted, 1 conflict(s)" in out  # the strategic conflict
+    assert "north proposes on thread 1: STRIKE-1 departs" in out and "south accepts proposal" in out
+    assert "0 conflicts left" in out  # the delayed plan no longer overlaps
+    assert "conflict tactical:1: n-viper1 / s-cargo1" in out
+    assert "VIPER1 climbs to FL120" in out and "cleared tactical:1" in out
+    assert "audit verified: cell" in out and "Traceback" not in result.stderr
+    assert database.exists() and database.with_suffix(".key").exists()
+
+
+def test_demo_port_in_use_is_one_line(tmp_path):
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = subprocess.run([sys.executable, "-m", "deconflict.cli", "demo", "--port", str(port), "--db",
+                                 str(tmp_path / "d.db")], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines()[-1].startswith("error: ")
+    assert "Traceback" not in result.stderr
