@@ -115,12 +115,17 @@ def test_bad_rows_are_reported_and_the_rest_detected(tmp_path, capsys):
 def test_bundled_snapshot_shows_its_conflicts(capsys):
     from importlib import resources
 
+    import pandas as pd
+
     sample = resources.files("deconflict") / "data" / "sample_states.csv"
-    code, out, _ = run(["alerts", str(sample)], capsys)
+    ids = pd.read_csv(sample, dtype=str).dropna(subset=["callsign"]).set_index("callsign")["icao24"].to_dict()
+    code, out, _ = run(["detect", str(sample)], capsys)
     assert code == 0
-    assert "BLU901" in out and "ORG901" in out  # the head-on pair of the two air forces
-    assert "NOW" in out  # the blue formation is already in loss of separation
-    assert "ORG990" not in out  # stale track
+    pairs = {(row["a"], row["b"]): float(row["t_in"]) for row in csv_rows(out)}
+    head_on = tuple(sorted((ids["BLU901"], ids["ORG901"])))
+    assert head_on in pairs  # the head-on pair of the two air forces
+    assert any(t_in == 0.0 for t_in in pairs.values())  # the blue formation is already in loss of separation
+    assert not any(ids["ORG990"] in pair for pair in pairs)  # stale track
 
 
 def test_simulate_encounters_writes_table_metrics_and_plots(tmp_path, capsys):
