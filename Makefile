@@ -4,6 +4,9 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
+VENDOR := src/deconflict/web/static/vendor
+ASSETS := $(VENDOR)/.built
+
 .PHONY: demo test bench clean
 
 $(STAMP): pyproject.toml
@@ -14,10 +17,22 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet --no-deps traffic==2.13
 	touch $(STAMP)
 
-demo: $(STAMP)
+# the map page's pinned assets (Leaflet, Natural Earth countries from world-atlas): npm registry, no CDN at run time
+$(ASSETS): web-assets/package.json web-assets/package-lock.json
+	cd web-assets && npm ci --no-audit --no-fund --loglevel=error
+	mkdir -p $(VENDOR)
+	cp web-assets/node_modules/leaflet/dist/leaflet.js web-assets/node_modules/leaflet/dist/leaflet.css $(VENDOR)/
+	cp -r web-assets/node_modules/leaflet/dist/images $(VENDOR)/
+	cp web-assets/node_modules/topojson-client/dist/topojson-client.min.js $(VENDOR)/
+	cp web-assets/node_modules/world-atlas/countries-50m.json $(VENDOR)/
+	cp web-assets/node_modules/leaflet/LICENSE $(VENDOR)/LICENSE-leaflet
+	cp web-assets/node_modules/world-atlas/LICENSE $(VENDOR)/LICENSE-world-atlas
+	touch $@
+
+demo: $(STAMP) $(ASSETS)
 	$(BIN)/deconflict demo
 
-test: $(STAMP)
+test: $(STAMP) $(ASSETS)
 	$(BIN)/python -m pytest -q
 
 bench: $(STAMP)
@@ -28,4 +43,4 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/scan_archive.py
 
 clean:
-	rm -rf $(VENV) build src/*.egg-info .pytest_cache .hypothesis
+	rm -rf $(VENV) build src/*.egg-info .pytest_cache .hypothesis $(VENDOR) web-assets/node_modules

@@ -154,3 +154,25 @@ def test_corridor_covers_the_route_with_buffers():
         assert (overlap(volumes[0], probe) is not None) == inside, offset
     with pytest.raises(VolumeError, match="increase"):
         corridor(lat, lon, altitude, times[::-1], 1000.0, 0.0, 0.0)
+
+
+def test_active_volumes_at_a_time_include_recurring_occurrences():
+    from datetime import date
+
+    from deconflict.core.plans import Plan, PlanIndex, Recurrence
+    from deconflict.core.volumes import Circle, Volume4D
+
+    day = 1_795_046_400.0  # 2026-11-19T00:00:00Z
+    index = PlanIndex()
+    index.add(Plan("once", "a", (Volume4D(Circle(45, 5, 1000), 0, 100, day + 3600, day + 7200),
+                                 Volume4D(Circle(45, 6, 1000), 0, 100, day + 7200, day + 9000))))
+    index.add(Plan("daily", "b", (Volume4D(Circle(46, 5, 1000), 0, 100, 0, 1800),),
+                   recurrence=Recurrence((6 * 3600.0,), date(2026, 11, 18), date(2026, 11, 20))))
+    names = lambda at: sorted((p.id, k) for p, k, _ in index.active(at))  # noqa: E731
+    assert names(day + 5000) == [("once", 0)]
+    assert names(day + 7200) == [("once", 0), ("once", 1)]
+    assert names(day + 6 * 3600 + 900) == [("daily", 0)]
+    assert [v.time_start for p, _, v in index.active(day + 86400 + 6 * 3600 + 60)] == [day + 86400 + 6 * 3600]
+    assert names(day + 12 * 3600) == []
+    index.remove("once")
+    assert names(day + 5000) == []

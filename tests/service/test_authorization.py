@@ -81,6 +81,8 @@ MATRIX: dict[str, tuple[Request, dict[str, int]]] = {
         lambda s, r, c: c.post("/v1/plans", json={**plan(f"FOR-ALPHA-{r}", lat=-50.0, lon=ROLES.index(r)),
                                                   "party": "alpha"}),
         {A: 201, AO: 403, B: 403, BO: 403, C: 403}),
+    "GET /v1/plans/volumes": (lambda s, r, c: c.get("/v1/plans/volumes", params={"at": "2026-11-18T10:00:00Z"}),
+                              {A: 200, AO: 200, B: 200, BO: 200, C: 200}),
     "POST /v1/plans/batch": (lambda s, r, c: c.post("/v1/plans/batch", json={"plans": [
         plan(f"BATCH-{r}-{k}", lat=-70.0, lon=ROLES.index(r) * 5.0 + k) for k in range(2)]}),
         {A: 201, AO: 403, B: 201, BO: 403, C: 403}),
@@ -123,7 +125,7 @@ def test_every_route_is_in_the_matrix(setup):
     routes = {(m, r.path) for r in setup.world["cell"].app.routes for m in getattr(r, "methods", ())
               if r.path.startswith("/v1/")}
     covered = {("GET", "/v1/me"), ("GET", "/v1/parties"), ("POST", "/v1/parties/{party}/suspend"),
-               ("POST", "/v1/parties/{party}/resume"), ("GET", "/v1/plans"), ("POST", "/v1/plans"), ("POST", "/v1/plans/batch"),
+               ("POST", "/v1/parties/{party}/resume"), ("GET", "/v1/plans"), ("POST", "/v1/plans"), ("POST", "/v1/plans/batch"), ("GET", "/v1/plans/volumes"),
                ("GET", "/v1/plans/{party}/{plan_id}"), ("PUT", "/v1/plans/{party}/{plan_id}"),
                ("DELETE", "/v1/plans/{party}/{plan_id}"), ("POST", "/v1/tracks"), ("GET", "/v1/tracks"),
                ("GET", "/v1/conflicts"), ("GET", "/v1/threads"), ("POST", "/v1/threads"),

@@ -135,3 +135,23 @@ def test_batch_is_all_or_nothing(world):
     assert "alpha/B1" not in world.service.plans  # the in-memory index followed the rollback
     good = alpha.post("/v1/plans/batch", json={"plans": [plan("B1", lat=20.0), plan("B2", lat=21.0)]})
     assert good.status_code == 201 and [p["status"] for p in good.json()] == ["accepted", "accepted"]
+
+
+def test_volumes_in_force_show_own_plans_and_only_the_conflicting_volume_of_others(world):
+    from tests.service.builders import iso
+    from tests.service.conftest import T0
+
+    world["alpha_op"].post("/v1/plans", json=plan("A1"))
+    world["alpha_op"].post("/v1/plans", json=plan("A-ELSEWHERE", lat=30.0))
+    world["bravo_op"].post("/v1/plans", json=plan("B1", lon=5.05))
+    world["bravo_op"].post("/v1/plans", json=plan("B-LATER", lat=20.0, start=7200, end=9000))
+    at = {"at": iso(T0 + 600)}
+    bravo = world["bravo_op"].get("/v1/plans/volumes", params=at).json()["features"]
+    kinds = sorted((f["properties"]["kind"], f["properties"].get("plan"), f["properties"]["party"]) for f in bravo)
+    assert kinds == [("conflicting", None, "alpha"), ("own", "B1", "bravo")]
+    assert "A-ELSEWHERE" not in str(bravo) and "A1" not in str(bravo)
+    later = world["bravo_op"].get("/v1/plans/volumes", params={"at": iso(T0 + 8000)}).json()["features"]
+    assert [f["properties"]["plan"] for f in later] == ["B-LATER"]
+    cell = world["cell"].get("/v1/plans/volumes", params=at).json()["features"]
+    assert sorted(f["properties"]["plan"] for f in cell) == ["A-ELSEWHERE", "A1", "B1"]
+    assert world["cell"].get("/v1/plans/volumes", params={"at": "yesterday"}).status_code == 422

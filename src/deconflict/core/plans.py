@@ -259,6 +259,27 @@ class PlanIndex:
             self.add(plan)
         return result
 
+    def active(self, at: float) -> list[tuple[Plan, int, Volume4D]]:
+        """``(plan, volume number, volume)`` of every stored volume whose time window holds ``at`` (UNIX s);
+        for a recurring plan, the volume of the occurrence that holds it."""
+        c = self._columns
+        n = c.size
+        start, end = c.values[6, :n], c.values[7, :n]
+        alive = c.alive[:n]
+        once = np.flatnonzero(alive & ~c.recurring[:n] & (start <= at) & (end >= at))
+        found = []
+        for handle in once.tolist():
+            plan_id, k = self._owner[handle]
+            plan = self._plans[plan_id]
+            found.append((plan, k, plan.volumes[k]))
+        for handle in np.flatnonzero(alive & c.recurring[:n]).tolist():
+            plan_id, k = self._owner[handle]
+            plan = self._plans[plan_id]
+            for _, volumes in plan.occurrences(at, at):
+                if volumes[k].time_start <= at <= volumes[k].time_end:
+                    found.append((plan, k, volumes[k]))
+        return found
+
     def _candidates(self, volume: Volume4D) -> np.ndarray:
         """Handles of stored volumes that may overlap ``volume``: same cells and buckets, then bounds,
         altitude and time compared; for circles against circles, the exact distance test too."""

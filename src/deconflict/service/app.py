@@ -16,6 +16,7 @@ from pydantic import BaseModel, Field
 
 from deconflict.core.units import UnitError, parse_duration
 from deconflict.io.fields import field_message
+from deconflict.io.plans_file import PlansFileError, parse_time
 from deconflict.service.auth import Principal
 from deconflict.service.deconfliction import Deconfliction
 from deconflict.service.errors import BadRequest, Forbidden, ServiceError
@@ -108,6 +109,18 @@ def create_app(service: Deconfliction, run_detection: bool = True) -> FastAPI:
         answer = service.submit_plan(who, document)
         response.headers["ETag"] = f'"{answer["version"]}"'
         return answer
+
+    @app.get("/v1/plans/volumes", tags=["plans"])
+    def plan_volumes(who: Caller, at: str | None = None) -> dict[str, Any]:
+        """GeoJSON of the plan volumes in force at ``at`` (ISO 8601, default now) that you may see: your own,
+        and other parties' volumes in conflict with yours (``kind``: own / conflicting)."""
+        when = None
+        if at is not None:
+            try:
+                when = parse_time(at, "at")
+            except (PlansFileError, ValueError) as error:
+                raise BadRequest(str(error)) from None
+        return service.plan_volumes(who, when)
 
     @app.post("/v1/plans/batch", tags=["plans"], status_code=201)
     def submit_plans(body: PlanBatch, who: Caller) -> list[dict[str, Any]]:

@@ -42,6 +42,12 @@ REPLY_KINDS = ("acknowledge", "accept", "reject")
 CHANGES_PER_TRANSACTION = 200
 
 
+def _iso_seconds(text: str) -> float:
+    from datetime import datetime
+
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+
+
 @dataclass
 class IngestResult:
     accepted: int
@@ -404,6 +410,27 @@ class Deconfliction:
             if not who.is_cell:
                 query = query.where(PlanRecord.party == who.party)
             return [ntk.plan_view(r) for r in session.scalars(query)]
+
+    def plan_volumes(self, who: Principal, at: float | None = None) -> dict[str, Any]:
+        """GeoJSON of the plan volumes in force at ``at`` (default now) that the caller may see: its own
+        (all of them for the cell), and each other party's volume in conflict with one of its own."""
+        at = self.clock.now() if at is None else at
+        viewer = None if who.is_cell else who.party
+        features = []
+        for plan, k, volume in self.plans.active(at):
+            if viewer is None or plan.party == viewer:
+                feature = ntk.volume_feature(volume)
+                feature["properties"].update(kind="own", plan=plan.id.split("/", 1)[1], party=plan.party, volume=k)
+                features.append(feature)
+        if viewer is not None:
+            for conflict in self.strategic_conflicts(who):
+                other = conflict["other_volume"]
+                props = other["properties"]
+                if _iso_seconds(props["time_start"]) <= at <= _iso_seconds(props["time_end"]):
+                    features.append({**other, "properties": {**props, "kind": "conflicting",
+                                                             "party": conflict["other_party"],
+                                                             "conflict": conflict["id"]}})
+        return {"type": "FeatureCollection", "at": ntk.iso(at), "features": features}
 
     def get_plan(self, who: Principal, party: str, plan_id: str) -> dict[str, Any]:
         if not who.sees_party(party):
