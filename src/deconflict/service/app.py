@@ -23,6 +23,7 @@ from deconflict.service.errors import BadRequest, Forbidden, ServiceError
 from deconflict.service.events import CELL
 from deconflict.service.proposals import Proposal
 from deconflict.store.audit import public_pem
+from deconflict import web
 
 HEARTBEAT = 15.0  # s between SSE keep-alive comments
 
@@ -56,6 +57,7 @@ def create_app(service: Deconfliction, run_detection: bool = True) -> FastAPI:
                   description="Multi-party airspace de-confliction: plans, live tracks, conflicts, hotline, "
                               "signed audit record. Every route needs `Authorization: Bearer <token>`.")
     app.state.service = service
+    web.mount(app)
 
     @app.exception_handler(ServiceError)
     async def service_error(request: Request, error: ServiceError) -> JSONResponse:
@@ -77,7 +79,7 @@ def create_app(service: Deconfliction, run_detection: bool = True) -> FastAPI:
 
     @app.get("/healthz", tags=["service"])
     def health() -> dict[str, Any]:
-        return {"ok": True, "time": service.clock.now(), "detections": service.detections}
+        return {"ok": True, "time": service.clock.now(), "speed": service.clock.speed, "detections": service.detections}
 
     @app.get("/v1/me", tags=["parties"])
     def me(who: Caller) -> dict[str, Any]:

@@ -1,0 +1,119 @@
+"""The map in a real browser: log in, aircraft and a conflict appear, one party proposes, the other
+accepts in a second browser context, and both see it in their audit record. Screenshots go to
+test-artifacts/."""
+
+from __future__ import annotations
+
+import time
+
+import httpx
+from playwright.sync_api import expect
+
+from tests.web.conftest import screenshot
+
+
+def _push(live, party: str, rows: list[dict]) -> None:
+    columns = {k: [r[k] for r in rows] for k in rows[0]}
+    httpx.post(f"{live.url}/v1/tracks", json=columns,
+               headers={"Authorization": f"Bearer {live.tokens[party]}"}).raise_for_status()
+
+
+def _traffic(live) -> None:
+    """alpha's ALPHA1 and bravo's BRAVO1 converge at FL300 (loss in ~4 min); bravo's BHIDE is far away."""
+    now = time.time()
+    base = {"time": now, "velocity": 200.0, "vertrate": 0.0, "baroaltitude": 9144.0}
+    _push(live, "alpha", [{**base, "icao24": "a00001", "callsign": "ALPHA1", "lat": 45.0, "lon": 4.3, "heading": 90.0}])
+    _push(live, "bravo", [{**base, "icao24": "b00001", "callsign": "BRAVO1", "lat": 45.0, "lon": 5.7, "heading": 270.0},
+                          {**base, "icao24": "b0000f", "callsign": "BHIDE", "lat": 52.0, "lon": 12.0, "heading": 0.0}])
+
+
+def _login(browser, live, who: str):
+    context = browser.new_context(viewport={"width": 1400, "height": 850})
+    page = context.new_page()
+    errors = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.goto(live.url + "/")
+    page.fill("#token", live.tokens[who])
+    page.click("#login button")
+    expect(page.locator("#who")).not_to_have_text("")
+    return context, page, errors
+
+
+def test_conflict_proposal_and_acceptance_across_two_parties(browser, live_service):
+    live = live_service
+    _traffic(live)
+    alpha_context, alpha, alpha_errors = _login(browser, live, "alpha")
+    expect(alpha.locator("#conflicts li")).to_have_count(1, timeout=15_000)
+    expect(alpha.locator("#aircraft-count")).to_have_text("2")  # its own and the intruder, not BHIDE
+    assert alpha.evaluate("window.deconflictMap.countries()") > 200  # the offline basemap is drawn
+    assert "BHIDE" not in alpha.content()
+    expect(alpha.locator("#conflicts li").first).to_contain_text("ALPHA1")
+    alpha.locator("#conflicts li").first.click()
+    expect(alpha.locator("#thread-panel")).to_be_visible()
+    alpha.fill("#proposal-value", "FL320")
+    alpha.fill("#proposal-text", "ALPHA1 climbs to FL320")
+    alpha.click("#propose-button")
+    expect(alpha.locator("#messages li").last).to_contain_text("pending")
+    screenshot(alpha, "1-alpha-proposes")
+
+    bravo_context, bravo, bravo_errors = _login(browser, live, "bravo")
+    expect(bravo.locator("#conflicts li")).to_have_count(1, timeout=15_000)
+    bravo.locator("#conflicts li").first.click()
+    accept = bravo.locator("#messages button.accept")
+    expect(accept).to_have_count(1)
+    expect(bravo.locator("#messages")).to_contain_text("ALPHA1 climbs to FL320")
+    accept.click()
+    expect(bravo.locator("#messages")).to_contain_text("accepted")
+    expect(bravo.locator("#thread-status")).to_contain_text("settled")
+    screenshot(bravo, "2-bravo-accepts")
+
+    for page in (alpha, bravo):
+        expect(page.locator("#audit")).to_contain_text("hotline.proposal", timeout=10_000)
+        expect(page.locator("#audit")).to_contain_text("hotline.accept", timeout=10_000)
+    expect(alpha.locator("#messages")).to_contain_text("accepted", timeout=10_000)
+    screenshot(alpha, "3-alpha-sees-acceptance")
+
+    cell_context, cell, cell_errors = _login(browser, live, "cell")
+    expect(cell.locator("#aircraft-count")).to_have_text("3", timeout=10_000)  # the cell sees all
+    screenshot(cell, "4-cell")
+    assert not (alpha_errors or bravo_errors or cell_errors)
+    for context in (alpha_context, bravo_context, cell_context):
+        context.close()
+
+
+def test_observer_cannot_propose_and_a_bad_token_is_refused(browser, live_service):
+    live = live_service
+    live.tokens["watcher"] = live.service.add_member("watcher", "observer", "alpha")
+    _traffic(live)
+    context, page, errors = _login(browser, live, "watcher")
+    expect(page.locator("#conflicts li")).to_have_count(1, timeout=15_000)
+    page.locator("#conflicts li").first.click()
+    expect(page.locator("#propose-button")).to_be_disabled()
+    context.close()
+    other = browser.new_context()
+    page = other.new_page()
+    page.goto(live.url + "/")
+    page.fill("#token", "dcf_not_a_token")
+    page.click("#login button")
+    expect(page.locator("#error")).to_contain_text("401")
+    other.close()
+
+
+def test_plan_volumes_follow_the_time_slider(browser, live_service):
+    from datetime import datetime, timedelta, timezone
+
+    live = live_service
+    start = datetime.now(timezone.utc) + timedelta(hours=2)
+    document = {"id": "LATER", "volumes": [{"circle": {"lat": 45.0, "lon": 5.0, "radius": "20km"},
+                "altitude": ["FL100", "FL200"], "time": [start.isoformat(), (start + timedelta(hours=1)).isoformat()]}]}
+    httpx.post(f"{live.url}/v1/plans", json=document,
+               headers={"Authorization": f"Bearer {live.tokens['alpha']}"}).raise_for_status()
+    context, page, _ = _login(browser, live, "alpha")
+    count = "Object.keys(window.deconflictMap.map._layers).length"
+    layers_now = page.evaluate(count)
+    page.locator("#plan-offset").fill("150")
+    page.locator("#plan-offset").dispatch_event("input")
+    expect(page.locator("#plan-time")).not_to_have_text("now")
+    page.wait_for_function(f"{count} > {layers_now}", timeout=10_000)
+    screenshot(page, "5-plan-volume-later")
+    context.close()
