@@ -94,3 +94,15 @@ def test_free_thread_between_parties_is_theirs_only(sqlite_world):
     assert w["bravo_op"].get(f"/v1/threads/{only_alpha['id']}").status_code == 404
     assert all(t["id"] != only_alpha["id"] for t in w["bravo_op"].get("/v1/threads").json())
     assert w["alpha_op"].post("/v1/threads", json={"parties": ["nobody"]}).status_code == 422
+
+
+def test_receipts_tail_gives_the_last_entries_in_order(conflict_thread):
+    import json
+
+    w, thread = conflict_thread
+    for k in range(5):
+        w["alpha_op"].post(f"/v1/threads/{thread}/messages", json={"text": f"note {k}"})
+    whole = [json.loads(line) for line in w["alpha_op"].get("/v1/audit/receipts").text.splitlines()]
+    tail = [json.loads(line) for line in w["alpha_op"].get("/v1/audit/receipts", params={"tail": 3}).text.splitlines()]
+    assert tail[:-1] == whole[-4:-1] and tail[-1]["head"]["count"] == whole[-1]["head"]["count"]
+    assert w["alpha_op"].get("/v1/audit/receipts", params={"tail": 0}).status_code == 422

@@ -172,14 +172,15 @@ def create_app(service: Deconfliction, run_detection: bool = True) -> FastAPI:
                 "examples": result.examples}
 
     @app.get("/v1/tracks", tags=["tracks"])
-    def tracks(who: Caller) -> list[dict[str, Any]]:
-        """Aircraft you may see now, predicted to now: yours, and intruders in conflict with yours."""
-        return service.tracks(who)
+    def tracks(who: Caller, format: Literal["rows", "columns"] = "rows") -> Response:
+        """Aircraft you may see now, predicted to now: yours, and intruders in conflict with yours
+        (``intruder``: true). ``format=columns``: one array per field (for maps of many aircraft)."""
+        return _json(service.tracks(who, columns=format == "columns"))
 
     @app.get("/v1/conflicts", tags=["conflicts"])
-    def conflicts(who: Caller) -> dict[str, Any]:
+    def conflicts(who: Caller) -> Response:
         """Open tactical conflicts (sorted by time to loss of separation) and active strategic ones."""
-        return {"tactical": service.tactical_conflicts(who), "strategic": service.strategic_conflicts(who)}
+        return _json({"tactical": service.tactical_conflicts(who), "strategic": service.strategic_conflicts(who)})
 
     # -- hotline ------------------------------------------------------------------------------
 
@@ -214,9 +215,10 @@ def create_app(service: Deconfliction, run_detection: bool = True) -> FastAPI:
         return Response(public_pem(service.key.public), media_type="application/x-pem-file")
 
     @app.get("/v1/audit/receipts", tags=["audit"])
-    def receipts(who: Caller) -> StreamingResponse:
-        """Your party's signed receipts (the cell: the whole chain) as JSON lines, then a signed head."""
-        return _ndjson(service.audit_records(who))
+    def receipts(who: Caller, tail: int | None = None) -> StreamingResponse:
+        """Your party's signed receipts (the cell: the whole chain) as JSON lines, then a signed head.
+        ``tail=N``: only the last N (to display; `deconflict audit verify` needs the whole download)."""
+        return _ndjson(service.audit_records(who, tail=tail))
 
     @app.get("/v1/audit/chain", tags=["audit"])
     def chain(who: Caller) -> StreamingResponse:
@@ -262,6 +264,11 @@ def _version(if_match: str | None) -> int | None:
         return int(text)
     except ValueError:
         raise BadRequest(f"If-Match: expected the plan's version number, got {if_match!r}") from None
+
+
+def _json(value: Any) -> Response:
+    """Large answers serialised by orjson directly (FastAPI's encoder walks every value in Python)."""
+    return Response(orjson.dumps(value), media_type="application/json")
 
 
 def _ndjson(lines) -> StreamingResponse:

@@ -40,6 +40,8 @@ from deconflict.store.schema import (AuditEntry, Member, Message, Party, PlanRec
 SERVICE_ACTOR = {"member": 0, "name": "service", "party": None, "role": "service"}
 REPLY_KINDS = ("acknowledge", "accept", "reject")
 CHANGES_PER_TRANSACTION = 200
+UPDATES_EVERY = 1.0  # s (real time) between two conflicts.updated events
+UPDATE_FIELDS = ("id", "a", "b", "level", "t_in", "t_out", "t_cpa", "d_cpa", "dz_cpa")
 
 
 def _iso_seconds(text: str) -> float:
@@ -78,6 +80,7 @@ class Deconfliction:
         self._snapshot: States | None = None
         self._tokens: dict[str, Principal] = {}
         self._ids: dict[str, int] = {}
+        self._updates_published = float("-inf")
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -527,7 +530,7 @@ class Deconfliction:
                 self._publish(kind, {v: ntk.tactical_view(conflict, v) for v in ntk.audiences(
                     (conflict["party_a"], conflict["party_b"]))})
         if self._open:
-            self._publish_updates()
+            self._publish_updates(now)
 
     def _raise(self, session: Session, pair: tuple[str, str], level: int, g: dict[str, Any], now: float,
                suspended: set[str]) -> dict[str, Any]:
@@ -562,11 +565,17 @@ class Deconfliction:
         conflict = self._open.get(pair)
         return None if conflict is None else {k: conflict[k] for k in conflict if k.startswith(("t_", "d", "state", "raw"))}
 
-    def _publish_updates(self) -> None:
+    def _publish_updates(self, now: float) -> None:
+        """At most once a second: each open conflict's current timing and distances (not the states:
+        those come with /v1/tracks), per audience."""
+        if now - self._updates_published < UPDATES_EVERY * self.clock.speed:
+            return
+        self._updates_published = now
         per: dict[str | None, list[dict[str, Any]]] = {None: []}
         for conflict in self._open.values():
+            brief = {k: conflict[k] for k in UPDATE_FIELDS}
             for viewer in ntk.audiences((conflict["party_a"], conflict["party_b"])):
-                per.setdefault(viewer, []).append(conflict)
+                per.setdefault(viewer, []).append(brief)
         self._publish("conflicts.updated", {v: {"conflicts": items} for v, items in per.items()})
 
     def tactical_conflicts(self, who: Principal) -> list[dict[str, Any]]:
@@ -582,9 +591,11 @@ class Deconfliction:
                 query = query.where(or_(StrategicConflict.party == viewer, StrategicConflict.other_party == viewer))
             return [ntk.strategic_view(r, viewer) for r in session.scalars(query.order_by(StrategicConflict.id))]
 
-    def tracks(self, who: Principal) -> list[dict[str, Any]]:
+    def tracks(self, who: Principal, columns: bool = False) -> list[dict[str, Any]] | dict[str, list]:
+        """What the caller may see of the live picture now: one object per aircraft, or columns."""
         snapshot = self.picture.snapshot(self.clock.now(), self.settings.max_age)
-        return ntk.tracks_view(snapshot, list(self._open.values()), None if who.is_cell else who.party)
+        view = ntk.tracks_columns if columns else ntk.tracks_view
+        return view(snapshot, list(self._open.values()), None if who.is_cell else who.party)
 
     # -- hotline --------------------------------------------------------------------------------
 
@@ -720,18 +731,29 @@ class Deconfliction:
 
     # -- audit ----------------------------------------------------------------------------------
 
-    def audit_records(self, who: Principal, whole: bool = False) -> Iterator[dict[str, Any]]:  # noqa: D401
+    def audit_records(self, who: Principal, whole: bool = False, tail: int | None = None) -> Iterator[dict[str, Any]]:
         """The caller's receipts (entries concerning its party), or the whole chain for the cell;
-        then a signed head line."""
+        then a signed head line. ``tail``: only the last entries (for display; a verification needs all)."""
         if whole and not who.is_cell:
             raise Forbidden("only the cell downloads the whole chain; parties download their receipts")
-        return self._records("*" if who.is_cell else who.party)
+        if tail is not None and tail < 1:
+            raise BadRequest(f"tail: expected a positive number of entries, got {tail}")
+        return self._records("*" if who.is_cell else who.party, tail)
 
-    def _records(self, scope: str) -> Iterator[dict[str, Any]]:
+    def _records(self, scope: str, tail: int | None) -> Iterator[dict[str, Any]]:
         with self.Session() as session:
             head = self.audit.signed_head(session, scope, self.clock.now())
-            query = select(AuditEntry).where(AuditEntry.seq <= head["seq"]).order_by(AuditEntry.seq)
-            for entry in session.scalars(query.execution_options(yield_per=1000)):
-                if scope == "*" or scope in entry.parties:
-                    yield entry_record(entry)
+            query = select(AuditEntry).where(AuditEntry.seq <= head["seq"])
+            if tail is None:
+                for entry in session.scalars(query.order_by(AuditEntry.seq).execution_options(yield_per=1000)):
+                    if scope == "*" or scope in entry.parties:
+                        yield entry_record(entry)
+            else:
+                last = []
+                for entry in session.scalars(query.order_by(AuditEntry.seq.desc()).execution_options(yield_per=200)):
+                    if scope == "*" or scope in entry.parties:
+                        last.append(entry_record(entry))
+                        if len(last) == tail:
+                            break
+                yield from reversed(last)
         yield {"head": head}

@@ -93,21 +93,37 @@ def tactical_view(conflict: dict[str, Any], viewer: Viewer) -> dict[str, Any] | 
     return conflict  # both states are predictions around the conflict: each party may see the other's
 
 
-def tracks_view(snapshot: States, conflicts: Iterable[dict[str, Any]], viewer: Viewer) -> list[dict[str, Any]]:
-    """Aircraft ``viewer`` may see now: its own, plus intruders in conflict with its own (flagged)."""
+def tracks_columns(snapshot: States, conflicts: Iterable[dict[str, Any]], viewer: Viewer) -> dict[str, list]:
+    """Aircraft ``viewer`` may see now, as columns: its own, plus (flagged ``intruder``) each other
+    aircraft in an open conflict with one of its own, predicted to now. The cell sees every aircraft."""
     if viewer is None:
-        rows = np.arange(len(snapshot))
-        return [aircraft_state(snapshot, int(r)) for r in rows]
-    own = np.flatnonzero(snapshot.party == viewer)
-    shown = [aircraft_state(snapshot, int(r)) for r in own]
-    intruders: dict[str, dict[str, Any]] = {}
-    for conflict in conflicts:
-        if conflict["party_a"] == viewer and conflict["party_b"] != viewer:
-            intruders[conflict["b"]] = conflict["state_b"]
-        elif conflict["party_b"] == viewer and conflict["party_a"] != viewer:
-            intruders[conflict["a"]] = conflict["state_a"]
-    shown.extend({**state, "intruder": True} for state in intruders.values())
-    return shown
+        own = np.ones(len(snapshot), dtype=bool)
+        intruder = np.zeros(len(snapshot), dtype=bool)
+    else:
+        own = snapshot.party == viewer
+        ids = {c["b"] for c in conflicts if c["party_a"] == viewer and c["party_b"] != viewer}
+        ids |= {c["a"] for c in conflicts if c["party_b"] == viewer and c["party_a"] != viewer}
+        intruder = np.isin(snapshot.icao24, list(ids)) & ~own if ids else np.zeros(len(snapshot), dtype=bool)
+    rows = np.flatnonzero(own | intruder)
+    return {"icao24": snapshot.icao24[rows].tolist(), "callsign": snapshot.callsign[rows].tolist(),
+            "party": snapshot.party[rows].tolist(), "time": snapshot.time[rows].tolist(),
+            "lat": snapshot.lat[rows].round(6).tolist(), "lon": snapshot.lon[rows].round(6).tolist(),
+            "altitude": snapshot.altitude[rows].round(1).tolist(), "velocity": snapshot.velocity[rows].round(2).tolist(),
+            "heading": snapshot.heading[rows].round(2).tolist(), "vertrate": snapshot.vertrate[rows].round(2).tolist(),
+            "intruder": intruder[rows].tolist()}
+
+
+def tracks_view(snapshot: States, conflicts: Iterable[dict[str, Any]], viewer: Viewer) -> list[dict[str, Any]]:
+    """The same aircraft as `tracks_columns`, one object each (``intruder`` only where true)."""
+    columns = tracks_columns(snapshot, conflicts, viewer)
+    names = [n for n in columns if n != "intruder"]
+    rows = []
+    for k, flagged in enumerate(columns["intruder"]):
+        row = {n: columns[n][k] for n in names}
+        if flagged:
+            row["intruder"] = True
+        rows.append(row)
+    return rows
 
 
 def thread_visible(thread: Thread, viewer: Viewer) -> bool:

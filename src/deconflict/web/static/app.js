@@ -5,6 +5,9 @@
 
 const LOOKAHEAD_VECTOR = 120;        // s of predicted track drawn ahead of each aircraft
 const LABEL_LIMIT = 400;             // labels only when fewer aircraft than this are in view
+const DENSE = 2500;                  // more aircraft in view than this: dots, vectors only for conflicts
+const DETAILED_CONFLICTS = 100;      // conflicts in view below which each gets dashes and a CPA label
+const LIST_LIMIT = 50;               // conflicts listed (the most urgent first); the map shows them all
 const EARTH = 6371008.8;             // m
 const LEVEL_COLOURS = ["#999", "#e9c400", "#f08a00", "#d9161b"];
 const PARTY_COLOURS = ["#1f77b4", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#7f7f7f", "#bcbd22"];
@@ -19,6 +22,7 @@ const state = {
   selected: null,            // conflict id
   thread: null,
   frameTimes: [],
+  refreshTimes: [],          // ms to fetch and unpack tracks and conflicts
   timers: [],
   clockSkew: 0,              // service time minus browser time, ms
   speed: 1,                  // service seconds per real second (the demo runs accelerated)
@@ -100,21 +104,23 @@ function resizeCanvas() {
 window.addEventListener("resize", resizeCanvas);
 resizeCanvas();
 
-function columns(rows) {
-  const n = rows.length;
+function columns(t) {
+  const n = t.icao24.length;
   const c = {
     n, id: new Array(n), callsign: new Array(n), party: new Array(n), intruder: new Uint8Array(n),
     lat: new Float64Array(n), lon: new Float64Array(n), north: new Float64Array(n), east: new Float64Array(n),
+    track: new Float64Array(n),
     altitude: new Float64Array(n), vertrate: new Float64Array(n), index: new Map(),
   };
-  rows.forEach((row, k) => {
-    const h = row.heading * Math.PI / 180;
-    c.id[k] = row.icao24; c.callsign[k] = row.callsign || row.icao24; c.party[k] = row.party;
-    c.intruder[k] = row.intruder ? 1 : 0;
-    c.lat[k] = row.lat; c.lon[k] = row.lon; c.north[k] = row.velocity * Math.cos(h); c.east[k] = row.velocity * Math.sin(h);
-    c.altitude[k] = row.altitude; c.vertrate[k] = row.vertrate;
-    c.index.set(row.icao24, k);
-  });
+  for (let k = 0; k < n; k++) {
+    const h = t.heading[k] * Math.PI / 180;
+    c.id[k] = t.icao24[k]; c.callsign[k] = t.callsign[k] || t.icao24[k]; c.party[k] = t.party[k];
+    c.intruder[k] = t.intruder[k] ? 1 : 0;
+    c.track[k] = h;
+    c.lat[k] = t.lat[k]; c.lon[k] = t.lon[k]; c.north[k] = t.velocity[k] * Math.cos(h); c.east[k] = t.velocity[k] * Math.sin(h);
+    c.altitude[k] = t.altitude[k]; c.vertrate[k] = t.vertrate[k];
+    c.index.set(t.icao24[k], k);
+  }
   return c;
 }
 
@@ -135,6 +141,21 @@ function ahead(c, k, seconds) {
   return [lat, lon];
 }
 
+// Screen positions of every aircraft dead-reckoned ``seconds`` after its state, into x and y
+// (no allocation per aircraft: this runs every frame for every aircraft).
+function positions(c, seconds, x, y) {
+  const scale = 256 * Math.pow(2, map.getZoom());
+  const topLeft = map.containerPointToLayerPoint([0, 0]).add(map.getPixelOrigin());
+  const toDegrees = 180 / Math.PI, toRadians = Math.PI / 180;
+  for (let k = 0; k < c.n; k++) {
+    const lat = c.lat[k] + c.north[k] * seconds / EARTH * toDegrees;
+    const lon = c.lon[k] + c.east[k] * seconds / (EARTH * Math.cos(c.lat[k] * toRadians)) * toDegrees;
+    const phi = Math.max(Math.min(lat, 85.05), -85.05) * toRadians;
+    x[k] = (lon + 180) / 360 * scale - topLeft.x;
+    y[k] = (1 - Math.log(Math.tan(phi) + 1 / Math.cos(phi)) / Math.PI) / 2 * scale - topLeft.y;
+  }
+}
+
 function draw() {
   const started = performance.now();
   const width = canvas.clientWidth, height = canvas.clientHeight;
@@ -142,34 +163,27 @@ function draw() {
   const c = state.aircraft;
   if (c && c.n) {
     const age = (started - state.receivedAt) / 1000 * state.speed;
-    const project = projector();
-    const x = new Float32Array(c.n), y = new Float32Array(c.n), visible = [];
+    if (!c.x) { c.x = new Float32Array(c.n); c.y = new Float32Array(c.n); c.vx = new Float32Array(c.n); c.vy = new Float32Array(c.n); }
+    const { x, y } = c;
+    positions(c, age, x, y);
+    const visible = [];
     for (let k = 0; k < c.n; k++) {
-      const [lat, lon] = ahead(c, k, age);
-      const p = project(lat, lon);
-      x[k] = p[0]; y[k] = p[1];
-      if (p[0] > -20 && p[0] < width + 20 && p[1] > -20 && p[1] < height + 20) visible.push(k);
+      if (x[k] > -20 && x[k] < width + 20 && y[k] > -20 && y[k] < height + 20) visible.push(k);
     }
-    // predicted vectors, one path
-    context.strokeStyle = "#33445588"; context.lineWidth = 1; context.beginPath();
-    for (const k of visible) {
-      const [lat, lon] = ahead(c, k, age + LOOKAHEAD_VECTOR);
-      const p = project(lat, lon);
-      context.moveTo(x[k], y[k]); context.lineTo(p[0], p[1]);
+    const dense = visible.length > DENSE;
+    if (!dense) {   // predicted vectors; in a dense view only conflict aircraft get one (drawConflicts)
+      positions(c, age + LOOKAHEAD_VECTOR, c.vx, c.vy);
+      context.strokeStyle = "#33445588"; context.lineWidth = 1; context.beginPath();
+      for (const k of visible) { context.moveTo(x[k], y[k]); context.lineTo(c.vx[k], c.vy[k]); }
+      context.stroke();
     }
-    context.stroke();
-    // aircraft: one filled path per party colour
-    const byColour = new Map();
-    for (const k of visible) {
-      const colour = partyColour(c.party[k]);
-      if (!byColour.has(colour)) byColour.set(colour, []);
-      byColour.get(colour).push(k);
-    }
-    for (const [colour, rows] of byColour) {
+    drawConflicts(c, x, y, age, width, height);   // under the aircraft symbols
+    for (const [party, colour] of Object.entries(state.colours).concat([["", "#555"]])) {
       context.fillStyle = colour; context.beginPath();
-      for (const k of rows) {
-        const h = Math.atan2(c.east[k], c.north[k]);
-        const sin = Math.sin(h), cos = Math.cos(h);
+      for (const k of visible) {
+        if ((c.party[k] || "") !== party) continue;
+        if (dense) { context.rect(x[k] - 1.5, y[k] - 1.5, 3, 3); continue; }
+        const h = c.track[k], sin = Math.sin(h), cos = Math.cos(h);
         context.moveTo(x[k] + 7 * sin, y[k] - 7 * cos);
         context.lineTo(x[k] - 4 * sin - 4 * cos, y[k] + 4 * cos - 4 * sin);
         context.lineTo(x[k] - 4 * sin + 4 * cos, y[k] + 4 * cos + 4 * sin);
@@ -186,7 +200,6 @@ function draw() {
           x[k] + 8, y[k] - 6);
       }
     }
-    drawConflicts(c, x, y, project, age);
   }
   const spent = performance.now() - started;
   state.frameTimes.push(spent);
@@ -194,27 +207,89 @@ function draw() {
   requestAnimationFrame(draw);
 }
 
-function drawConflicts(c, x, y, project, age) {
-  for (const conflict of state.conflicts.tactical) {
-    const a = c.index.get(conflict.a), b = c.index.get(conflict.b);
-    if (a === undefined || b === undefined) continue;
-    const colour = LEVEL_COLOURS[conflict.level];
+// A ring marks each aircraft in conflict: drawn once per level as a small bitmap, then stamped
+// (stroking thousands of arcs per frame is too slow for a software-rendered canvas).
+const rings = new Map();
+function ring(level, selected) {
+  const key = `${level}${selected}`;
+  if (!rings.has(key)) {
+    const radius = selected ? 13 : 10, size = 2 * radius + 6;
+    const sprite = document.createElement("canvas");
+    sprite.width = sprite.height = size;
+    const g = sprite.getContext("2d");
+    g.strokeStyle = LEVEL_COLOURS[level]; g.lineWidth = selected ? 3 : 2;
+    g.beginPath(); g.arc(size / 2, size / 2, radius, 0, 2 * Math.PI); g.stroke();
+    rings.set(key, sprite);
+  }
+  return rings.get(key);
+}
+
+function drawConflicts(c, x, y, age, width, height) {
+  const shown = state.conflicts.tactical.filter((conflict) => {
+    const a = c.index.get(conflict.a);
+    return a !== undefined && c.index.has(conflict.b) && x[a] > -50 && x[a] < width + 50 && y[a] > -50 && y[a] < height + 50;
+  });
+  const detailed = shown.length < DETAILED_CONFLICTS;
+  for (const conflict of shown) {   // marks follow the aircraft every frame
     const selected = conflict.id === state.selected;
-    context.strokeStyle = colour; context.lineWidth = selected ? 3 : 2;
-    for (const k of [a, b]) { context.beginPath(); context.arc(x[k], y[k], selected ? 13 : 10, 0, 2 * Math.PI); context.stroke(); }
-    // closest approach: where each will be at t_cpa (counted from the states' time), joined
-    const tcpa = Math.max(0, conflict.t_cpa - age);
-    if (tcpa < 3600) {
-      const pa = project(...ahead(c, a, age + tcpa)), pb = project(...ahead(c, b, age + tcpa));
-      context.setLineDash([5, 4]); context.beginPath();
-      context.moveTo(x[a], y[a]); context.lineTo(pa[0], pa[1]);
-      context.moveTo(x[b], y[b]); context.lineTo(pb[0], pb[1]);
-      context.stroke(); context.setLineDash([]);
-      context.beginPath(); context.moveTo(pa[0], pa[1]); context.lineTo(pb[0], pb[1]); context.lineWidth = 4; context.stroke();
-      context.fillStyle = colour; context.font = "bold 11px system-ui";
-      context.fillText(`CPA ${(conflict.d_cpa / 1852).toFixed(1)} NM in ${Math.round(tcpa)} s`, pa[0] + 6, pa[1] + 14);
+    const a = c.index.get(conflict.a), b = c.index.get(conflict.b);
+    if (detailed || selected) {   // a ring
+      const sprite = ring(conflict.level, selected), half = sprite.width / 2;
+      context.drawImage(sprite, x[a] - half, y[a] - half);
+      context.drawImage(sprite, x[b] - half, y[b] - half);
+    } else {   // a filled square: stroking thousands of small shapes is what a software canvas cannot do at 60 fps
+      context.fillStyle = LEVEL_COLOURS[conflict.level];
+      context.fillRect(x[a] - 6, y[a] - 6, 12, 12);
+      context.fillRect(x[b] - 6, y[b] - 6, 12, 12);
     }
   }
+  if (!detailed) {   // many conflicts: their closest-approach segments do not move, draw them once per view
+    context.drawImage(closestApproaches(c, shown, width, height), 0, 0, width, height);
+    return;
+  }
+  const project = projector();
+  for (const conflict of shown) {   // few conflicts: the way to each closest approach, with a countdown
+    const a = c.index.get(conflict.a), b = c.index.get(conflict.b);
+    const tcpa = Math.max(0, conflict.t_cpa - age);   // t_cpa counts from the states' time
+    if (tcpa >= 3600) continue;
+    const pa = project(...ahead(c, a, age + tcpa)), pb = project(...ahead(c, b, age + tcpa));
+    context.strokeStyle = LEVEL_COLOURS[conflict.level];
+    context.lineWidth = conflict.id === state.selected ? 2 : 1; context.setLineDash([5, 4]);
+    context.beginPath();
+    context.moveTo(x[a], y[a]); context.lineTo(pa[0], pa[1]);
+    context.moveTo(x[b], y[b]); context.lineTo(pb[0], pb[1]);
+    context.stroke(); context.setLineDash([]);
+    context.lineWidth = 3; context.beginPath(); context.moveTo(pa[0], pa[1]); context.lineTo(pb[0], pb[1]); context.stroke();
+    context.fillStyle = LEVEL_COLOURS[conflict.level]; context.font = "bold 11px system-ui";
+    context.fillText(`CPA ${(conflict.d_cpa / 1852).toFixed(1)} NM in ${Math.round(tcpa)} s`, pa[0] + 6, pa[1] + 14);
+  }
+}
+
+// The closest-approach segments of many conflicts, cached until the picture, the view or the selection changes.
+const cpaCache = { canvas: document.createElement("canvas"), key: "" };
+function closestApproaches(c, shown, width, height) {
+  const centre = map.getCenter();
+  const key = [state.receivedAt, map.getZoom(), centre.lat.toFixed(6), centre.lng.toFixed(6), width, height,
+    state.selected, shown.length].join();
+  if (key === cpaCache.key) return cpaCache.canvas;
+  cpaCache.key = key;
+  const ratio = window.devicePixelRatio || 1;
+  const layer = cpaCache.canvas;
+  layer.width = width * ratio; layer.height = height * ratio;
+  const g = layer.getContext("2d");
+  g.setTransform(ratio, 0, 0, ratio, 0, 0);
+  const project = projector();
+  for (let level = 1; level <= 3; level++) {
+    g.strokeStyle = LEVEL_COLOURS[level]; g.lineWidth = 2; g.beginPath();
+    for (const conflict of shown) {
+      if (conflict.level !== level || conflict.t_cpa >= 3600) continue;
+      const t = Math.max(0, conflict.t_cpa);
+      const pa = project(...ahead(c, c.index.get(conflict.a), t)), pb = project(...ahead(c, c.index.get(conflict.b), t));
+      g.moveTo(pa[0], pa[1]); g.lineTo(pb[0], pb[1]);
+    }
+    g.stroke();
+  }
+  return layer;
 }
 
 // -- panels ----------------------------------------------------------------------------------------
@@ -226,17 +301,18 @@ function escapeHtml(text) {
 function renderConflicts() {
   const tactical = state.conflicts.tactical;
   document.getElementById("conflict-count").textContent = tactical.length + state.conflicts.strategic.length;
-  document.getElementById("conflicts").innerHTML = tactical.map((c) => `
+  const more = tactical.length > LIST_LIMIT ? `<li>… and ${tactical.length - LIST_LIMIT} more on the map</li>` : "";
+  document.getElementById("conflicts").innerHTML = tactical.slice(0, LIST_LIMIT).map((c) => `
     <li class="level-${c.level}${c.id === state.selected ? " selected" : ""}" data-id="${c.id}">
       <b>${escapeHtml(c.state_a.callsign || c.a)}</b> (${escapeHtml(c.party_a || "?")}) /
       <b>${escapeHtml(c.state_b.callsign || c.b)}</b> (${escapeHtml(c.party_b || "?")})<br>
       ${c.t_in <= 0 ? "<b>loss of separation now</b>" : `loss of separation in ${Math.round(c.t_in)} s`},
-      closest ${(c.d_cpa / 1852).toFixed(1)} NM / ${Math.round(Math.abs(c.dz_cpa) / 0.3048)} ft</li>`).join("");
+      closest ${(c.d_cpa / 1852).toFixed(1)} NM / ${Math.round(Math.abs(c.dz_cpa) / 0.3048)} ft</li>`).join("") + more;
   document.getElementById("strategic").innerHTML = state.conflicts.strategic.map((c) => `
     <li class="level-1${c.id === state.selected ? " selected" : ""}" data-id="${c.id}">
       plan <b>${escapeHtml(c.plan)}</b> overlaps a plan of ${escapeHtml(c.other_party)}
       ${c.blocking ? "(blocking)" : ""}<br>${escapeHtml(c.overlap.properties.time_start)} – ${escapeHtml(c.overlap.properties.time_end)}</li>`).join("");
-  for (const li of document.querySelectorAll("#conflicts li, #strategic li")) li.onclick = () => select(li.dataset.id);
+  for (const li of document.querySelectorAll("#conflicts li[data-id], #strategic li")) li.onclick = () => select(li.dataset.id);
 }
 
 async function select(id) {
@@ -311,7 +387,7 @@ document.getElementById("propose").onsubmit = (event) => {
 document.getElementById("acknowledge").onclick = () => post({ kind: "acknowledge" });
 
 async function loadAudit() {
-  const text = await api("/v1/audit/receipts");
+  const text = await api("/v1/audit/receipts?tail=25");
   const lines = text.trim().split("\n").map((line) => JSON.parse(line));
   const entries = lines.filter((line) => line.body).map((line) => ({ ...JSON.parse(line.body), hash: line.hash }));
   document.getElementById("audit").innerHTML = entries.slice(-25).reverse().map((e) =>
@@ -323,17 +399,20 @@ async function loadAudit() {
 // -- data ------------------------------------------------------------------------------------------
 
 async function refresh() {
+  const started = performance.now();
   try {
-    const [tracks, conflicts] = await Promise.all([api("/v1/tracks"), api("/v1/conflicts")]);
+    const [tracks, conflicts] = await Promise.all([api("/v1/tracks?format=columns"), api("/v1/conflicts")]);
     state.aircraft = columns(tracks);
     state.receivedAt = performance.now();
-    if (!state.framed && tracks.length) {   // first picture: show where the traffic is
+    if (!state.framed && tracks.icao24.length) {   // first picture: show where the traffic is
       state.framed = true;
-      map.fitBounds(L.latLngBounds(tracks.map((t) => [t.lat, t.lon])).pad(0.3), { maxZoom: 8 });
+      map.fitBounds(L.latLngBounds(tracks.lat.map((lat, k) => [lat, tracks.lon[k]])).pad(0.3), { maxZoom: 8 });
     }
     state.conflicts = conflicts;
-    document.getElementById("aircraft-count").textContent = tracks.length;
+    document.getElementById("aircraft-count").textContent = tracks.icao24.length;
     renderConflicts();
+    state.refreshTimes.push(performance.now() - started);
+    if (state.refreshTimes.length > 100) state.refreshTimes.shift();
   } catch (error) { showError(error); }
 }
 
@@ -348,6 +427,15 @@ async function refreshPlans() {
   } catch (error) { showError(error); }
 }
 document.getElementById("plan-offset").oninput = refreshPlans;
+
+// Run ``task`` once shortly, however many events ask for it meanwhile (a burst of 1,000 raised
+// conflicts is one refresh, not 1,000).
+const pending = new Set();
+function soon(name, task) {
+  if (pending.has(name)) return;
+  pending.add(name);
+  setTimeout(() => { pending.delete(name); Promise.resolve(task()).catch(showError); }, 150);
+}
 
 async function listen() {
   // Server-sent events through fetch (EventSource cannot send the bearer token): refresh on change.
@@ -365,9 +453,10 @@ async function listen() {
           const block = buffer.slice(0, cut); buffer = buffer.slice(cut + 2);
           const kind = (block.match(/^event: (.*)$/m) || [])[1];
           if (!kind) continue;
-          if (kind.startsWith("conflict.") || kind === "thread.opened") refresh();
-          if (kind === "hotline.message" || kind === "thread.opened") { loadThread().catch(showError); loadAudit().catch(showError); }
-          if (kind === "conflict.raised" || kind === "conflict.cleared") refreshPlans();
+          if (kind === "hotline.message" || kind === "thread.opened") {
+            soon("thread", loadThread); soon("audit", loadAudit);
+          }
+          if (kind === "conflict.raised" || kind === "conflict.cleared") soon("plans", refreshPlans);
         }
       }
     } catch (error) { /* reconnect below */ }
@@ -412,11 +501,14 @@ window.deconflictMap = {
   map, state,
   countries: () => countries,
   frameStats() {
-    const times = [...state.frameTimes].sort((a, b) => a - b);
-    const at = (q) => times[Math.min(times.length - 1, Math.floor(q * times.length))];
-    return { frames: times.length, p50: at(0.5), p95: at(0.95), max: times[times.length - 1] };
+    const stats = (values) => {
+      const times = [...values].sort((a, b) => a - b);
+      const at = (q) => times[Math.min(times.length - 1, Math.floor(q * times.length))];
+      return { count: times.length, p50: at(0.5), p95: at(0.95), max: times[times.length - 1] };
+    };
+    return { draw: stats(state.frameTimes), refresh: stats(state.refreshTimes) };
   },
-  resetFrames() { state.frameTimes = []; },
+  resetFrames() { state.frameTimes = []; state.refreshTimes = []; },
 };
 
 if (state.token) login(state.token);
