@@ -35,12 +35,14 @@ demo: $(STAMP) $(ASSETS)
 test: $(STAMP) $(ASSETS)
 	$(BIN)/python -m pytest -q
 
-bench: $(STAMP)
+bench: $(STAMP) $(ASSETS)
 	$(BIN)/python benchmarks/detect_scale.py
 	$(BIN)/python benchmarks/simulate_mvp.py
 	$(BIN)/python benchmarks/plans_check.py
 	$(BIN)/python benchmarks/decode_rate.py
 	$(BIN)/python benchmarks/scan_archive.py
+	$(BIN)/python benchmarks/service_load.py
+	$(BIN)/python benchmarks/map_frames.py
 
 clean:
 	rm -rf $(VENV) build src/*.egg-info .pytest_cache .hypothesis $(VENDOR) web-assets/node_modules
