@@ -37,6 +37,7 @@ from deconflict.io.simulation_report import metrics, write_plots
 from deconflict.io.receivers import parse_timezone
 from deconflict.io.station import DEFAULT_PORTS, Station, StationError, connect, guess_format, replay
 from deconflict.io.states_file import StatesFileError, read_states_checked, write_conflicts, write_states
+from deconflict.io.service_feed import PushError
 from deconflict.service.errors import ServiceError
 from deconflict.store.errors import DatabaseError
 
@@ -458,6 +459,9 @@ def station(
     receiver_tz: Annotated[str, typer.Option("--receiver-tz", help="Time zone of SBS times, which carry none: UTC or +HH:MM.")] = "UTC",
     parquet: Annotated[Optional[Path], typer.Option(help="Write every picture's state vectors (SPEC §2) to this Parquet file.")] = None,
     attempts: Annotated[Optional[int], typer.Option(help="With --connect: stop after this many connections.", min=1)] = None,
+    push: Annotated[Optional[str], typer.Option(help="Push every picture's state vectors to a deconflict service (http://HOST:PORT).")] = None,
+    token: Annotated[Optional[str], typer.Option(help="With --push: the member's bearer token (default $DECONFLICT_TOKEN).")] = None,
+    party: Annotated[str, typer.Option(help="With --push and a cell token: the party of these aircraft (empty: unknown).")] = "",
 ) -> None:
     """The portable ATC station: decode a receiver feed, assemble tracks, show them and their conflicts live."""
     if (replay_file is None) == (connect_to is None):
@@ -483,6 +487,17 @@ def station(
             raise UserError(f"--connect: {connect_to!r} is not HOST:PORT (e.g. localhost:{DEFAULT_PORTS[kind]})")
         pictures = connect(post, host, int(port), kind, step=step, attempts=attempts, timezone=zone)
         source = f"{connect_to} ({kind})"
+    pusher = None
+    if push is not None:
+        import os
+
+        from deconflict.io.service_feed import TrackPusher
+
+        token = token or os.environ.get("DECONFLICT_TOKEN")
+        if not token:
+            raise UserError("--push needs --token (or DECONFLICT_TOKEN): a member's bearer token")
+        pusher = TrackPusher(push, token, party)
+        pictures = _pushed(pictures, pusher)
     console = Console(width=max(Console().width, 110))
     last = None
     if console.is_terminal:
@@ -494,9 +509,18 @@ def station(
             pass
         if last is not None:
             console.print(_station_view(post, last, source))
+    if pusher is not None:
+        console.print(f"pushed to {push}: " + ", ".join(f"{v} {k}" for k, v in sorted(pusher.counts.items())))
+        pusher.close()
     if parquet is not None:
         write_states(post.recorded(), parquet)
         console.print(f"wrote {parquet}")
+
+
+def _pushed(pictures, pusher):  # noqa: ANN001, ANN202 - generator of station pictures
+    for picture in pictures:
+        pusher.push(picture.states)
+        yield picture
 
 
 def _lat_lon(text: str) -> tuple[float, float]:
@@ -619,7 +643,7 @@ def main(argv: list[str] | None = None) -> None:
         print("aborted", file=sys.stderr)
         sys.exit(130)
     except (UserError, UnitError, StatesFileError, DetectionError, ScenarioError, StandardError, BandsError,
-            PlansFileError, PlanError, StationError, ServiceError, DatabaseError) as error:
+            PlansFileError, PlanError, StationError, ServiceError, DatabaseError, PushError) as error:
         _fail(str(error))
     except typer.TyperException as error:  # usage errors (typer's own click): missing argument, unknown option
         message = error.format_message() if hasattr(error, "format_message") else str(error)

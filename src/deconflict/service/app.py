@@ -79,22 +79,28 @@ def create_app(service: Deconfliction, run_detection: bool = True) -> FastAPI:
 
     @app.get("/healthz", tags=["service"])
     def health() -> dict[str, Any]:
+        """Liveness, the service clock (UNIX s) and its speed, detection cycles so far. No token needed."""
         return {"ok": True, "time": service.clock.now(), "speed": service.clock.speed, "detections": service.detections}
 
     @app.get("/v1/me", tags=["parties"])
     def me(who: Caller) -> dict[str, Any]:
+        """The member this token belongs to: name, party (null for the cell) and role."""
         return {"member": who.member, "name": who.name, "party": who.party, "role": who.role.value}
 
     @app.get("/v1/parties", tags=["parties"])
     def parties(who: Caller) -> list[dict[str, Any]]:
+        """Every party (id, title, whether it has suspended participation): the addresses of the hotline."""
         return service.parties()
 
     @app.post("/v1/parties/{party}/suspend", tags=["parties"])
     def suspend(party: str, who: Caller) -> dict[str, Any]:
+        """Suspend a party's participation (its operators or the cell). Its last tracks and plans still
+        count, the other parties keep being alerted, and its open threads escalate to the cell."""
         return service.set_suspended(who, party, True)
 
     @app.post("/v1/parties/{party}/resume", tags=["parties"])
     def resume(party: str, who: Caller) -> dict[str, Any]:
+        """Resume a suspended party's participation."""
         return service.set_suspended(who, party, False)
 
     # -- plans --------------------------------------------------------------------------------
@@ -131,6 +137,7 @@ def create_app(service: Deconfliction, run_detection: bool = True) -> FastAPI:
 
     @app.get("/v1/plans/{party}/{plan_id}", tags=["plans"])
     def get_plan(party: str, plan_id: str, who: Caller, response: Response) -> dict[str, Any]:
+        """One of your plans (the cell: anyone's); the ETag is its version. Another party's plan is 404."""
         answer = service.get_plan(who, party, plan_id)
         response.headers["ETag"] = f'"{answer["version"]}"'
         return answer
@@ -147,6 +154,7 @@ def create_app(service: Deconfliction, run_detection: bool = True) -> FastAPI:
     @app.delete("/v1/plans/{party}/{plan_id}", tags=["plans"], status_code=204)
     def delete_plan(party: str, plan_id: str, who: Caller,
                     if_match: Annotated[str | None, Header()] = None) -> Response:
+        """Delete one of your plans; ``If-Match`` must carry its version. Its strategic conflicts clear."""
         _own(who, party)
         service.delete_plan(who, plan_id, _version(if_match))
         return Response(status_code=204)
@@ -186,18 +194,23 @@ def create_app(service: Deconfliction, run_detection: bool = True) -> FastAPI:
 
     @app.get("/v1/threads", tags=["hotline"])
     def threads(who: Caller) -> list[dict[str, Any]]:
+        """Hotline threads you take part in (the cell: all), without their messages."""
         return service.threads(who)
 
     @app.post("/v1/threads", tags=["hotline"], status_code=201)
     def new_thread(body: NewThread, who: Caller) -> dict[str, Any]:
+        """Open a free thread between your party and others (the cell: with any parties)."""
         return service.create_thread(who, body.parties, body.subject)
 
     @app.get("/v1/threads/{thread_id}", tags=["hotline"])
     def thread(thread_id: int, who: Caller) -> dict[str, Any]:
+        """A thread with its messages, proposals and their status; 404 if you do not take part."""
         return service.thread(who, thread_id)
 
     @app.post("/v1/threads/{thread_id}/messages", tags=["hotline"], status_code=201)
     def post_message(thread_id: int, body: NewMessage, who: Caller) -> dict[str, Any]:
+        """Write on a thread: a message, a structured proposal (manoeuvre or plan change) with a deadline,
+        or a reply to one (acknowledge / accept / reject: another party of the thread, once, in time)."""
         within = None
         if body.answer_within is not None:
             try:
@@ -222,6 +235,7 @@ def create_app(service: Deconfliction, run_detection: bool = True) -> FastAPI:
 
     @app.get("/v1/audit/chain", tags=["audit"])
     def chain(who: Caller) -> StreamingResponse:
+        """The whole chain (the cell only) as JSON lines, then a signed head."""
         return _ndjson(service.audit_records(who, whole=True))
 
     # -- live events --------------------------------------------------------------------------

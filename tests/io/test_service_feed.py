@@ -1,0 +1,61 @@
+"""A station pushing its picture to a running service: the cell sees the aircraft, stamped with the
+party given; a bad token stops the feed with one line."""
+
+from __future__ import annotations
+
+import threading
+import time
+from importlib import resources
+
+import httpx
+import pytest
+import uvicorn
+
+from deconflict.cli import main
+from deconflict.io.states_file import read_states
+from deconflict.service.app import create_app
+from deconflict.service.deconfliction import Deconfliction
+from deconflict.service.settings import ServiceSettings
+from tests.servers import free_port
+
+SAMPLE = resources.files("deconflict") / "data" / "sample_states.csv"
+
+
+@pytest.fixture
+def service_at_recording_time(tmp_path):
+    with pytest.warns(UserWarning):
+        latest = float(read_states(SAMPLE).time.max())
+    service = Deconfliction(ServiceSettings(database=str(tmp_path / "feed.db"), key_file=str(tmp_path / "k"),
+                                            clock_origin=latest, clock_speed=1.0))
+    token = service.add_member("station", "cell", None)
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(create_app(service), host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.02)
+    yield f"http://127.0.0.1:{port}", token
+    server.should_exit = True
+    thread.join(10)
+    service.engine.dispose()
+
+
+def test_station_replay_pushes_its_picture(service_at_recording_time, capsys):
+    url, token = service_at_recording_time
+    with pytest.raises(SystemExit) as done:
+        main(["station", "--replay", str(SAMPLE), "--format", "states", "--push", url, "--token", token,
+              "--party", "radar"])
+    assert done.value.code == 0
+    out = capsys.readouterr().out
+    assert "batches pushed" in out and "state vectors pushed" in out
+    seen = httpx.get(f"{url}/v1/tracks", headers={"Authorization": f"Bearer {token}"}).json()
+    assert len(seen) > 200 and {a["party"] for a in seen} == {"radar"}
+
+
+def test_bad_token_stops_the_feed_with_one_line(service_at_recording_time, capsys):
+    url, _ = service_at_recording_time
+    with pytest.raises(SystemExit) as done:
+        main(["station", "--replay", str(SAMPLE), "--format", "states", "--push", url, "--token", "dcf_wrong"])
+    assert done.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: ") and "401" in err and len(err.splitlines()) == 1
