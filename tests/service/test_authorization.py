@@ -25,6 +25,7 @@ class Setup:
     world: object
     cell_alpha_thread: int
     conflict_thread: int
+    tactical_id: str
 
 
 @pytest.fixture(scope="module")
@@ -51,7 +52,8 @@ def setup(tmp_path_factory):
         conflict_thread = next(t["id"] for t in w["cell"].get("/v1/threads").json()
                                if (t["conflict"] or "").startswith("tactical"))
         w.clients["forged"] = type(w["cell"])(w["cell"].app, headers={"Authorization": "Bearer dcf_forged"})
-        yield Setup(w, threads["alpha"], conflict_thread)
+        tactical_id = w["cell"].get("/v1/conflicts").json()["tactical"][0]["id"]
+        yield Setup(w, threads["alpha"], conflict_thread, tactical_id)
     w.service.engine.dispose()
 
 
@@ -101,6 +103,8 @@ MATRIX: dict[str, tuple[Request, dict[str, int]]] = {
         {A: 202, AO: 403, B: 202, BO: 403, C: 202}),
     "GET /v1/tracks": (lambda s, r, c: c.get("/v1/tracks"), {A: 200, AO: 200, B: 200, BO: 200, C: 200}),
     "GET /v1/conflicts": (lambda s, r, c: c.get("/v1/conflicts"), {A: 200, AO: 200, B: 200, BO: 200, C: 200}),
+    "GET resolutions of the conflict": (lambda s, r, c: c.get(f"/v1/conflicts/{s.tactical_id}/resolutions"),
+                                        {A: 200, AO: 200, B: 200, BO: 200, C: 200}),
     "GET /v1/threads": (lambda s, r, c: c.get("/v1/threads"), {A: 200, AO: 200, B: 200, BO: 200, C: 200}),
     "GET cell-alpha thread": (lambda s, r, c: c.get(f"/v1/threads/{s.cell_alpha_thread}"),
                               {A: 200, AO: 200, B: 404, BO: 404, C: 200}),
@@ -128,7 +132,7 @@ def test_every_route_is_in_the_matrix(setup):
                ("POST", "/v1/parties/{party}/resume"), ("GET", "/v1/plans"), ("POST", "/v1/plans"), ("POST", "/v1/plans/batch"), ("GET", "/v1/plans/volumes"),
                ("GET", "/v1/plans/{party}/{plan_id}"), ("PUT", "/v1/plans/{party}/{plan_id}"),
                ("DELETE", "/v1/plans/{party}/{plan_id}"), ("POST", "/v1/tracks"), ("GET", "/v1/tracks"),
-               ("GET", "/v1/conflicts"), ("GET", "/v1/threads"), ("POST", "/v1/threads"),
+               ("GET", "/v1/conflicts"), ("GET", "/v1/conflicts/{conflict_id}/resolutions"), ("GET", "/v1/threads"), ("POST", "/v1/threads"),
                ("GET", "/v1/threads/{thread_id}"), ("POST", "/v1/threads/{thread_id}/messages"),
                ("GET", "/v1/audit/key"), ("GET", "/v1/audit/receipts"), ("GET", "/v1/audit/chain"),
                ("GET", "/v1/events")}  # events: test_events.py (a stream)

@@ -81,3 +81,35 @@ def test_suspended_party_still_counts_and_the_other_is_alerted(world):
     detail = world["cell"].get(f"/v1/threads/{thread['id']}").json()
     assert detail["status"] == "escalated"
     assert "suspended" in detail["messages"][-1]["text"]
+
+
+def test_suggested_manoeuvres_resolve_the_conflict_and_name_only_own_aircraft(world):
+    import numpy as np
+
+    from deconflict.core.alerting import alerts
+    from deconflict.core.states import States
+    from deconflict.service.proposals import Manoeuvre
+
+    mine, theirs = head_on()
+    mine = {**mine, "lon": 4.6}  # loss of separation in ~1 min 15 s: time to manoeuvre
+    world["alpha_op"].post("/v1/tracks", json=tracks(mine))
+    world["bravo_op"].post("/v1/tracks", json=tracks(theirs))
+    world.service.detect_now()
+    conflict = world["alpha_op"].get("/v1/conflicts").json()["tactical"][0]
+    answer = world["alpha_op"].get(f"/v1/conflicts/{conflict['id']}/resolutions").json()
+    assert [a["aircraft"] for a in answer] == ["a1"] and "b1" not in str(answer)
+    proposals = answer[0]["proposals"]
+    assert {p["action"] for p in proposals} >= {"heading", "climb"} or {p["action"] for p in proposals} >= {"heading", "descend"}
+    for proposal in proposals:
+        Manoeuvre.model_validate(proposal)  # ready to post on the hotline
+    heading = next(p for p in proposals if p["action"] == "heading")
+    snapshot = world.service.picture.snapshot(world.clock.now(), 60.0)
+    own = np.flatnonzero(snapshot.icao24 == "a1")[0]
+    turned = snapshot.heading.copy()
+    turned[own] = float(heading["value"])
+    after = alerts(States.from_arrays(snapshot.icao24, snapshot.time, snapshot.lat, snapshot.lon, snapshot.velocity,
+                                      turned, snapshot.vertrate, snapshot.altitude, at=snapshot.at), "en-route")
+    assert len(after) == 0  # the suggested heading clears every alert level
+    both = world["cell"].get(f"/v1/conflicts/{conflict['id']}/resolutions").json()
+    assert [a["aircraft"] for a in both] == ["a1", "b1"]
+    assert world["alpha_op"].get("/v1/conflicts/tactical:999/resolutions").status_code == 404

@@ -50,6 +50,7 @@ def test_conflict_proposal_and_acceptance_across_two_parties(browser, live_servi
     expect(alpha.locator("#conflicts li").first).to_contain_text("ALPHA1")
     alpha.locator("#conflicts li").first.click()
     expect(alpha.locator("#thread-panel")).to_be_visible()
+    expect(alpha.locator("#suggestions li").first).to_contain_text("suggested: a00001: heading")
     alpha.fill("#proposal-value", "FL320")
     alpha.fill("#proposal-text", "ALPHA1 climbs to FL320")
     alpha.click("#propose-button")

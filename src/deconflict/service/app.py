@@ -190,6 +190,13 @@ def create_app(service: Deconfliction, run_detection: bool = True) -> FastAPI:
         """Open tactical conflicts (sorted by time to loss of separation) and active strategic ones."""
         return _json({"tactical": service.tactical_conflicts(who), "strategic": service.strategic_conflicts(who)})
 
+    @app.get("/v1/conflicts/{conflict_id}/resolutions", tags=["conflicts"])
+    def resolutions(conflict_id: str, who: Caller) -> list[dict[str, Any]]:
+        """Suggested manoeuvres for your aircraft in an open tactical conflict (the cell: both aircraft):
+        the nearest clear heading, flight level and speed from the conflict bands, as proposals ready
+        to post on the hotline."""
+        return service.resolutions(who, conflict_id)
+
     # -- hotline ------------------------------------------------------------------------------
 
     @app.get("/v1/threads", tags=["hotline"])

@@ -20,6 +20,8 @@ from sqlalchemy import Engine, func, or_, select
 from sqlalchemy.orm import Session
 
 from deconflict.core.alerting import AlertFilter, alerts
+from deconflict.core.bands import BandsError, bands as conflict_bands
+from deconflict.core.units import FOOT, KNOT
 from deconflict.core.plans import Plan, PlanIndex
 from deconflict.core.standards import standard as named_standard
 from deconflict.core.states import States
@@ -42,6 +44,25 @@ REPLY_KINDS = ("acknowledge", "accept", "reject")
 CHANGES_PER_TRANSACTION = 200
 UPDATES_EVERY = 1.0  # s (real time) between two conflicts.updated events
 UPDATE_FIELDS = ("id", "a", "b", "level", "t_in", "t_out", "t_cpa", "d_cpa", "dz_cpa")
+
+
+def _manoeuvres(aircraft: str, found: Any) -> list[dict[str, Any]]:
+    """Manoeuvre proposals from an aircraft's bands: the nearest clear heading, flight level and speed."""
+    current, best = found.current, found.recommended
+    proposals = []
+    if best["track"] is not None and round(best["track"]) % 360 != round(current["track"]) % 360:
+        proposals.append({"type": "manoeuvre", "aircraft": aircraft, "action": "heading",
+                          "value": f"{round(best['track']) % 360:03d}"})
+    if best["altitude"] is not None and abs(best["altitude"] - current["altitude"]) >= 30.0:
+        level = best["altitude"] / FOOT / 100
+        up = best["altitude"] > current["altitude"]
+        flight_level = int(np.ceil(level / 10) * 10) if up else int(np.floor(level / 10) * 10)
+        proposals.append({"type": "manoeuvre", "aircraft": aircraft, "action": "climb" if up else "descend",
+                          "value": f"FL{flight_level:03d}"})
+    if best["ground_speed"] is not None and abs(best["ground_speed"] - current["ground_speed"]) >= 2.0:
+        proposals.append({"type": "manoeuvre", "aircraft": aircraft, "action": "speed",
+                          "value": f"{round(best['ground_speed'] / KNOT)}kt"})
+    return proposals
 
 
 def _iso_seconds(text: str) -> float:
@@ -582,6 +603,29 @@ class Deconfliction:
         viewer = None if who.is_cell else who.party
         shown = [ntk.tactical_view(c, viewer) for c in list(self._open.values())]
         return sorted((c for c in shown if c is not None), key=lambda c: (c["t_in"], -c["level"]))
+
+    def resolutions(self, who: Principal, conflict_id: str) -> list[dict[str, Any]]:
+        """For each of the caller's aircraft in a tactical conflict (the cell: both), the smallest change
+        of heading, altitude and speed that clears every conflict of that aircraft (from its conflict
+        bands against the whole picture), as ready-to-send manoeuvre proposals. Only the caller's own
+        aircraft's manoeuvres are given: nothing is said of the aircraft it would avoid."""
+        viewer = None if who.is_cell else who.party
+        conflict = next((c for c in list(self._open.values()) if c["id"] == conflict_id), None)
+        if conflict is None or ntk.tactical_view(conflict, viewer) is None:
+            raise NotFound(f"no open conflict {conflict_id!r} that you may see")
+        snapshot = self.picture.snapshot(self.clock.now(), self.settings.max_age)
+        answer = []
+        for side in ("a", "b"):
+            aircraft, party = conflict[side], conflict[f"party_{side}"]
+            if viewer is not None and party != viewer:
+                continue
+            try:
+                found = conflict_bands(snapshot, aircraft, self.standard)
+            except BandsError:
+                continue  # no longer in the picture (stale)
+            answer.append({"aircraft": aircraft, "party": party, "recovery": found.recovery,
+                           "proposals": _manoeuvres(aircraft, found)})
+        return answer
 
     def strategic_conflicts(self, who: Principal) -> list[dict[str, Any]]:
         viewer = None if who.is_cell else who.party

@@ -358,7 +358,22 @@ async function loadThread() {
   if (options.some(([value]) => value === previous)) target.value = previous;
   const canWrite = state.me.role !== "observer";
   document.getElementById("propose-button").disabled = !canWrite || !options.length;
+  await loadSuggestions(conflict, canWrite && thread.status !== "settled");
   document.getElementById("acknowledge").disabled = !canWrite;
+}
+
+// The service's suggested manoeuvres for your aircraft (from its conflict bands), one click to propose.
+async function loadSuggestions(conflict, canPropose) {
+  const list = document.getElementById("suggestions");
+  if (!conflict || !state.me.party) { list.innerHTML = ""; return; }
+  const answer = await api(`/v1/conflicts/${encodeURIComponent(conflict.id)}/resolutions`).catch(() => []);
+  const proposals = answer.flatMap((own) => own.proposals);
+  list.innerHTML = proposals.length ? proposals.map((p, k) => `<li>suggested: ${escapeHtml(describe(p))}
+    ${canPropose ? `<button data-suggestion="${k}">Propose this</button>` : ""}</li>`).join("") : "";
+  for (const button of list.querySelectorAll("button")) {
+    const proposal = proposals[Number(button.dataset.suggestion)];
+    button.onclick = () => post({ kind: "proposal", text: describe(proposal), proposal });
+  }
 }
 
 function describe(p) {
