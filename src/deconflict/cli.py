@@ -182,6 +182,8 @@ def demo(
     duration: Annotated[Optional[str], typer.Option(help="Scenario time to run (default: the scenario's, 40min).")] = None,
     db: Annotated[Optional[Path], typer.Option(help="SQLite file (default: a new one in a temporary folder).")] = None,
     keep_serving: Annotated[bool, typer.Option(help="Keep the service up after the scenario.")] = False,
+    hotline: Annotated[str, typer.Option(help="bots: the parties answer by themselves; manual: you answer, on the "
+                                              "map or the API.")] = "bots",
 ) -> None:
     """The service on 127.0.0.1 with SQLite and the bundled air-base scenario in accelerated time:
     two parties file plans and fly, conflicts appear, proposals are exchanged on the hotline and accepted."""
@@ -193,16 +195,18 @@ def demo(
     if speed <= 0:
         raise UserError(f"--speed: expected a positive factor, got {speed:g}")
     seconds = None if duration is None else parse_duration(duration, "--duration")
+    if hotline not in ("bots", "manual"):
+        raise UserError(f"--hotline: expected bots or manual, got {hotline!r}")
     database = str(db) if db is not None else str(Path(tempfile.mkdtemp(prefix="deconflict-demo-")) / "demo.db")
 
     def ready(url: str, tokens: dict[str, str]) -> None:
-        console.print(f"[bold]deconflict demo[/bold]: service on {url} (API docs {url}/docs), database {database}, "
-                      f"time x{speed:g}")
+        console.print(f"[bold]deconflict demo[/bold]: service on {url} (map {url}/, API docs {url}/docs), "
+                      f"database {database}, time x{speed:g}")
         for name, token in tokens.items():
             console.print(f"  token for {name}: {token}")
 
     result = run_demo(database, port=port, speed=speed, duration=seconds, say=console.print,
-                      keep_serving=keep_serving, ready=ready)
+                      keep_serving=keep_serving, ready=ready, bots=hotline == "bots")
     console.print(f"[bold]done[/bold]: {result.tactical_raised} tactical and {result.strategic_raised} strategic "
                   f"conflicts, {result.proposals} proposals, {result.accepted} accepted; audit verified: "
                   + ", ".join(f"{k} {v} entries" for k, v in result.verified.items()))

@@ -33,6 +33,8 @@ from deconflict.store.audit import verify
 _GEOD = Geod(ellps="WGS84")
 CLIMB_RATE = 12.0  # m/s, a fighter's expedited climb when it flies an accepted proposal
 _OFFSET = re.compile(r"^T\+(.+)$")
+_TIME_OF_DAY = re.compile(r"^TOD\+(.+)$")  # the UTC time of day (HH:MM) that offset falls on
+_DATE = re.compile(r"^DATE\+(\d+)d$")  # the UTC date that many days after the start
 
 
 @dataclass
@@ -129,6 +131,11 @@ def absolute_times(value: Any, origin: float) -> Any:
     if isinstance(value, str) and _OFFSET.match(value):
         moment = datetime.fromtimestamp(origin + _offset(value, "time"), tz=timezone.utc)
         return moment.isoformat().replace("+00:00", "Z")
+    if isinstance(value, str) and (match := _TIME_OF_DAY.match(value)):
+        moment = datetime.fromtimestamp(origin + parse_duration(match.group(1), "time"), tz=timezone.utc)
+        return moment.strftime("%H:%M")
+    if isinstance(value, str) and (match := _DATE.match(value)):
+        return datetime.fromtimestamp(origin + 86400 * int(match.group(1)), tz=timezone.utc).date().isoformat()
     return value
 
 
@@ -139,6 +146,7 @@ class PartyBot:
         self.party, self.client, self.proposes, self.say = party, client, proposes, say
         self.handled: set[int] = set()
         self.flown: set[int] = set()
+        self.outstanding: set[str] = set()  # plans with a delay proposed and not yet carried out
 
     def act(self, flights: dict[str, ScriptedFlight], t: float) -> None:
         for summary in self.client.get("/v1/threads").raise_for_status().json():
@@ -176,8 +184,9 @@ class PartyBot:
             text = f"{own['callsign']} climbs to FL{level} now"
         else:
             conflict = next((c for c in conflicts["strategic"] if c["id"] == thread["conflict"]), None)
-            if conflict is None:
-                return
+            if conflict is None or conflict["plan"] in self.outstanding:
+                return  # cleared meanwhile, or a change of that plan is already on the table
+            self.outstanding.add(conflict["plan"])
             overlap = conflict["overlap"]["properties"]
             span = (datetime.fromisoformat(overlap["time_end"].replace("Z", "+00:00"))
                     - datetime.fromisoformat(overlap["time_start"].replace("Z", "+00:00"))).total_seconds()
@@ -197,6 +206,7 @@ class PartyBot:
         document = _delayed(plan.json()["document"], parse_duration(proposal["value"], "value"))
         answer = self.client.put(f"/v1/plans/{self.party}/{proposal['plan']}", json=document,
                                  headers={"If-Match": plan.headers["etag"]}).raise_for_status().json()
+        self.outstanding.discard(proposal["plan"])
         self.say(f"[cyan]{self.party}[/cyan] plan {proposal['plan']} delayed {proposal['value']} "
                  f"(version {answer['version']}, {len(answer['conflicts'])} conflicts left)")
 
@@ -228,11 +238,14 @@ class DemoResult:
 
 def run_demo(database: str, port: int = 8000, speed: float = 40.0, duration: float | None = None,
              say: Callable[[str], None] = print, keep_serving: bool = False,
-             ready: Callable[[str, dict[str, str]], None] | None = None) -> DemoResult:
-    """Run the scenario against a service on 127.0.0.1:``port`` with the SQLite file ``database``."""
+             ready: Callable[[str, dict[str, str]], None] | None = None, bots: bool = True) -> DemoResult:
+    """Run the scenario against a service on 127.0.0.1:``port`` with the SQLite file ``database``.
+
+    ``bots`` False: nobody answers on the hotline but you (on the map, or with curl); the flights,
+    plans and detection run all the same."""
     scenario = load_demo_scenario()
     duration = scenario.duration if duration is None else duration
-    origin = float(int(time.time()))
+    origin = float(int(time.time() // 60 * 60))  # a whole minute: daily schedules are in HH:MM
     settings = ServiceSettings(database=database, clock_origin=origin, clock_speed=speed,
                                detection_period=max(0.2, 2.0 / speed), acknowledge_within=120.0,
                                proposal_deadline=300.0)
@@ -261,8 +274,8 @@ def run_demo(database: str, port: int = 8000, speed: float = 40.0, duration: flo
                 say(f"[bold]{party}[/bold] files plan {answer['id']}: {answer['status']}, "
                     f"{len(answer['conflicts'])} conflict(s)")
         flights = {f.id: f for f in scenario.flights}
-        bots = [PartyBot("north", clients["north"], proposes=True, say=say),
-                PartyBot("south", clients["south"], proposes=False, say=say)]
+        parties = [PartyBot("north", clients["north"], proposes=True, say=say),
+                   PartyBot("south", clients["south"], proposes=False, say=say)] if bots else []
         seen: set[str] = set()
         showing: set[str] = set()
         while (t := service.clock.now() - origin) < duration:
@@ -281,7 +294,7 @@ def run_demo(database: str, port: int = 8000, speed: float = 40.0, duration: flo
                     say(f"[red]conflict[/red] {conflict['id']}: {conflict['a']} / {conflict['b']} level "
                         f"{conflict['level']}, loss of separation in {conflict['t_in']:.0f} s, closest "
                         f"{conflict['d_cpa'] / 1852:.1f} NM")
-            for bot in bots:
+            for bot in parties:
                 bot.act(flights, t)
             time.sleep(0.25)
         verified = {}

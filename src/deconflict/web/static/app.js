@@ -294,6 +294,10 @@ function closestApproaches(c, shown, width, height) {
 
 // -- panels ----------------------------------------------------------------------------------------
 
+function shortTime(iso) {   // 2026-11-25T19:09:36.012Z -> 2026-11-25 19:09Z
+  return String(iso).slice(0, 16).replace("T", " ") + "Z";
+}
+
 function escapeHtml(text) {
   return String(text ?? "").replace(/[&<>"']/g, (ch) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[ch]);
 }
@@ -311,7 +315,7 @@ function renderConflicts() {
   document.getElementById("strategic").innerHTML = state.conflicts.strategic.map((c) => `
     <li class="level-1${c.id === state.selected ? " selected" : ""}" data-id="${c.id}">
       plan <b>${escapeHtml(c.plan)}</b> overlaps a plan of ${escapeHtml(c.other_party)}
-      ${c.blocking ? "(blocking)" : ""}<br>${escapeHtml(c.overlap.properties.time_start)} – ${escapeHtml(c.overlap.properties.time_end)}</li>`).join("");
+      ${c.blocking ? "(blocking)" : ""}<br>${escapeHtml(shortTime(c.overlap.properties.time_start))} – ${escapeHtml(shortTime(c.overlap.properties.time_end))}</li>`).join("");
   for (const li of document.querySelectorAll("#conflicts li[data-id], #strategic li")) li.onclick = () => select(li.dataset.id);
 }
 
