@@ -19,15 +19,13 @@ import os
 import platform
 import shutil
 import tempfile
-import threading
 import time
 from pathlib import Path
 
 import httpx
 import numpy as np
-import uvicorn
-
 from deconflict.service.app import create_app
+from deconflict.service.background import BackgroundServer
 from deconflict.service.deconfliction import Deconfliction
 from deconflict.service.settings import ServiceSettings
 
@@ -76,21 +74,15 @@ def run(aircraft: int, seconds: float, browser, folder: str) -> tuple[dict, dict
     token = service.add_member("bench cell", "cell", None)
     for party in ("east", "north", "south", "west"):
         service.add_party(party)
-    port = 8600 + aircraft % 97
-    server = uvicorn.Server(uvicorn.Config(create_app(service), host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.05)
-    url = f"http://127.0.0.1:{port}"
+    server = BackgroundServer(create_app(service), port=8600 + aircraft % 97)
+    url = server.start()
     httpx.post(f"{url}/v1/tracks", json=traffic(aircraft), headers={"Authorization": f"Bearer {token}"},
                timeout=60).raise_for_status()
     try:
         whole = measure(browser, url, token, seconds, zoom=5)
         close = measure(browser, url, token, seconds, zoom=8)  # a few hundred in view, with labels
     finally:
-        server.should_exit = True
-        thread.join(10)
+        server.stop()
         service.engine.dispose()
     return whole, close
 

@@ -3,17 +3,15 @@ party given; a bad token stops the feed with one line."""
 
 from __future__ import annotations
 
-import threading
-import time
 from importlib import resources
 
 import httpx
 import pytest
-import uvicorn
 
 from deconflict.cli import main
 from deconflict.io.states_file import read_states
 from deconflict.service.app import create_app
+from deconflict.service.background import BackgroundServer
 from deconflict.service.deconfliction import Deconfliction
 from deconflict.service.settings import ServiceSettings
 from tests.servers import free_port
@@ -28,15 +26,8 @@ def service_at_recording_time(tmp_path):
     service = Deconfliction(ServiceSettings(database=str(tmp_path / "feed.db"), key_file=str(tmp_path / "k"),
                                             clock_origin=latest, clock_speed=1.0))
     token = service.add_member("station", "cell", None)
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(service), host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.02)
-    yield f"http://127.0.0.1:{port}", token
-    server.should_exit = True
-    thread.join(10)
+    with BackgroundServer(create_app(service), port=free_port()) as url:
+        yield url, token
     service.engine.dispose()
 
 

@@ -8,9 +8,9 @@ import time
 
 import httpx
 import pytest
-import uvicorn
 
 from deconflict.service.app import create_app
+from deconflict.service.background import BackgroundServer
 from tests.servers import free_port
 from tests.service.builders import head_on, plan, tracks
 from tests.service.conftest import make_world
@@ -19,16 +19,8 @@ from tests.service.conftest import make_world
 @pytest.fixture
 def live(tmp_path):
     w = make_world(str(tmp_path / "live.db"), tmp_path)
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(w.service, run_detection=False), host="127.0.0.1", port=port,
-                                           log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.02)
-    yield w, f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(5)
+    with BackgroundServer(create_app(w.service, run_detection=False), port=free_port()) as url:
+        yield w, url
     w.service.engine.dispose()
 
 

@@ -10,15 +10,13 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import threading
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-import uvicorn
 
 from deconflict.service.app import create_app
+from deconflict.service.background import BackgroundServer
 from deconflict.service.deconfliction import Deconfliction
 from deconflict.service.settings import ServiceSettings
 from deconflict.web import VENDOR
@@ -76,16 +74,24 @@ def live_service(tmp_path):
     tokens = {"alpha": service.add_member("alice", "operator", "alpha"),
               "bravo": service.add_member("bruno", "operator", "bravo"),
               "cell": service.add_member("cecile", "cell", None)}
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(service), host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.02)
-    yield Live(service, f"http://127.0.0.1:{port}", tokens)
-    server.should_exit = True
-    thread.join(10)
+    with BackgroundServer(create_app(service), port=free_port()) as url:
+        yield Live(service, url, tokens)
     service.engine.dispose()
+
+
+def login(browser, url: str, token: str):
+    """A new browser context logged in with ``token``: (context, page, page errors seen)."""
+    from playwright.sync_api import expect
+
+    context = browser.new_context(viewport={"width": 1400, "height": 850})
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.goto(url + "/")
+    page.fill("#token", token)
+    page.click("#login button")
+    expect(page.locator("#who")).not_to_have_text("")
+    return context, page, errors
 
 
 def screenshot(page, name: str) -> None:

@@ -13,7 +13,7 @@ import time
 from playwright.sync_api import expect
 
 from tests.servers import free_port
-from tests.web.conftest import screenshot
+from tests.web.conftest import login, screenshot
 
 
 def _start_demo(tmp_path):
@@ -33,21 +33,11 @@ def _start_demo(tmp_path):
     return process, f"http://127.0.0.1:{port}", tokens
 
 
-def _login(browser, url: str, token: str):
-    context = browser.new_context(viewport={"width": 1400, "height": 850})
-    page = context.new_page()
-    page.goto(url + "/")
-    page.fill("#token", token)
-    page.click("#login button")
-    expect(page.locator("#who")).not_to_have_text("")
-    return context, page
-
-
 def test_demo_on_the_map_north_proposes_south_accepts(browser, tmp_path):
     process, url, tokens = _start_demo(tmp_path)
     try:
-        north_context, north = _login(browser, url, tokens["north"])
-        south_context, south = _login(browser, url, tokens["south"])
+        north_context, north, _ = login(browser, url, tokens["north"])
+        south_context, south, _ = login(browser, url, tokens["south"])
         expect(north.locator("#aircraft-count")).not_to_have_text("0", timeout=30_000)
         assert north.evaluate("window.deconflictMap.countries()") > 200
         expect(north.locator("#strategic li")).not_to_have_count(0, timeout=30_000)  # strike plan vs cargo schedule

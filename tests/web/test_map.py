@@ -9,7 +9,7 @@ import time
 import httpx
 from playwright.sync_api import expect
 
-from tests.web.conftest import screenshot
+from tests.web.conftest import login, screenshot
 
 
 def _push(live, party: str, rows: list[dict]) -> None:
@@ -28,15 +28,7 @@ def _traffic(live) -> None:
 
 
 def _login(browser, live, who: str):
-    context = browser.new_context(viewport={"width": 1400, "height": 850})
-    page = context.new_page()
-    errors = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    page.goto(live.url + "/")
-    page.fill("#token", live.tokens[who])
-    page.click("#login button")
-    expect(page.locator("#who")).not_to_have_text("")
-    return context, page, errors
+    return login(browser, live.url, live.tokens[who])
 
 
 def test_conflict_proposal_and_acceptance_across_two_parties(browser, live_service):

@@ -10,7 +10,6 @@ both parties' receipts and the cell's whole chain are downloaded and verified.
 from __future__ import annotations
 
 import re
-import threading
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -19,12 +18,12 @@ from typing import Any, Callable
 
 import httpx
 import numpy as np
-import uvicorn
 import yaml
 from pyproj import Geod
 
 from deconflict.core.units import parse_altitude, parse_duration, parse_speed
 from deconflict.service.app import create_app
+from deconflict.service.background import BackgroundServer, ServerError
 from deconflict.service.deconfliction import Deconfliction
 from deconflict.service.errors import DemoError
 from deconflict.service.settings import ServiceSettings
@@ -254,15 +253,11 @@ def run_demo(database: str, port: int = 8000, speed: float = 40.0, duration: flo
     for party, title in scenario.parties.items():
         service.add_party(party, title)
         tokens[party] = service.add_member(f"{party} operator", "operator", party)
-    server = uvicorn.Server(uvicorn.Config(create_app(service), host="127.0.0.1", port=port, log_level="warning",
-                                           lifespan="on"))
-    thread = threading.Thread(target=server.run, name="server", daemon=True)
-    thread.start()
-    url = f"http://127.0.0.1:{port}"
-    while not server.started:
-        if not thread.is_alive():
-            raise DemoError(f"the service could not start on {url} (port in use?)")
-        time.sleep(0.05)
+    server = BackgroundServer(create_app(service), port=port)
+    try:
+        url = server.start()
+    except ServerError as error:
+        raise DemoError(str(error)) from None
     if ready is not None:
         ready(url, tokens)
     clients = {name: httpx.Client(base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=30)
@@ -316,10 +311,9 @@ def run_demo(database: str, port: int = 8000, speed: float = 40.0, duration: flo
                       session.scalar(select(func.count()).where(Message.kind == "accept")))
         if keep_serving:
             say(f"scenario over; still serving {url} (Ctrl-C to stop)")
-            thread.join()
+            server.wait()
         return DemoResult(*counts, verified=verified, url=url, tokens=tokens)
     finally:
         for client in clients.values():
             client.close()
-        server.should_exit = True
-        thread.join(timeout=10)
+        server.stop()
