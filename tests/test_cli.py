@@ -251,3 +251,17 @@ def test_scan_writes_episodes_and_reports_bad_files(tmp_path, capsys):
     assert pq.read_table(out).num_rows == 1
     code, _, err = run(["scan", str(path), "--vtol", "2000ft"], capsys)
     assert code == 2 and "--vtol must be smaller than --vsep" in err
+
+
+def test_admin_creates_lists_and_revokes(tmp_path, capsys):
+    db = str(tmp_path / "admin.db")
+    assert run(["admin", "add-party", "north", "--title", "North AF", "--db", db], capsys)[0] == 0
+    code, out, _ = run(["admin", "add-member", "ann", "--party", "north", "--db", db], capsys)
+    assert code == 0 and out.strip().startswith("dcf_")
+    assert run(["admin", "revoke", "1", "--db", db], capsys)[0] == 0
+    code, out, _ = run(["admin", "list", "--db", db], capsys)
+    assert "party\tnorth\tactive\tNorth AF" in out and "member\t1\tann\tnorth\toperator\trevoked" in out
+    code, _, err = run(["admin", "revoke", "9", "--db", db], capsys)
+    assert code == 2 and err.strip() == "error: no member 9"
+    code, _, err = run(["admin", "add-member", "x", "--role", "boss", "--party", "north", "--db", db], capsys)
+    assert code == 2 and "expected one of operator, observer, cell" in err

@@ -268,9 +268,19 @@ def admin_add_member(name: Annotated[str, typer.Argument(help="Who holds the tok
 
 @admin_app.command("list")
 def admin_list(db: DbOption = None) -> None:
-    """Parties and whether they take part."""
-    for party in _service(db).parties():
-        print(f"{party['id']}\t{'suspended' if party['suspended'] else 'active'}\t{party['title']}")
+    """Parties (and whether they take part), then members (id, name, party, role, revoked)."""
+    service = _service(db)
+    for party in service.parties():
+        print(f"party\t{party['id']}\t{'suspended' if party['suspended'] else 'active'}\t{party['title']}")
+    for member in service.members():
+        state = "revoked" if member["revoked"] else "active"
+        print(f"member\t{member['id']}\t{member['name']}\t{member['party'] or '-'}\t{member['role']}\t{state}")
+
+
+@admin_app.command("revoke")
+def admin_revoke(member: Annotated[int, typer.Argument(help="Member id (see admin list).")], db: DbOption = None) -> None:
+    """Revoke a member's token (a running service refuses it within 30 s)."""
+    print(f"member {member} ({_service(db).revoke_member(member)}) revoked")
 
 
 audit_app = typer.Typer(help="The tamper-evident audit record.", no_args_is_help=True)

@@ -166,3 +166,15 @@ def test_party_views_are_complete_for_own_data_and_minimal_for_the_other(setup):
     assert all(c["other_party"] == "bravo" for c in conflicts["strategic"])
     receipts = w["alpha_op"].get("/v1/audit/receipts").text
     assert "alpha-eyes-only" in receipts and "bravo-eyes-only" not in receipts
+
+
+def test_revoked_token_is_refused_and_the_revocation_recorded(tmp_path):
+    w = make_world(str(tmp_path / "revoke.db"), tmp_path)
+    with w.clients["cell"]:
+        assert w["alpha_obs"].get("/v1/me").status_code == 200
+        member = w["alpha_obs"].get("/v1/me").json()["member"]
+        w.service.revoke_member(member)
+        assert w["alpha_obs"].get("/v1/me").status_code == 401
+        assert w["alpha_op"].get("/v1/me").status_code == 200
+        assert "member.revoked" in w["alpha_op"].get("/v1/audit/receipts").text
+    w.service.engine.dispose()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
+import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Iterator
@@ -41,6 +42,7 @@ from deconflict.store.schema import (AuditEntry, Member, Message, Party, PlanRec
 
 SERVICE_ACTOR = {"member": 0, "name": "service", "party": None, "role": "service"}
 REPLY_KINDS = ("acknowledge", "accept", "reject")
+TOKEN_CACHE_SECONDS = 30.0  # a revoked token stops working within this, in every service process
 CHANGES_PER_TRANSACTION = 200
 UPDATES_EVERY = 1.0  # s (real time) between two conflicts.updated events
 UPDATE_FIELDS = ("id", "a", "b", "level", "t_in", "t_out", "t_cpa", "d_cpa", "dz_cpa")
@@ -99,7 +101,7 @@ class Deconfliction:
                                    immediate=settings.alert_immediate)
         self._open: dict[tuple[str, str], dict[str, Any]] = {}  # displayed tactical conflicts by id pair
         self._snapshot: States | None = None
-        self._tokens: dict[str, Principal] = {}
+        self._tokens: dict[str, tuple[Principal, float]] = {}  # token hash -> (principal, valid until)
         self._ids: dict[str, int] = {}
         self._updates_published = float("-inf")
         self._wake = threading.Event()
@@ -195,15 +197,34 @@ class Deconfliction:
         if not token:
             raise Unauthorized("missing bearer token (Authorization: Bearer dcf_...)")
         digest = token_hash(token)
-        principal = self._tokens.get(digest)
-        if principal is None:
-            with self.Session() as session:
-                member = session.scalar(select(Member).where(Member.token_hash == digest))
-                if member is None or member.revoked:
-                    raise Unauthorized("unknown or revoked token")
-                principal = Principal(member.id, member.name, member.party, Role(member.role))
-            self._tokens[digest] = principal
+        cached = self._tokens.get(digest)
+        if cached is not None and cached[1] > time.monotonic():
+            return cached[0]
+        with self.Session() as session:
+            member = session.scalar(select(Member).where(Member.token_hash == digest))
+            if member is None or member.revoked:
+                self._tokens.pop(digest, None)
+                raise Unauthorized("unknown or revoked token")
+            principal = Principal(member.id, member.name, member.party, Role(member.role))
+        self._tokens[digest] = (principal, time.monotonic() + TOKEN_CACHE_SECONDS)
         return principal
+
+    def revoke_member(self, member: int) -> str:
+        """Revoke a member's token (effective in every running service within `TOKEN_CACHE_SECONDS`)."""
+        with self.write() as session:
+            row = session.get(Member, member)
+            if row is None:
+                raise NotFound(f"no member {member}")
+            row.revoked = True
+            self._record(session, "member.revoked", SERVICE_ACTOR, (row.party,) if row.party else (),
+                         {"member": row.id, "name": row.name})
+        self._tokens = {k: v for k, v in self._tokens.items() if v[0].member != member}
+        return row.name
+
+    def members(self) -> list[dict[str, Any]]:
+        with self.Session() as session:
+            return [{"id": m.id, "name": m.name, "party": m.party, "role": m.role, "revoked": m.revoked}
+                    for m in session.scalars(select(Member).order_by(Member.id))]
 
     def add_party(self, party: str, title: str = "") -> None:
         if not party or len(party) > 32 or not party.replace("-", "").replace("_", "").isalnum():
