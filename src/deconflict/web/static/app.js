@@ -57,7 +57,16 @@ function showError(error) {
 const map = L.map("map", { preferCanvas: true, worldCopyJump: true, attributionControl: true })
   .setView([45, 5], 6);
 map.attributionControl.setPrefix("Leaflet").addAttribution("Natural Earth (world-atlas)");
-const planLayer = L.geoJSON(null, { style: planStyle, interactive: false }).addTo(map);
+const planLayer = L.geoJSON(null, {
+  style: planStyle,
+  onEachFeature: (feature, layer) => layer.bindTooltip(volumeLabel(feature.properties), { sticky: true }),
+}).addTo(map);
+
+function volumeLabel(p) {   // "STRIKE-1 (north) FL095-FL105, 18:49Z-19:09Z"
+  const fl = (metres) => `FL${String(Math.round(metres / 0.3048 / 100)).padStart(3, "0")}`;
+  const who = p.kind === "conflicting" ? `a volume of ${p.party} in conflict with yours` : `${p.plan} (${p.party})`;
+  return `${escapeHtml(who)}<br>${fl(p.alt_lower)}-${fl(p.alt_upper)}, ${escapeHtml(String(p.time_start).slice(11, 16))}Z-${escapeHtml(String(p.time_end).slice(11, 16))}Z`;
+}
 let countries = 0;
 
 fetch("/static/vendor/countries-50m.json").then((r) => r.json()).then((topology) => {
