@@ -94,6 +94,17 @@ def login(browser, url: str, token: str):
     return context, page, errors
 
 
+def expect_settled(proposer, accepter) -> None:
+    """Both parties' pages show the proposal accepted, and both audit records hold the proposal and the acceptance."""
+    from playwright.sync_api import expect
+
+    expect(accepter.locator("#thread-status")).to_contain_text("settled")
+    for page in (proposer, accepter):
+        expect(page.locator("#audit")).to_contain_text("hotline.proposal", timeout=10_000)
+        expect(page.locator("#audit")).to_contain_text("hotline.accept", timeout=10_000)
+    expect(proposer.locator("#messages")).to_contain_text("accepted", timeout=10_000)
+
+
 def screenshot(page, name: str) -> None:
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / f"{name}.png"))
