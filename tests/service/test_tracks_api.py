@@ -113,3 +113,16 @@ def test_suggested_manoeuvres_resolve_the_conflict_and_name_only_own_aircraft(wo
     both = world["cell"].get(f"/v1/conflicts/{conflict['id']}/resolutions").json()
     assert [a["aircraft"] for a in both] == ["a1", "b1"]
     assert world["alpha_op"].get("/v1/conflicts/tactical:999/resolutions").status_code == 404
+
+
+def test_oversized_batch_is_refused_and_unauthenticated_calls_say_bearer(world, monkeypatch):
+    import deconflict.service.app as api
+
+    monkeypatch.setattr(api, "MAX_TRACK_BODY", 1000)
+    mine, _ = head_on()
+    big = tracks(*[{**mine, "icao24": f"x{k:05d}"} for k in range(50)])
+    answer = world["alpha_op"].post("/v1/tracks", json=big)
+    assert answer.status_code == 413 and "split it" in answer.json()["detail"]
+    assert world["alpha_op"].post("/v1/tracks", json=tracks(mine)).status_code == 202
+    refused = world["anonymous"].get("/v1/tracks")
+    assert refused.status_code == 401 and refused.headers["www-authenticate"] == "Bearer"

@@ -19,13 +19,14 @@ from deconflict.io.fields import field_message
 from deconflict.io.plans_file import PlansFileError, parse_time
 from deconflict.service.auth import Principal
 from deconflict.service.deconfliction import Deconfliction
-from deconflict.service.errors import BadRequest, Forbidden, ServiceError
+from deconflict.service.errors import BadRequest, Forbidden, ServiceError, TooLarge, Unauthorized
 from deconflict.service.events import CELL
 from deconflict.service.proposals import Proposal
 from deconflict.store.audit import public_pem
 from deconflict import web
 
 HEARTBEAT = 15.0  # s between SSE keep-alive comments
+MAX_TRACK_BODY = 64 * 2**20  # bytes: about 300,000 state vectors as JSON columns
 
 
 class PlanBatch(BaseModel):
@@ -61,7 +62,8 @@ def create_app(service: Deconfliction, run_detection: bool = True) -> FastAPI:
 
     @app.exception_handler(ServiceError)
     async def service_error(request: Request, error: ServiceError) -> JSONResponse:
-        return JSONResponse({"detail": str(error)}, status_code=error.status)
+        headers = {"WWW-Authenticate": "Bearer"} if isinstance(error, Unauthorized) else None  # RFC 6750
+        return JSONResponse({"detail": str(error)}, status_code=error.status, headers=headers)
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, error: RequestValidationError) -> JSONResponse:
@@ -165,7 +167,15 @@ def create_app(service: Deconfliction, run_detection: bool = True) -> FastAPI:
     async def push_tracks(request: Request, who: Caller) -> dict[str, Any]:
         """A batch of state vectors as JSON: SPEC §2 columns as arrays (``{"time": [...], "icao24": [...]}``)
         or a list of row objects. Rows are stamped with your party."""
-        body = await request.body()
+        declared = request.headers.get("content-length")
+        if declared is not None and declared.isdigit() and int(declared) > MAX_TRACK_BODY:
+            raise TooLarge(f"tracks: a batch may be {MAX_TRACK_BODY // 2**20} MiB at most; split it")
+        body = bytearray()
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > MAX_TRACK_BODY:
+                raise TooLarge(f"tracks: a batch may be {MAX_TRACK_BODY // 2**20} MiB at most; split it")
+        body = bytes(body)
         try:
             data = orjson.loads(body)
         except orjson.JSONDecodeError as error:

@@ -33,6 +33,10 @@ class StateConflict(ServiceError):
     status = 409
 
 
+class TooLarge(ServiceError):
+    status = 413
+
+
 class PreconditionRequired(ServiceError):
     status = 428
 
