@@ -12,7 +12,7 @@ from deconflict.service.deconfliction import Deconfliction
 from deconflict.service.settings import ServiceSettings
 from tests.servers import Postgres
 
-T0 = 1_795_000_000.0  # 2026-11-18T09:46:40Z
+T0 = 1_795_000_000.0  # 2026-11-18T11:06:40Z
 
 
 class ManualClock:

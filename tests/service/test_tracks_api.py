@@ -126,3 +126,15 @@ def test_oversized_batch_is_refused_and_unauthenticated_calls_say_bearer(world, 
     assert world["alpha_op"].post("/v1/tracks", json=tracks(mine)).status_code == 202
     refused = world["anonymous"].get("/v1/tracks")
     assert refused.status_code == 401 and refused.headers["www-authenticate"] == "Bearer"
+
+
+def test_times_may_be_iso_8601_as_in_every_other_api_field(world):
+    from tests.service.builders import iso
+
+    mine, theirs = head_on()
+    batch = tracks({**mine, "time": iso(T0)}, {**theirs, "time": "2026-11-18T12:06:40+01:00"},
+                   {**theirs, "icao24": "bad", "time": "yesterday"})
+    answer = world["cell"].post("/v1/tracks", json={**batch, "party": ["alpha", "bravo", "bravo"]}).json()
+    assert answer["accepted"] == 2 and answer["rejected"] == 1 and "row 3: time missing" in answer["examples"]
+    world.service.detect_now()
+    assert [(c["a"], c["b"]) for c in world["cell"].get("/v1/conflicts").json()["tactical"]] == [("a1", "b1")]

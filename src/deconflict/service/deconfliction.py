@@ -67,6 +67,21 @@ def _manoeuvres(aircraft: str, found: Any) -> list[dict[str, Any]]:
     return proposals
 
 
+def _iso_times(values: list) -> np.ndarray:
+    """ISO 8601 times with an offset (SPEC §1, APIs) as UNIX seconds; an unreadable one, or one without
+    an offset, is NaN, so its row is rejected as 'time missing' like any other bad row."""
+    from datetime import datetime
+
+    def seconds(value: Any) -> float:
+        try:
+            moment = datetime.fromisoformat(str(value))
+        except ValueError:
+            return float("nan")
+        return moment.timestamp() if moment.tzinfo is not None else float("nan")
+
+    return np.array([seconds(v) for v in values], dtype=float)
+
+
 def _iso_seconds(text: str) -> float:
     from datetime import datetime
 
@@ -490,6 +505,9 @@ class Deconfliction:
         the cell (a station feed) may give a ``party`` column. Bad rows are counted and skipped."""
         if who.role is Role.OBSERVER:
             raise Forbidden("observers cannot push tracks")
+        times = columns.get("time")
+        if isinstance(times, list) and times and isinstance(times[0], str):
+            columns = {**columns, "time": _iso_times(times)}
         try:
             table = pa.table({k: v for k, v in columns.items()})
         except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError) as error:
