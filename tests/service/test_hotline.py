@@ -106,3 +106,32 @@ def test_receipts_tail_gives_the_last_entries_in_order(conflict_thread):
     tail = [json.loads(line) for line in w["alpha_op"].get("/v1/audit/receipts", params={"tail": 3}).text.splitlines()]
     assert tail[:-1] == whole[-4:-1] and tail[-1]["head"]["count"] == whole[-1]["head"]["count"]
     assert w["alpha_op"].get("/v1/audit/receipts", params={"tail": 0}).status_code == 422
+
+
+def test_thread_of_a_cleared_conflict_closes_and_does_not_escalate(conflict_thread):
+    w, thread = conflict_thread
+    proposal = w["alpha_op"].post(f"/v1/threads/{thread}/messages",
+                                  json={"kind": "proposal", "proposal": CLIMB, "answer_within": "10min"}).json()
+    mine, _ = head_on()
+    w["alpha_op"].post("/v1/tracks", json=tracks({**mine, "time": w.clock.now() + 1, "baroaltitude": 12000.0}))
+    w.clock.advance(1)
+    w.service.detect_now()
+    assert w["cell"].get("/v1/conflicts").json()["tactical"] == []
+    detail = w["cell"].get(f"/v1/threads/{thread}").json()
+    assert detail["status"] == "closed" and detail["messages"][-1]["kind"] == "closed"
+    w.clock.advance(3600)
+    assert w.service.escalate_overdue() == 0  # neither the missing acknowledgement nor the expiry escalates
+    assert w["cell"].get(f"/v1/threads/{thread}").json()["status"] == "closed"
+    late = w["bravo_op"].post(f"/v1/threads/{thread}/messages", json={"kind": "accept", "reply_to": proposal["id"]})
+    assert late.status_code == 409  # expired meanwhile
+
+
+def test_strategic_thread_closes_when_the_plan_moves_away(sqlite_world):
+    from tests.service.builders import plan
+
+    w = sqlite_world
+    w["alpha_op"].post("/v1/plans", json=plan("A1"))
+    w["bravo_op"].post("/v1/plans", json=plan("B1", lon=5.05))
+    thread = w["bravo_op"].get("/v1/threads").json()[0]
+    w["bravo_op"].put("/v1/plans/bravo/B1", json=plan("B1", lon=9.0), headers={"If-Match": '"1"'})
+    assert w["alpha_op"].get(f"/v1/threads/{thread['id']}").json()["status"] == "closed"

@@ -462,7 +462,18 @@ class Deconfliction:
             row.active = False
             self._record(session, "conflict.cleared", SERVICE_ACTOR, (row.party, row.other_party),
                          {"conflict": f"strategic:{row.id}", "reason": "plan changed or deleted"})
+            self._close_thread(session, f"strategic:{row.id}", "the plans no longer overlap (one changed or was deleted)")
         return rows
+
+    def _close_thread(self, session: Session, conflict: str, why: str) -> None:
+        """The conflict of a thread ended: an open or escalated thread closes (it no longer escalates);
+        a settled one stays settled. Pending proposals may still be answered."""
+        thread = session.scalar(select(Thread).where(Thread.conflict == conflict))
+        if thread is not None and thread.status in ("open", "escalated"):
+            thread.status = "closed"
+            thread_view, view = self._service_message(session, thread, "closed", why)
+            self._emit(session, "hotline.message", {v: {"thread": thread_view, "message": view}
+                                                    for v in ntk.audiences(thread_view["parties"])})
 
     def list_plans(self, who: Principal) -> list[dict[str, Any]]:
         with self.Session() as session:
@@ -570,6 +581,7 @@ class Deconfliction:
                         row.cleared, row.updated = now, now
                         self._record(session, "conflict.cleared", SERVICE_ACTOR, (row.party_a, row.party_b),
                                      {"conflict": conflict["id"], "level_before": before})
+                        self._close_thread(session, conflict["id"], "the conflict cleared")
                         closed.append(pair)
                     else:
                         row.level, row.updated = after, now
@@ -795,8 +807,9 @@ class Deconfliction:
                                                                  Message.deadline < now)):
                 message.status = "expired"
                 thread = session.get(Thread, message.thread)
-                if thread.status == "open":
-                    thread.status = "escalated"
+                if thread.status not in ("open", "escalated"):
+                    continue  # the conflict cleared, or another proposal settled it: nothing to escalate
+                thread.status = "escalated"
                 escalated.append(self._service_message(
                     session, thread, "escalation", f"proposal {message.id} expired unanswered"))
         for thread_view, view in escalated:
