@@ -26,7 +26,7 @@ from deconflict.core.units import FOOT, KNOT
 from deconflict.core.plans import Plan, PlanIndex
 from deconflict.core.standards import standard as named_standard
 from deconflict.core.states import States
-from deconflict.io.plans_file import PlansFileError, plan_from_document
+from deconflict.io.plans_file import PlansFileError, parse_time, plan_from_document
 from deconflict.io.states_file import StatesFileError, validate_table
 from deconflict.service import need_to_know as ntk
 from deconflict.service.auth import Principal, Role, new_token, token_hash
@@ -70,22 +70,13 @@ def _manoeuvres(aircraft: str, found: Any) -> list[dict[str, Any]]:
 def _iso_times(values: list) -> np.ndarray:
     """ISO 8601 times with an offset (SPEC §1, APIs) as UNIX seconds; an unreadable one, or one without
     an offset, is NaN, so its row is rejected as 'time missing' like any other bad row."""
-    from datetime import datetime
-
     def seconds(value: Any) -> float:
         try:
-            moment = datetime.fromisoformat(str(value))
+            return parse_time(value)
         except ValueError:
             return float("nan")
-        return moment.timestamp() if moment.tzinfo is not None else float("nan")
 
     return np.array([seconds(v) for v in values], dtype=float)
-
-
-def _iso_seconds(text: str) -> float:
-    from datetime import datetime
-
-    return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
 
 
 @dataclass
@@ -497,7 +488,7 @@ class Deconfliction:
             for conflict in self.strategic_conflicts(who):
                 other = conflict["other_volume"]
                 props = other["properties"]
-                if _iso_seconds(props["time_start"]) <= at <= _iso_seconds(props["time_end"]):
+                if parse_time(props["time_start"]) <= at <= parse_time(props["time_end"]):
                     features.append({**other, "properties": {**props, "kind": "conflicting",
                                                              "party": conflict["other_party"],
                                                              "conflict": conflict["id"]}})

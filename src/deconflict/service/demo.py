@@ -22,10 +22,12 @@ import yaml
 from pyproj import Geod
 
 from deconflict.core.units import parse_altitude, parse_duration, parse_speed
+from deconflict.io.plans_file import parse_time
 from deconflict.service.app import create_app
 from deconflict.service.background import BackgroundServer, ServerError
 from deconflict.service.deconfliction import Deconfliction
 from deconflict.service.errors import DemoError
+from deconflict.service.need_to_know import iso
 from deconflict.service.settings import ServiceSettings
 from deconflict.store.audit import verify
 
@@ -128,8 +130,7 @@ def absolute_times(value: Any, origin: float) -> Any:
     if isinstance(value, list):
         return [absolute_times(v, origin) for v in value]
     if isinstance(value, str) and _OFFSET.match(value):
-        moment = datetime.fromtimestamp(origin + _offset(value, "time"), tz=timezone.utc)
-        return moment.isoformat().replace("+00:00", "Z")
+        return iso(origin + _offset(value, "time"))
     if isinstance(value, str) and (match := _TIME_OF_DAY.match(value)):
         moment = datetime.fromtimestamp(origin + parse_duration(match.group(1), "time"), tz=timezone.utc)
         return moment.strftime("%H:%M")
@@ -187,8 +188,7 @@ class PartyBot:
                 return  # cleared meanwhile, or a change of that plan is already on the table
             self.outstanding.add(conflict["plan"])
             overlap = conflict["overlap"]["properties"]
-            span = (datetime.fromisoformat(overlap["time_end"].replace("Z", "+00:00"))
-                    - datetime.fromisoformat(overlap["time_start"].replace("Z", "+00:00"))).total_seconds()
+            span = parse_time(overlap["time_end"]) - parse_time(overlap["time_start"])
             minutes = int(np.ceil((span + 300.0) / 300.0) * 5)  # clear the overlap, 5 min to spare, in 5 min steps
             proposal = {"type": "plan_change", "plan": conflict["plan"], "action": "delay", "value": f"{minutes}min"}
             text = f"{conflict['plan']} departs {minutes} min later"
@@ -213,8 +213,7 @@ class PartyBot:
 def _delayed(document: dict, seconds: float) -> dict:
     """The plan document with its route departure and volume times moved ``seconds`` later."""
     def shift(text: str) -> str:
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp() + seconds
-        return datetime.fromtimestamp(moment, tz=timezone.utc).isoformat().replace("+00:00", "Z")
+        return iso(parse_time(text) + seconds)
 
     out = dict(document)
     if "route" in out and out["route"].get("departure"):
