@@ -106,7 +106,6 @@ class Deconfliction:
         self._filter = AlertFilter(settings.alert_m, settings.alert_n, settings.alert_hysteresis,
                                    immediate=settings.alert_immediate)
         self._open: dict[tuple[str, str], dict[str, Any]] = {}  # displayed tactical conflicts by id pair
-        self._snapshot: States | None = None
         self._tokens: dict[str, tuple[Principal, float]] = {}  # token hash -> (principal, valid until)
         self._ids: dict[str, int] = {}
         self._updates_published = float("-inf")
@@ -511,7 +510,7 @@ class Deconfliction:
         if isinstance(times, list) and times and isinstance(times[0], str):
             columns = {**columns, "time": _iso_times(times)}
         try:
-            table = pa.table({k: v for k, v in columns.items()})
+            table = pa.table(columns)
         except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError) as error:
             raise BadRequest(f"tracks: columns are not arrays of one type each ({str(error).splitlines()[0]})") from None
         if who.party is not None:
@@ -548,7 +547,6 @@ class Deconfliction:
                 "d_cpa": round(float(found.d_cpa[k]), 1), "dz_cpa": round(float(found.dz_cpa[k]), 1),
                 "raw_level": int(found.level[k]), "state_a": ntk.aircraft_state(snapshot, i),
                 "state_b": ntk.aircraft_state(snapshot, j)}
-        self._snapshot = snapshot
         self.detections += 1
         raised, cleared, changed = [], [], []
         rows = list(zip(changes.a.tolist(), changes.b.tolist(), changes.previous.tolist(), changes.current.tolist()))
@@ -559,10 +557,8 @@ class Deconfliction:
                 suspended = self._suspended(session)
                 for a, b, before, after in rows[first:first + CHANGES_PER_TRANSACTION]:
                     pair = (a, b)
-                    if before == 0:
-                        g = geometry.get(pair) or self._last_geometry(pair)
-                        if g is not None:
-                            opened[pair] = self._raise(session, pair, after, g, now, suspended)
+                    if before == 0:  # raised: the filter counts this update's raw level, so the pair is in `found`
+                        opened[pair] = self._raise(session, pair, after, geometry[pair], now, suspended)
                         continue
                     conflict = self._open.get(pair)
                     if conflict is None:
@@ -623,10 +619,6 @@ class Deconfliction:
         self._ids[name] += 1
         session.info["undo"].append(lambda: self._ids.pop(name, None))  # re-read after a rollback
         return self._ids[name]
-
-    def _last_geometry(self, pair: tuple[str, str]) -> dict[str, Any] | None:
-        conflict = self._open.get(pair)
-        return None if conflict is None else {k: conflict[k] for k in conflict if k.startswith(("t_", "d", "state", "raw"))}
 
     def _publish_updates(self, now: float) -> None:
         """At most once a second: each open conflict's current timing and distances (not the states:
