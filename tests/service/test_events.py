@@ -68,3 +68,26 @@ def test_each_subscriber_sees_only_its_own_view(live):
     assert "A-PRIVATE" in json.dumps(streams["cell"]) and "B-PLAN" in json.dumps(streams["cell"])
     tactical = [d for k, d in streams["alpha_op"] if k == "conflict.raised" and d.get("kind") == "tactical"]
     assert tactical[0]["a"] == "a1" and tactical[0]["level"] == 3
+
+
+def test_editing_a_plan_away_tells_both_parties_the_conflict_cleared(live):
+    w, url = live
+    received = {name: [] for name in ("alpha_op", "bravo_op")}
+    stop = threading.Event()
+    for name in received:
+        threading.Thread(target=_listen, args=(url, w.tokens[name], received[name], stop), daemon=True).start()
+    time.sleep(0.5)
+    headers = {name: {"Authorization": f"Bearer {w.tokens[name]}"} for name in w.tokens}
+    httpx.post(f"{url}/v1/plans", json=plan("A1"), headers=headers["alpha_op"]).raise_for_status()
+    httpx.post(f"{url}/v1/plans", json=plan("B1", lon=5.05), headers=headers["bravo_op"]).raise_for_status()
+    httpx.put(f"{url}/v1/plans/bravo/B1", json=plan("B1", lon=9.0),
+              headers={**headers["bravo_op"], "If-Match": '"1"'}).raise_for_status()
+    deadline = time.time() + 10
+    while time.time() < deadline and not all(any(k == "conflict.cleared" for k, _ in r) for r in received.values()):
+        time.sleep(0.05)
+    stop.set()
+    httpx.post(f"{url}/v1/threads", json={"parties": ["bravo"]}, headers=headers["alpha_op"])  # wake the streams
+    for name, events in received.items():
+        cleared = [d for k, d in events if k == "conflict.cleared"]
+        assert len(cleared) == 1 and cleared[0]["kind"] == "strategic" and not cleared[0]["active"], name
+    assert "B1" not in json.dumps(received["alpha_op"])

@@ -370,13 +370,10 @@ class Deconfliction:
                 raise VersionConflict(f"plan {plan_id!r} is at version {record.version}, not {version}")
             was_active = record.status == "accepted"
             record.status, record.version, record.updated = "deleted", record.version + 1, self.clock.now()
-            cleared = self._deactivate_strategic(session, record.key)
+            self._deactivate_strategic(session, record.key)
             self._record(session, "plan.deleted", who.actor(), (party,), {"plan": plan_id, "version": record.version})
             if was_active:
                 self._unindex(session, record.key)
-        for row in cleared:
-            self._publish("conflict.cleared", {v: ntk.strategic_view(row, v) for v in ntk.audiences(
-                (row.party, row.other_party))})
 
     def _unindex(self, session: Session, key: str) -> None:
         removed = self.plans.remove(key)
@@ -445,7 +442,9 @@ class Deconfliction:
                                 for c in blocked]
         return answer
 
-    def _deactivate_strategic(self, session: Session, key: str) -> list[StrategicConflict]:
+    def _deactivate_strategic(self, session: Session, key: str) -> None:
+        """End the strategic conflicts of plan ``key`` (edited or deleted): recorded, threads closed, and
+        both parties told once the transaction commits."""
         rows = list(session.scalars(select(StrategicConflict).where(
             StrategicConflict.active.is_(True), or_(StrategicConflict.plan == key, StrategicConflict.other == key))))
         for row in rows:
@@ -453,7 +452,8 @@ class Deconfliction:
             self._record(session, "conflict.cleared", SERVICE_ACTOR, (row.party, row.other_party),
                          {"conflict": f"strategic:{row.id}", "reason": "plan changed or deleted"})
             self._close_thread(session, f"strategic:{row.id}", "the plans no longer overlap (one changed or was deleted)")
-        return rows
+            self._emit(session, "conflict.cleared", {v: ntk.strategic_view(row, v)
+                                                     for v in ntk.audiences((row.party, row.other_party))})
 
     def _close_thread(self, session: Session, conflict: str, why: str) -> None:
         """The conflict of a thread ended: an open or escalated thread closes (it no longer escalates);
@@ -461,9 +461,7 @@ class Deconfliction:
         thread = session.scalar(select(Thread).where(Thread.conflict == conflict))
         if thread is not None and thread.status in ("open", "escalated"):
             thread.status = "closed"
-            thread_view, view = self._service_message(session, thread, "closed", why)
-            self._emit(session, "hotline.message", {v: {"thread": thread_view, "message": view}
-                                                    for v in ntk.audiences(thread_view["parties"])})
+            self._service_message(session, thread, "closed", why)
 
     def list_plans(self, who: Principal) -> list[dict[str, Any]]:
         with self.Session() as session:
@@ -765,16 +763,12 @@ class Deconfliction:
             self._record(session, f"hotline.{kind}", who.actor(), thread.parties,
                          {"thread": thread.id, "message": message.id, "text": text, "proposal": proposal,
                           "reply_to": reply_to, "deadline": deadline})
-            view = ntk.message_view(message)
-            thread_view = ntk.thread_view(thread)
-        self._publish("hotline.message", {v: {"thread": thread_view, "message": view}
-                                          for v in ntk.audiences(thread_view["parties"])})
-        return view
+            return self._emit_message(session, thread, message)
 
     def escalate_overdue(self, force_party: str | None = None) -> int:
         """Escalate threads not acknowledged by every party in time, and expire unanswered proposals."""
         now = self.clock.now()
-        escalated = []
+        escalated = 0
         with self.write() as session:
             suspended = self._suspended(session)
             for thread in session.scalars(select(Thread).where(Thread.status == "open")):
@@ -785,7 +779,8 @@ class Deconfliction:
                     thread.status = "escalated"
                     reason = (f"{', '.join(sorted(gone or {force_party}))} suspended participation" if gone or force_party
                               else f"not acknowledged by {', '.join(sorted(missing))} in time")
-                    escalated.append(self._service_message(session, thread, "escalation", reason))
+                    self._service_message(session, thread, "escalation", reason)
+                    escalated += 1
             for message in session.scalars(select(Message).where(Message.status == "pending",
                                                                  Message.deadline < now)):
                 message.status = "expired"
@@ -793,20 +788,24 @@ class Deconfliction:
                 if thread.status not in ("open", "escalated"):
                     continue  # the conflict cleared, or another proposal settled it: nothing to escalate
                 thread.status = "escalated"
-                escalated.append(self._service_message(
-                    session, thread, "escalation", f"proposal {message.id} expired unanswered"))
-        for thread_view, view in escalated:
-            self._publish("hotline.message", {v: {"thread": thread_view, "message": view}
-                                              for v in ntk.audiences(thread_view["parties"])})
-        return len(escalated)
+                self._service_message(session, thread, "escalation", f"proposal {message.id} expired unanswered")
+                escalated += 1
+        return escalated
 
-    def _service_message(self, session: Session, thread: Thread, kind: str, text: str) -> tuple[dict, dict]:
+    def _service_message(self, session: Session, thread: Thread, kind: str, text: str) -> None:
         message = Message(thread=thread.id, party=None, author="service", kind=kind, text=text, created=self.clock.now())
         session.add(message)
         session.flush()
         self._record(session, f"hotline.{kind}", SERVICE_ACTOR, thread.parties,
                      {"thread": thread.id, "message": message.id, "text": text})
-        return ntk.thread_view(thread), ntk.message_view(message)
+        self._emit_message(session, thread, message)
+
+    def _emit_message(self, session: Session, thread: Thread, message: Message) -> dict[str, Any]:
+        """A hotline message, with its thread, to the thread's parties and the cell once committed; its view."""
+        thread_view, view = ntk.thread_view(thread), ntk.message_view(message)
+        self._emit(session, "hotline.message", {v: {"thread": thread_view, "message": view}
+                                                for v in ntk.audiences(thread.parties)})
+        return view
 
     # -- audit ----------------------------------------------------------------------------------
 
