@@ -16,10 +16,10 @@ from pydantic import BaseModel, Field
 
 from deconflict.core.units import UnitError, parse_duration
 from deconflict.io.fields import field_message
-from deconflict.io.plans_file import PlansFileError, parse_time
+from deconflict.io.plans_file import parse_time
 from deconflict.service.auth import Principal
 from deconflict.service.deconfliction import Deconfliction
-from deconflict.service.errors import BadRequest, Forbidden, ServiceError, TooLarge, Unauthorized
+from deconflict.service.errors import BadRequest, ServiceError, TooLarge, Unauthorized
 from deconflict.service.events import CELL
 from deconflict.service.proposals import Proposal
 from deconflict.store.audit import public_pem
@@ -116,9 +116,7 @@ def create_app(service: Deconfliction, run_detection: bool = True) -> FastAPI:
     def submit_plan(document: dict[str, Any], who: Caller, response: Response) -> dict[str, Any]:
         """Submit a plan (plans-file schema: id, priority, volumes/route, recurring). It is checked
         against every stored plan; ``accepted`` false when a conflict blocks it."""
-        answer = service.submit_plan(who, document)
-        response.headers["ETag"] = f'"{answer["version"]}"'
-        return answer
+        return _with_etag(response, service.submit_plan(who, document))
 
     @app.get("/v1/plans/volumes", tags=["plans"])
     def plan_volumes(who: Caller, at: str | None = None) -> dict[str, Any]:
@@ -128,7 +126,7 @@ def create_app(service: Deconfliction, run_detection: bool = True) -> FastAPI:
         if at is not None:
             try:
                 when = parse_time(at, "at")
-            except (PlansFileError, ValueError) as error:
+            except ValueError as error:
                 raise BadRequest(str(error)) from None
         return service.plan_volumes(who, when)
 
@@ -140,25 +138,19 @@ def create_app(service: Deconfliction, run_detection: bool = True) -> FastAPI:
     @app.get("/v1/plans/{party}/{plan_id}", tags=["plans"])
     def get_plan(party: str, plan_id: str, who: Caller, response: Response) -> dict[str, Any]:
         """One of your plans (the cell: anyone's); the ETag is its version. Another party's plan is 404."""
-        answer = service.get_plan(who, party, plan_id)
-        response.headers["ETag"] = f'"{answer["version"]}"'
-        return answer
+        return _with_etag(response, service.get_plan(who, party, plan_id))
 
     @app.put("/v1/plans/{party}/{plan_id}", tags=["plans"])
     def update_plan(party: str, plan_id: str, document: dict[str, Any], who: Caller, response: Response,
                     if_match: Annotated[str | None, Header()] = None) -> dict[str, Any]:
         """Replace a plan; ``If-Match`` must carry the version read (409 when someone changed it since)."""
-        _own(who, party)
-        answer = service.update_plan(who, plan_id, document, _version(if_match))
-        response.headers["ETag"] = f'"{answer["version"]}"'
-        return answer
+        return _with_etag(response, service.update_plan(who, party, plan_id, document, _version(if_match)))
 
     @app.delete("/v1/plans/{party}/{plan_id}", tags=["plans"], status_code=204)
     def delete_plan(party: str, plan_id: str, who: Caller,
                     if_match: Annotated[str | None, Header()] = None) -> Response:
         """Delete one of your plans; ``If-Match`` must carry its version. Its strategic conflicts clear."""
-        _own(who, party)
-        service.delete_plan(who, plan_id, _version(if_match))
+        service.delete_plan(who, party, plan_id, _version(if_match))
         return Response(status_code=204)
 
     # -- tracks and conflicts -----------------------------------------------------------------
@@ -167,15 +159,7 @@ def create_app(service: Deconfliction, run_detection: bool = True) -> FastAPI:
     async def push_tracks(request: Request, who: Caller) -> dict[str, Any]:
         """A batch of state vectors as JSON: SPEC §2 columns as arrays (``{"time": [...], "icao24": [...]}``)
         or a list of row objects. Rows are stamped with your party."""
-        declared = request.headers.get("content-length")
-        if declared is not None and declared.isdigit() and int(declared) > MAX_TRACK_BODY:
-            raise TooLarge(f"tracks: a batch may be {MAX_TRACK_BODY // 2**20} MiB at most; split it")
-        body = bytearray()
-        async for chunk in request.stream():
-            body += chunk
-            if len(body) > MAX_TRACK_BODY:
-                raise TooLarge(f"tracks: a batch may be {MAX_TRACK_BODY // 2**20} MiB at most; split it")
-        body = bytes(body)
+        body = await _capped_body(request, MAX_TRACK_BODY, "tracks")
         try:
             data = orjson.loads(body)
         except orjson.JSONDecodeError as error:
@@ -282,9 +266,24 @@ def create_app(service: Deconfliction, run_detection: bool = True) -> FastAPI:
     return app
 
 
-def _own(who: Principal, party: str) -> None:
-    if who.party != party:
-        raise Forbidden(f"only {party}'s operators change {party}'s plans")
+def _with_etag(response: Response, plan: dict[str, Any]) -> dict[str, Any]:
+    """A plan answer, its version as the ETag (what If-Match sends back)."""
+    response.headers["ETag"] = f'"{plan["version"]}"'
+    return plan
+
+
+async def _capped_body(request: Request, limit: int, what: str) -> bytes:
+    """The request body, refused (413) as soon as it is known to pass ``limit`` bytes."""
+    too_large = TooLarge(f"{what}: a batch may be {limit // 2**20} MiB at most; split it")
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise too_large
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            raise too_large
+    return bytes(body)
 
 
 def _version(if_match: str | None) -> int | None:

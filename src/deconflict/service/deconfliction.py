@@ -295,9 +295,12 @@ class Deconfliction:
         plan = plan_from_document({**document, "party": party}, source)
         return Plan(f"{party}/{plan.id}", party, plan.volumes, plan.priority, plan.state, recurrence=plan.recurrence)
 
-    def _own_party(self, who: Principal) -> str:
+    def _own_party(self, who: Principal, party: str | None = None) -> str:
+        """The caller's party, when the caller may write its plans (and ``party``'s, if given)."""
         if who.role is not Role.OPERATOR or who.party is None:
             raise Forbidden(f"{who.role.value}s cannot write a party's plans or tracks; an operator of the party can")
+        if party is not None and party != who.party:
+            raise Forbidden(f"only {party}'s operators change {party}'s plans")
         return who.party
 
     def submit_plan(self, who: Principal, document: dict[str, Any]) -> dict[str, Any]:
@@ -337,8 +340,9 @@ class Deconfliction:
                 answers.append((record, conflicts, blocked))
         return [self._plan_answer(record, conflicts, blocked, party) for record, conflicts, blocked in answers]
 
-    def update_plan(self, who: Principal, plan_id: str, document: dict[str, Any], version: int | None) -> dict[str, Any]:
-        party = self._own_party(who)
+    def update_plan(self, who: Principal, party: str, plan_id: str, document: dict[str, Any],
+                    version: int | None) -> dict[str, Any]:
+        party = self._own_party(who, party)
         if version is None:
             raise PreconditionRequired("updating a plan needs its version: send If-Match with the version read")
         if document.get("id", plan_id) != plan_id:
@@ -360,8 +364,8 @@ class Deconfliction:
             conflicts, blocked = self._check_and_store(session, who, plan, record, previous=previous)
         return self._plan_answer(record, conflicts, blocked, party)
 
-    def delete_plan(self, who: Principal, plan_id: str, version: int | None) -> None:
-        party = self._own_party(who)
+    def delete_plan(self, who: Principal, party: str, plan_id: str, version: int | None) -> None:
+        party = self._own_party(who, party)
         if version is None:
             raise PreconditionRequired("deleting a plan needs its version: send If-Match with the version read")
         with self.write() as session:
