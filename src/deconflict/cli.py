@@ -11,7 +11,6 @@ import sys
 import time
 from dataclasses import replace
 from datetime import datetime, timezone
-from importlib import resources
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -304,7 +303,7 @@ def audit_verify(
         raise UserError(str(error)) from None
     try:
         if head is None:
-            raise AuditError(f"no signed head line; a record cut short at the end could not be detected")
+            raise AuditError("no signed head line; a record cut short at the end could not be detected")
         result = verify(records, head, public)
     except AuditError as error:
         print(f"TAMPERED: {record}: {error}", file=sys.stderr)

@@ -6,8 +6,6 @@ import socket
 import threading
 from pathlib import Path
 
-import pytest
-
 from deconflict.io.station import Station, connect, guess_format, replay
 from deconflict.io.states_file import read_states, write_states
 from tests.io.recordings import sample

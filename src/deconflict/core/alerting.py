@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from deconflict.core.detection import PairTable, detect
-from deconflict.core.encounter import Encounter, ProtectedVolume, violation_interval
+from deconflict.core.encounter import Encounter, violation_interval
 from deconflict.core.standards import LEVEL_NAMES, Standard, StandardsByParties, standard as named_standard
 from deconflict.core.states import States
 

@@ -150,7 +150,6 @@ def horizontal_interval(s: np.ndarray, v: np.ndarray, volume: ProtectedVolume) -
     r2 = volume.hsep**2
     moving = a > 1e-12
     safe_a = np.where(moving, a, 1.0)
-    t_cpa = np.where(moving, -b / safe_a, 0.0)
     miss2 = np.maximum(c - b * b / safe_a, 0.0)
     # distance part: roots of a t^2 + 2 b t + (c - r2)
     disc = b * b - a * (c - r2)
