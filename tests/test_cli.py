@@ -265,3 +265,18 @@ def test_admin_creates_lists_and_revokes(tmp_path, capsys):
     assert code == 2 and err.strip() == "error: no member 9"
     code, _, err = run(["admin", "add-member", "x", "--role", "boss", "--party", "north", "--db", db], capsys)
     assert code == 2 and "expected one of operator, observer, cell" in err
+
+
+def test_admin_leaves_a_running_services_conflicts_alone(tmp_path, capsys):
+    from tests.service.builders import head_on, tracks
+    from tests.service.conftest import make_world
+
+    w = make_world(str(tmp_path / "live.db"), tmp_path)
+    with w.clients["cell"]:
+        mine, theirs = head_on()
+        w["alpha_op"].post("/v1/tracks", json=tracks(mine))
+        w["bravo_op"].post("/v1/tracks", json=tracks(theirs))
+        w.service.detect_now()
+        assert run(["admin", "add-party", "charlie", "--db", str(tmp_path / "live.db")], capsys)[0] == 0
+        assert "service restarted" not in w["cell"].get("/v1/audit/chain").text
+    w.service.engine.dispose()

@@ -233,13 +233,12 @@ def serve(
     uvicorn.run(create_app(service), host=host, port=port, log_level="warning")
 
 
-def _service(db: str | None, key: Path | None = None, **options):  # noqa: ANN202
+def _service(db: str | None, key: Path | None = None, serving: bool = True, **options):  # noqa: ANN202
     from deconflict.service.deconfliction import Deconfliction
     from deconflict.service.settings import ServiceSettings
 
     settings = ServiceSettings(**({"database": db} if db else {}), key_file=str(key) if key else None, **options)
-    named_standard(settings.standard)
-    return Deconfliction(settings)
+    return Deconfliction(settings, serving=serving)
 
 
 admin_app = typer.Typer(help="Parties and members of the service (works on the database directly).",
@@ -252,7 +251,7 @@ DbOption = Annotated[Optional[str], typer.Option("--db", help="SQLite file or da
 def admin_add_party(party: Annotated[str, typer.Argument(help="Party id: letters, digits, - or _.")],
                     title: Annotated[str, typer.Option(help="Full name.")] = "", db: DbOption = None) -> None:
     """Create a party."""
-    _service(db).add_party(party, title)
+    _service(db, serving=False).add_party(party, title)
     print(f"party {party} created")
 
 
@@ -262,13 +261,13 @@ def admin_add_member(name: Annotated[str, typer.Argument(help="Who holds the tok
                      party: Annotated[Optional[str], typer.Option(help="The member's party (not for the cell).")] = None,
                      db: DbOption = None) -> None:
     """Create a member and print its bearer token (shown once; the database keeps only its hash)."""
-    print(_service(db).add_member(name, role, party))
+    print(_service(db, serving=False).add_member(name, role, party))
 
 
 @admin_app.command("list")
 def admin_list(db: DbOption = None) -> None:
     """Parties (and whether they take part), then members (id, name, party, role, revoked)."""
-    service = _service(db)
+    service = _service(db, serving=False)
     for party in service.parties():
         print(f"party\t{party['id']}\t{'suspended' if party['suspended'] else 'active'}\t{party['title']}")
     for member in service.members():
@@ -279,7 +278,7 @@ def admin_list(db: DbOption = None) -> None:
 @admin_app.command("revoke")
 def admin_revoke(member: Annotated[int, typer.Argument(help="Member id (see admin list).")], db: DbOption = None) -> None:
     """Revoke a member's token (a running service refuses it within 30 s)."""
-    print(f"member {member} ({_service(db).revoke_member(member)}) revoked")
+    print(f"member {member} ({_service(db, serving=False).revoke_member(member)}) revoked")
 
 
 audit_app = typer.Typer(help="The tamper-evident audit record.", no_args_is_help=True)

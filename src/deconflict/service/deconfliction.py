@@ -90,8 +90,12 @@ class IngestResult:
 class Deconfliction:
     """The running service's state and operations (one instance per process; no globals)."""
 
-    def __init__(self, settings: ServiceSettings, engine: Engine | None = None, clock: Clock | None = None) -> None:
+    def __init__(self, settings: ServiceSettings, engine: Engine | None = None, clock: Clock | None = None,
+                 serving: bool = True) -> None:
+        """``serving`` False (admin commands): the database and audit key only; the plan index is not
+        rebuilt and the conflicts a running service displays are left as they are."""
         self.settings = settings
+        self.standard = named_standard(settings.standard)  # a bad name fails before anything is created
         self.clock = clock or Clock(settings.clock_origin, settings.clock_speed)
         self.engine = engine or open_engine(settings.database)
         self.Session = sessions(self.engine)
@@ -100,7 +104,6 @@ class Deconfliction:
         self.audit = AuditLog(self.key)
         self.events = EventBus()
         self.picture = Picture()
-        self.standard = named_standard(settings.standard)
         self.plans = PlanIndex(margin=settings.plan_margin, equal_priority=settings.equal_priority)
         self._lock = threading.RLock()
         self._filter = AlertFilter(settings.alert_m, settings.alert_n, settings.alert_hysteresis,
@@ -113,7 +116,8 @@ class Deconfliction:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.detections = 0
-        self._load()
+        if serving:
+            self._load()
 
     # -- plumbing -------------------------------------------------------------------------------
 
