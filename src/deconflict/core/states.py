@@ -118,13 +118,7 @@ class States:
             return replace(self, at=float("nan") if at is None else float(at))
         when = float(np.max(self.time)) if at is None else float(at)
         candidates = np.flatnonzero(self.time <= when)
-        # latest row per aircraft: sort by (id, time) and keep the last of each id
-        ids = self.icao24[candidates]
-        order = np.lexsort((self.time[candidates], ids))
-        sorted_ids = ids[order]
-        last = np.ones(sorted_ids.size, dtype=bool)
-        last[:-1] = sorted_ids[1:] != sorted_ids[:-1]
-        rows = candidates[order[last]]
+        rows = candidates[latest_rows(self.icao24[candidates], self.time[candidates])]
         keep = (when - self.time[rows] <= max_age) & ~self.onground[rows]
         latest = self.take(rows[keep])
         age = when - latest.time
@@ -143,3 +137,12 @@ class States:
         import pandas as pd  # conversion only: core stays free of pandas at import time
 
         return pd.DataFrame({f.name: getattr(self, f.name) for f in fields(self) if f.name != "at"})
+
+
+def latest_rows(icao24: np.ndarray, time: np.ndarray) -> np.ndarray:
+    """Row of each aircraft's latest state (the last of its latest time), in id order."""
+    order = np.lexsort((time, icao24))
+    ids = icao24[order]
+    last = np.ones(ids.size, dtype=bool)
+    last[:-1] = ids[1:] != ids[:-1]
+    return order[last]

@@ -542,6 +542,7 @@ class Deconfliction:
         """One detection cycle on the merged picture: alert levels, filtered, raised/updated/cleared."""
         now = self.clock.now()
         snapshot = self.picture.snapshot(now, self.settings.max_age)
+        self.picture.forget_older_than(now - self.settings.max_age)
         found = alerts(snapshot, self.standard, vtol=self.settings.vtol)
         ids_a, ids_b = snapshot.icao24[found.index_a], snapshot.icao24[found.index_b]
         changes = self._filter.update(now, ids_a, ids_b, found.level)
