@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -14,7 +13,7 @@ import httpx
 
 from deconflict.service.deconfliction import Deconfliction
 from deconflict.service.settings import ServiceSettings
-from deconflict.store.audit import verify
+from deconflict.store.audit import load_public_key, parse_records, verify
 from tests.servers import free_port
 from tests.service.builders import plan
 
@@ -85,14 +84,12 @@ def test_kill_9_loses_no_acknowledged_write(database, tmp_path):
             client = httpx.Client(base_url=url, headers={"Authorization": f"Bearer {tokens[party]}"})
             stored = {p["id"] for p in client.get("/v1/plans").json()}
             assert set(ids) <= stored, f"{party}: {len(set(ids) - stored)} acknowledged plans lost"
-            lines = [json.loads(line) for line in client.get("/v1/audit/receipts").text.splitlines()]
-            key_pem = client.get("/v1/audit/key").text
-            from deconflict.store.audit import load_public_key
-
-            assert verify(lines[:-1], lines[-1]["head"], load_public_key(key_pem)).entries >= len(ids)
+            records, head = parse_records(client.get("/v1/audit/receipts").text)
+            key = load_public_key(client.get("/v1/audit/key").text)
+            assert verify(records, head, key).entries >= len(ids)
         cell = httpx.Client(base_url=url, headers={"Authorization": f"Bearer {tokens['cell']}"})
-        lines = [json.loads(line) for line in cell.get("/v1/audit/chain").text.splitlines()]
-        result = verify(lines[:-1], lines[-1]["head"], load_public_key(cell.get("/v1/audit/key").text))
+        records, head = parse_records(cell.get("/v1/audit/chain").text)
+        result = verify(records, head, load_public_key(cell.get("/v1/audit/key").text))
         stored_messages = {m["id"] for m in cell.get(f"/v1/threads/{thread_id}").json()["messages"]}
         assert set(messages) <= stored_messages
         assert result.entries > len(messages) + sum(map(len, acknowledged.values()))

@@ -40,6 +40,8 @@ def test_untouched_chain_and_receipts_verify(chain):
     assert verify(entries, heads["*"], key.public).entries == 12
     assert verify(_receipts(entries, "alpha"), heads["alpha"], key.public).entries == 6
     assert verify(_receipts(entries, "bravo"), heads["bravo"], key.public).entries == 6
+    with pytest.raises(AuditError, match="no signed head"):
+        verify(entries, None, key.public)  # without the head, a cut-off end would pass
 
 
 def _edit_text(record):

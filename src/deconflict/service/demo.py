@@ -20,6 +20,7 @@ import httpx
 import numpy as np
 import yaml
 from pyproj import Geod
+from sqlalchemy import func, select
 
 from deconflict.core.units import parse_altitude, parse_duration, parse_speed
 from deconflict.io.plans_file import parse_time
@@ -29,7 +30,8 @@ from deconflict.service.deconfliction import Deconfliction
 from deconflict.service.errors import DemoError
 from deconflict.service.need_to_know import iso
 from deconflict.service.settings import ServiceSettings
-from deconflict.store.audit import verify
+from deconflict.store.audit import parse_records, verify
+from deconflict.store.schema import Message, StrategicConflict, TacticalConflict
 
 _GEOD = Geod(ellps="WGS84")
 CLIMB_RATE = 12.0  # m/s, a fighter's expedited climb when it flies an accepted proposal
@@ -293,17 +295,9 @@ def run_demo(database: str, port: int = 8000, speed: float = 40.0, duration: flo
             time.sleep(0.25)
         verified = {}
         for name, client in clients.items():
-            lines = client.get("/v1/audit/receipts").raise_for_status().text.splitlines()
-            import json
-
-            records = [json.loads(line) for line in lines]
-            result = verify(records[:-1], records[-1]["head"], service.key.public)
-            verified[name] = result.entries
+            records, head = parse_records(client.get("/v1/audit/receipts").raise_for_status().text, f"{name}'s receipts")
+            verified[name] = verify(records, head, service.key.public).entries
         with service.Session() as session:
-            from sqlalchemy import func, select
-
-            from deconflict.store.schema import Message, StrategicConflict, TacticalConflict
-
             counts = (session.scalar(select(func.count()).select_from(TacticalConflict)),
                       session.scalar(select(func.count()).select_from(StrategicConflict)),
                       session.scalar(select(func.count()).where(Message.kind == "proposal")),

@@ -167,9 +167,12 @@ def verify(records: list[dict[str, Any]], head: dict[str, Any] | None, key: Ed25
     """Check a whole chain (head scope ``*``) or a party's receipts against the service's public key.
 
     Raises `AuditError` naming the first entry (by position and seq) that was edited, removed,
-    reordered or not signed by the key, or a head that does not match the records.
+    reordered or not signed by the key, or a head that is missing or does not match the records
+    (without the signed head a record cut short at the end could not be detected).
     """
-    scope = head["scope"] if head else WHOLE_CHAIN
+    if head is None:
+        raise AuditError("no signed head line; a record cut short at the end could not be detected")
+    scope = head["scope"]
     whole = scope == WHOLE_CHAIN
     prev_seq, count = 0, 0
     expected_prev = GENESIS
@@ -204,34 +207,37 @@ def verify(records: list[dict[str, Any]], head: dict[str, Any] | None, key: Ed25
                 raise AuditError(f"{where}: {scope}'s receipt number is {body['receipts'].get(scope)}, "
                                  f"expected {count + 1} (an entry was removed or moved)")
         prev_seq, count, expected_prev, last_hash = seq, count + 1, digest, digest
-    if head is not None:
-        statement = {k: head[k] for k in ("scope", "count", "seq", "hash", "time")}
-        try:
-            key.verify(base64.b64decode(head["signature"]), hashlib.sha256(canonical(statement)).hexdigest().encode())
-        except (InvalidSignature, ValueError, KeyError):
-            raise AuditError("head: signature does not verify with the service key") from None
-        if head["count"] != count or head["seq"] != prev_seq or head["hash"] != last_hash:
-            raise AuditError(f"head: says {head['count']} entries up to seq {head['seq']}, the records hold "
-                             f"{count} up to seq {prev_seq} (entries removed at the end)")
+    statement = {k: head[k] for k in ("scope", "count", "seq", "hash", "time")}
+    try:
+        key.verify(base64.b64decode(head["signature"]), hashlib.sha256(canonical(statement)).hexdigest().encode())
+    except (InvalidSignature, ValueError, KeyError):
+        raise AuditError("head: signature does not verify with the service key") from None
+    if head["count"] != count or head["seq"] != prev_seq or head["hash"] != last_hash:
+        raise AuditError(f"head: says {head['count']} entries up to seq {head['seq']}, the records hold "
+                         f"{count} up to seq {prev_seq} (entries removed at the end)")
     return Verified(scope=scope, entries=count, last_seq=prev_seq)
 
 
 def read_records(path: str | Path) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
-    """Read a downloaded record (JSON lines: entries, then optionally a ``{"head": ...}`` line)."""
+    """Read a downloaded record file (see `parse_records`); OSError: the caller names the file."""
+    return parse_records(Path(path).read_text(), str(path))
+
+
+def parse_records(text: str, source: str = "record") -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+    """A downloaded record (JSON lines: entries, then optionally a ``{"head": ...}`` line) as its
+    entries and its head, ready for `verify`."""
     records, head = [], None
-    path = Path(path)
-    lines = path.read_text().splitlines()  # OSError: the caller names the file
-    for number, line in enumerate(lines, start=1):
+    for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
         try:
             value = json.loads(line)
         except ValueError:
-            raise AuditError(f"{path}: line {number}: not JSON") from None
+            raise AuditError(f"{source}: line {number}: not JSON") from None
         if isinstance(value, dict) and "head" in value:
             head = value["head"]
         elif isinstance(value, dict):
             records.append(value)
         else:
-            raise AuditError(f"{path}: line {number}: expected a JSON object")
+            raise AuditError(f"{source}: line {number}: expected a JSON object")
     return records, head
