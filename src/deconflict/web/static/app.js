@@ -116,14 +116,14 @@ resizeCanvas();
 function columns(t) {
   const n = t.icao24.length;
   const c = {
-    n, id: new Array(n), callsign: new Array(n), party: new Array(n), intruder: new Uint8Array(n),
+    n, callsign: new Array(n), party: new Array(n), intruder: new Uint8Array(n),
     lat: new Float64Array(n), lon: new Float64Array(n), north: new Float64Array(n), east: new Float64Array(n),
     track: new Float64Array(n),
     altitude: new Float64Array(n), vertrate: new Float64Array(n), index: new Map(),
   };
   for (let k = 0; k < n; k++) {
     const h = t.heading[k] * Math.PI / 180;
-    c.id[k] = t.icao24[k]; c.callsign[k] = t.callsign[k] || t.icao24[k]; c.party[k] = t.party[k];
+    c.callsign[k] = t.callsign[k] || t.icao24[k]; c.party[k] = t.party[k];
     c.intruder[k] = t.intruder[k] ? 1 : 0;
     c.track[k] = h;
     c.lat[k] = t.lat[k]; c.lon[k] = t.lon[k]; c.north[k] = t.velocity[k] * Math.cos(h); c.east[k] = t.velocity[k] * Math.sin(h);
@@ -133,35 +133,46 @@ function columns(t) {
   return c;
 }
 
-// Web Mercator pixel of (lat, lon) at this zoom, minus the container's top-left pixel.
-function projector() {
-  const scale = 256 * Math.pow(2, map.getZoom());
-  const topLeft = map.containerPointToLayerPoint([0, 0]).add(map.getPixelOrigin());
-  return (lat, lon) => {
-    const phi = Math.max(Math.min(lat, 85.05), -85.05) * Math.PI / 180;
-    return [(lon + 180) / 360 * scale - topLeft.x,
-      (1 - Math.log(Math.tan(phi) + 1 / Math.cos(phi)) / Math.PI) / 2 * scale - topLeft.y];
-  };
+// Where aircraft k is ``seconds`` after its state, flying straight at its ground velocity (degrees).
+function aheadLat(c, k, seconds) {
+  return c.lat[k] + c.north[k] * seconds / EARTH * 180 / Math.PI;
+}
+
+function aheadLon(c, k, seconds) {
+  return c.lon[k] + c.east[k] * seconds / (EARTH * Math.cos(c.lat[k] * Math.PI / 180)) * 180 / Math.PI;
 }
 
 function ahead(c, k, seconds) {
-  const lat = c.lat[k] + (c.north[k] * seconds / EARTH) * 180 / Math.PI;
-  const lon = c.lon[k] + (c.east[k] * seconds / (EARTH * Math.cos(c.lat[k] * Math.PI / 180))) * 180 / Math.PI;
-  return [lat, lon];
+  return [aheadLat(c, k, seconds), aheadLon(c, k, seconds)];
 }
 
-// Screen positions of every aircraft dead-reckoned ``seconds`` after its state, into x and y
-// (no allocation per aircraft: this runs every frame for every aircraft).
+// Web Mercator pixels at the map's zoom, from the container's top-left corner.
+function mapFrame() {
+  return { scale: 256 * Math.pow(2, map.getZoom()),
+    topLeft: map.containerPointToLayerPoint([0, 0]).add(map.getPixelOrigin()) };
+}
+
+function pixelX(lon, frame) {
+  return (lon + 180) / 360 * frame.scale - frame.topLeft.x;
+}
+
+function pixelY(lat, frame) {
+  const phi = Math.max(Math.min(lat, 85.05), -85.05) * Math.PI / 180;
+  return (1 - Math.log(Math.tan(phi) + 1 / Math.cos(phi)) / Math.PI) / 2 * frame.scale - frame.topLeft.y;
+}
+
+function projector() {
+  const frame = mapFrame();
+  return (lat, lon) => [pixelX(lon, frame), pixelY(lat, frame)];
+}
+
+// Screen positions of every aircraft ``seconds`` after its state, into x and y (no allocation per
+// aircraft: this runs every frame for every aircraft).
 function positions(c, seconds, x, y) {
-  const scale = 256 * Math.pow(2, map.getZoom());
-  const topLeft = map.containerPointToLayerPoint([0, 0]).add(map.getPixelOrigin());
-  const toDegrees = 180 / Math.PI, toRadians = Math.PI / 180;
+  const frame = mapFrame();
   for (let k = 0; k < c.n; k++) {
-    const lat = c.lat[k] + c.north[k] * seconds / EARTH * toDegrees;
-    const lon = c.lon[k] + c.east[k] * seconds / (EARTH * Math.cos(c.lat[k] * toRadians)) * toDegrees;
-    const phi = Math.max(Math.min(lat, 85.05), -85.05) * toRadians;
-    x[k] = (lon + 180) / 360 * scale - topLeft.x;
-    y[k] = (1 - Math.log(Math.tan(phi) + 1 / Math.cos(phi)) / Math.PI) / 2 * scale - topLeft.y;
+    x[k] = pixelX(aheadLon(c, k, seconds), frame);
+    y[k] = pixelY(aheadLat(c, k, seconds), frame);
   }
 }
 
