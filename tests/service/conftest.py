@@ -10,7 +10,6 @@ from fastapi.testclient import TestClient
 from deconflict.service.app import create_app
 from deconflict.service.deconfliction import Deconfliction
 from deconflict.service.settings import ServiceSettings
-from tests.servers import Postgres
 
 T0 = 1_795_000_000.0  # 2026-11-18T11:06:40Z
 
@@ -27,13 +26,6 @@ class ManualClock:
 
     def advance(self, seconds: float) -> None:
         self.time += seconds
-
-
-@pytest.fixture(scope="session")
-def postgres():
-    server = Postgres()
-    yield server
-    server.stop()
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

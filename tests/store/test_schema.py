@@ -10,14 +10,6 @@ from sqlalchemy import create_engine, inspect
 from deconflict.store.database import database_url, migrate, open_engine
 from deconflict.store.errors import DatabaseError
 from deconflict.store.schema import Base
-from tests.servers import Postgres
-
-
-@pytest.fixture(scope="module")
-def postgres():
-    server = Postgres()
-    yield server
-    server.stop()
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
