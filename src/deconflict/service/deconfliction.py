@@ -38,7 +38,7 @@ from deconflict.service.settings import Clock, ServiceSettings
 from deconflict.store.audit import AuditLog, ServiceKey, canonical, entry_record
 from deconflict.store.database import open_engine, sessions, writer
 from deconflict.store.schema import (AuditEntry, Member, Message, Party, PlanRecord, StrategicConflict,
-                                     TacticalConflict, Thread)
+                                     TacticalConflict, Thread, plan_id_of, plan_key)
 
 SERVICE_ACTOR = {"member": 0, "name": "service", "party": None, "role": "service"}
 REPLY_KINDS = ("acknowledge", "accept", "reject")
@@ -297,7 +297,7 @@ class Deconfliction:
     @staticmethod
     def _plan(document: dict[str, Any], party: str, source: str) -> Plan:
         plan = plan_from_document({**document, "party": party}, source)
-        return Plan(f"{party}/{plan.id}", party, plan.volumes, plan.priority, plan.state, recurrence=plan.recurrence)
+        return Plan(plan_key(party, plan.id), party, plan.volumes, plan.priority, plan.state, recurrence=plan.recurrence)
 
     def _own_party(self, who: Principal, party: str | None = None) -> str:
         """The caller's party, when the caller may write its plans (and ``party``'s, if given)."""
@@ -394,7 +394,7 @@ class Deconfliction:
             raise BadRequest(str(error)) from None
 
     def _owned_record(self, session: Session, party: str, plan_id: str) -> PlanRecord:
-        record = session.get(PlanRecord, f"{party}/{plan_id}")
+        record = session.get(PlanRecord, plan_key(party, plan_id))
         if record is None or record.status == "deleted":
             raise NotFound(f"no plan {plan_id!r} of {party}")
         return record
@@ -487,7 +487,7 @@ class Deconfliction:
         for plan, k, volume in self.plans.active(at):
             if viewer is None or plan.party == viewer:
                 feature = ntk.volume_feature(volume)
-                feature["properties"].update(kind="own", plan=plan.id.split("/", 1)[1], party=plan.party, volume=k)
+                feature["properties"].update(kind="own", plan=plan_id_of(plan.id), party=plan.party, volume=k)
                 features.append(feature)
         if viewer is not None:
             for conflict in self.strategic_conflicts(who):

@@ -16,7 +16,7 @@ import numpy as np
 
 from deconflict.core.states import States
 from deconflict.core.volumes import Volume4D, footprint_ring
-from deconflict.store.schema import Message, PlanRecord, StrategicConflict, Thread
+from deconflict.store.schema import Message, PlanRecord, StrategicConflict, Thread, plan_id_of
 
 Viewer = str | None  # party id, or None: the cell
 
@@ -62,19 +62,15 @@ def strategic_view(row: StrategicConflict, viewer: Viewer) -> dict[str, Any] | N
     base = {"id": f"strategic:{row.id}", "kind": "strategic", "active": row.active, "blocking": row.blocking,
             "overlap": details["overlap"], "created": iso(row.created)}
     if viewer is None:
-        return {**base, "plan": _plan_id(row.plan), "party": row.party, "other_plan": _plan_id(row.other),
+        return {**base, "plan": plan_id_of(row.plan), "party": row.party, "other_plan": plan_id_of(row.other),
                 "other_party": row.other_party, "volume": details["volume"], "other_volume": details["other_volume"]}
     if viewer == row.party:
-        return {**base, "plan": _plan_id(row.plan), "party": row.party, "other_party": row.other_party,
+        return {**base, "plan": plan_id_of(row.plan), "party": row.party, "other_party": row.other_party,
                 "volume": details["volume"], "other_volume": details["other_volume"]}
     if viewer == row.other_party:
-        return {**base, "plan": _plan_id(row.other), "party": row.other_party, "other_party": row.party,
+        return {**base, "plan": plan_id_of(row.other), "party": row.other_party, "other_party": row.party,
                 "volume": details["other_volume"], "other_volume": details["volume"]}
     return None
-
-
-def _plan_id(key: str) -> str:
-    return key.split("/", 1)[1]
 
 
 def aircraft_state(s: States, row: int) -> dict[str, Any]:

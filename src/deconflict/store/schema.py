@@ -39,11 +39,21 @@ class Member(Base):
     created: Mapped[float] = mapped_column(Float)
 
 
+def plan_key(party: str, plan_id: str) -> str:
+    """A plan's key across parties (plan ids are unique within a party only)."""
+    return f"{party}/{plan_id}"
+
+
+def plan_id_of(key: str) -> str:
+    """The party's own id of the plan with ``key``."""
+    return key.split("/", 1)[1]
+
+
 class PlanRecord(Base):
     """A party's plan: the submitted document (plans-file schema) and its version counter."""
 
     __tablename__ = "plans"
-    key: Mapped[str] = mapped_column(String(80), primary_key=True)  # party/plan id
+    key: Mapped[str] = mapped_column(String(80), primary_key=True)  # plan_key(party, plan id)
     party: Mapped[str] = mapped_column(ForeignKey("parties.id"), index=True)
     plan_id: Mapped[str] = mapped_column(String(64))
     version: Mapped[int] = mapped_column(Integer)
