@@ -162,3 +162,28 @@ def test_encounter_alert_times_by_hand(name, states, t_loss, level):
     found = alerts(states(), "en-route")
     assert found.level.tolist() == [level], name
     assert found.t_in[0] == pytest.approx(t_loss, abs=0.05), name
+
+
+def test_filter_keys_do_not_alias_whatever_the_ids_hold():
+    f = AlertFilter(m=1, n=1, hysteresis=0.0)
+    # with a separator joining the ids, ("a\x1fb", "c") and ("a", "b\x1fc") were one pair
+    changes = f.update(0.0, np.array(["a\x1fb", "a", "1:x"]), np.array(["c", "b\x1fc", "y"]), np.array([3, 2, 1]))
+    assert sorted(zip(changes.a.tolist(), changes.b.tolist(), changes.current.tolist())) == [
+        ("1:x", "y", 1), ("a", "b\x1fc", 2), ("a\x1fb", "c", 3)]
+    assert f.levels() == {("a\x1fb", "c"): 3, ("a", "b\x1fc"): 2, ("1:x", "y"): 1}
+
+
+def test_restore_offers_again_a_raise_that_was_not_displayed():
+    f = AlertFilter(m=2, n=3, hysteresis=5.0)
+    f.update(0.0, np.array(["a"]), np.array(["b"]), np.array([2]))
+    raised = f.update(1.0, np.array(["a"]), np.array(["b"]), np.array([2]))
+    assert raised.current.tolist() == [2]
+    f.restore({})  # the caller failed to store it: nothing is displayed
+    again = f.update(2.0, np.array(["a"]), np.array(["b"]), np.array([2]))
+    assert (again.a.tolist(), again.previous.tolist(), again.current.tolist()) == (["a"], [0], [2])
+    f.restore({("a", "b"): 2, ("c", "d"): 3})  # displayed, though this filter never saw c/d
+    assert f.levels() == {("a", "b"): 2, ("c", "d"): 3}
+    held = f.update(3.0, np.array(["a"]), np.array(["b"]), np.array([2]))
+    assert held.a.size == 0  # c/d is lowered only after the hysteresis
+    cleared = f.update(9.0, np.array(["a"]), np.array(["b"]), np.array([2]))
+    assert (cleared.a.tolist(), cleared.current.tolist()) == (["c"], [0])

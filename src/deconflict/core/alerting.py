@@ -193,19 +193,55 @@ class AlertFilter:
         live = (shown > 0) | (history.max(axis=1) > 0)
         self._keys, self._history, self._shown, self._below_since = keys[live], history[live], shown[live], below_since[live]
         changed = np.flatnonzero(shown != previous)
-        pair = np.char.partition(keys[changed], _SEPARATOR) if changed.size else np.empty((0, 3), dtype=str)
-        return AlertChanges(a=pair[:, 0], b=pair[:, 2], previous=previous[changed], current=shown[changed])
+        pairs = [_split_key(key) for key in keys[changed].tolist()]
+        a = np.array([p[0] for p in pairs], dtype=str) if pairs else np.empty(0, dtype=str)
+        b = np.array([p[1] for p in pairs], dtype=str) if pairs else np.empty(0, dtype=str)
+        return AlertChanges(a=a, b=b, previous=previous[changed], current=shown[changed])
+
+    def restore(self, displayed: dict[tuple[str, str], int]) -> None:
+        """Make the shown levels those the caller has actually displayed (committed): every pair of
+        ``displayed`` at its level, every other pair at 0. A change the caller failed to apply is
+        then offered again by the next `update` (a raise whose storage failed is raised again)."""
+        if displayed:
+            pairs = list(displayed)
+            wanted = _pair_keys(np.array([p[0] for p in pairs], dtype=str), np.array([p[1] for p in pairs], dtype=str))
+            levels = np.array([displayed[p] for p in pairs], dtype=np.int8)
+        else:
+            wanted, levels = np.empty(0, dtype=str), np.empty(0, dtype=np.int8)
+        missing = np.setdiff1d(wanted, self._keys)
+        if missing.size:
+            keys = np.concatenate((self._keys, missing))
+            order = np.argsort(keys, kind="stable")
+            grow = missing.size
+            self._keys = keys[order]
+            self._history = np.vstack((self._history, np.zeros((grow, self.n), dtype=np.int8)))[order]
+            self._shown = np.concatenate((self._shown, np.zeros(grow, dtype=np.int8)))[order]
+            self._below_since = np.concatenate((self._below_since, np.full(grow, np.nan)))[order]
+        shown = np.zeros(self._keys.size, dtype=np.int8)
+        if wanted.size:
+            shown[np.searchsorted(self._keys, wanted)] = levels
+        moved = shown != self._shown
+        self._below_since[moved] = np.nan  # a restored level starts its hysteresis afresh
+        self._shown = shown
 
     def levels(self) -> dict[tuple[str, str], int]:
         """Displayed level of every pair that has one."""
-        return {tuple(key.split(_SEPARATOR)): int(k) for key, k in zip(self._keys.tolist(), self._shown) if k > 0}
-
-
-_SEPARATOR = "\x1f"  # unit separator: cannot occur in an id
+        return {_split_key(key): int(k) for key, k in zip(self._keys.tolist(), self._shown) if k > 0}
 
 
 def _pair_keys(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Order-free key per pair of ids."""
+    """Order-free key per pair of ids: ``len(low):low high``. The length prefix keeps it unambiguous
+    whatever characters the ids hold (a separator could occur in an id and alias two pairs)."""
     first = a <= b
     low, high = np.where(first, a, b), np.where(first, b, a)
-    return np.char.add(np.char.add(low, _SEPARATOR), high)
+    if low.size == 0:
+        return np.empty(0, dtype=str)
+    prefix = np.char.add(np.char.str_len(low).astype(str), ":")
+    return np.char.add(np.char.add(prefix, low), high)
+
+
+def _split_key(key: str) -> tuple[str, str]:
+    """The two ids of a `_pair_keys` key."""
+    length, rest = key.split(":", 1)
+    n = int(length)
+    return rest[:n], rest[n:]

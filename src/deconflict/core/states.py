@@ -118,7 +118,7 @@ class States:
             return replace(self, at=float("nan") if at is None else float(at))
         when = float(np.max(self.time)) if at is None else float(at)
         candidates = np.flatnonzero(self.time <= when)
-        rows = candidates[latest_rows(self.icao24[candidates], self.time[candidates])]
+        rows = candidates[latest_rows(self.icao24[candidates], self.time[candidates], self.party[candidates])]
         keep = (when - self.time[rows] <= max_age) & ~self.onground[rows]
         latest = self.take(rows[keep])
         age = when - latest.time
@@ -139,10 +139,20 @@ class States:
         return pd.DataFrame({f.name: getattr(self, f.name) for f in fields(self) if f.name != "at"})
 
 
-def latest_rows(icao24: np.ndarray, time: np.ndarray) -> np.ndarray:
-    """Row of each aircraft's latest state (the last of its latest time), in id order."""
-    order = np.lexsort((time, icao24))
-    ids = icao24[order]
+def latest_rows(icao24: np.ndarray, time: np.ndarray, party: np.ndarray | None = None) -> np.ndarray:
+    """Row of each aircraft's latest state (the last of its latest time), in (icao24, party) order.
+
+    An aircraft is identified by (party, icao24) (SPEC §2): one party's reports never replace
+    another party's track of the same address. Without ``party`` the address alone identifies it.
+    """
+    if party is None:
+        order = np.lexsort((time, icao24))
+        ids = icao24[order]
+        last = np.ones(ids.size, dtype=bool)
+        last[:-1] = ids[1:] != ids[:-1]
+        return order[last]
+    order = np.lexsort((time, party, icao24))
+    ids, owners = icao24[order], party[order]
     last = np.ones(ids.size, dtype=bool)
-    last[:-1] = ids[1:] != ids[:-1]
+    last[:-1] = (ids[1:] != ids[:-1]) | (owners[1:] != owners[:-1])
     return order[last]

@@ -28,6 +28,9 @@ Speed = Annotated[float, quantity(parse_speed)]
 Altitude = Annotated[float, quantity(parse_altitude)]
 
 
+SHOWN_VALUE = 80  # characters of a bad value quoted back in a message
+
+
 def field_message(location: Sequence[Any], error: dict) -> str:
     """``aircraft[2].route[0].lat: <what was expected> (got <value>)`` for one pydantic error."""
     path = ""
@@ -35,7 +38,10 @@ def field_message(location: Sequence[Any], error: dict) -> str:
         path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
     message = error["msg"].removeprefix("Value error, ")
     given = error.get("input")
-    shown = "" if isinstance(given, (dict, list)) or given is None or error["type"] == "missing" else f" (got {given!r})"
+    text = repr(given)
+    if len(text) > SHOWN_VALUE:  # an answer never echoes megabytes of the caller's bad value back
+        text = text[:SHOWN_VALUE] + f"... ({len(text)} characters)"
+    shown = "" if isinstance(given, (dict, list)) or given is None or error["type"] == "missing" else f" (got {text})"
     return f"{path}: {message}{shown}" if path else f"{message}{shown}"
 
 

@@ -71,10 +71,16 @@ def read_states_checked(path: str | Path) -> tuple[States, RejectedRows]:
     return validate_table(table, path, location)
 
 
-def validate_table(table: pa.Table, path: str | Path, location: Callable[[int], str] = lambda row: f"row {row + 1}"
+def validate_table(table: pa.Table, path: str | Path, location: Callable[[int], str] = lambda row: f"row {row + 1}",
+                   not_after: float | None = None, party_pattern: str | None = None
                    ) -> tuple[States, RejectedRows]:
     """The valid rows of a state-vector table (SPEC §2) and a report of the rejected ones;
-    ``location(row)`` names a row in messages (``line 7``)."""
+    ``location(row)`` names a row in messages (``line 7``).
+
+    Live feeds add two checks: ``not_after`` (UNIX s), rows stamped later are bad (a clock ahead,
+    or a party trying to shadow a track with a report from the future); ``party_pattern``, a regular
+    expression every non-empty party label must match (a service takes party ids only).
+    """
     names = set(table.column_names)
     missing = [c for c in REQUIRED_COLUMNS if c not in names]
     if missing:
@@ -104,7 +110,19 @@ def validate_table(table: pa.Table, path: str | Path, location: Callable[[int], 
     lengths = np.char.str_len(ids)
     reject(lengths == 0, "icao24 is empty")
     reject(lengths > MAX_ID_LENGTH, f"icao24 longer than {MAX_ID_LENGTH} characters")
+    for name in ("icao24", "callsign", "party"):
+        # a control character (NUL, unit separator...) aliases ids in numpy text and breaks storage
+        reject(_has_control_character(table, name), f"{name} holds a control character")
+    party = _text(table, "party")
+    reject(np.char.str_len(party) > MAX_ID_LENGTH, f"party longer than {MAX_ID_LENGTH} characters")
+    if party_pattern is not None:
+        labels = pa.array(party.tolist(), pa.string())
+        fits = np.asarray(pc.match_substring_regex(labels, party_pattern).to_numpy(zero_copy_only=False), dtype=bool)
+        reject(~fits & (party != ""), "party is not a party id (letters, digits, - and _)")
     reject(~np.isfinite(numeric["time"]), "time missing")
+    if not_after is not None:
+        with np.errstate(invalid="ignore"):
+            reject(numeric["time"] > not_after, "time is in the future (the reporting clock is ahead)")
     altitude = np.where(np.isnan(numeric["baroaltitude"]), numeric["geoaltitude"], numeric["baroaltitude"])
     with np.errstate(invalid="ignore"):
         # On the ground, detection ignores the aircraft: its kinematics may be missing.
@@ -130,7 +148,7 @@ def validate_table(table: pa.Table, path: str | Path, location: Callable[[int], 
         icao24=ids[keep], time=numeric["time"][keep], lat=numeric["lat"][keep],
         lon=numeric["lon"][keep], velocity=numeric["velocity"][keep], heading=numeric["heading"][keep],
         vertrate=numeric["vertrate"][keep], altitude=altitude[keep],
-        callsign=_text(table, "callsign")[keep], party=_text(table, "party")[keep],
+        callsign=_text(table, "callsign")[keep], party=party[keep],
         onground=onground[keep], copy=False,  # every array here is a fresh selection
     )
     return states, rejected
@@ -183,6 +201,18 @@ def _numeric(table: pa.Table, name: str, reject) -> np.ndarray:
         reject(unparsable, f"{name} is not a number")
         return parsed
     return np.asarray(pc.cast(column, pa.float64()).to_numpy(zero_copy_only=False), dtype=np.float64)
+
+
+def _has_control_character(table: pa.Table, name: str) -> np.ndarray:
+    """Rows whose text in ``name`` holds a C0 control character or DEL."""
+    if name not in table.column_names:
+        return np.zeros(table.num_rows, dtype=bool)
+    column = table.column(name)
+    if not (pa.types.is_string(column.type) or pa.types.is_large_string(column.type)):
+        return np.zeros(table.num_rows, dtype=bool)
+    trimmed = pc.utf8_trim(pc.fill_null(column, ""), " \t\r\n")  # surrounding blanks are trimmed anyway
+    found = pc.match_substring_regex(trimmed, "[\\x00-\\x1f\\x7f]")
+    return np.asarray(found.to_numpy(zero_copy_only=False), dtype=bool)
 
 
 def _text(table: pa.Table, name: str, lower: bool = False) -> np.ndarray:

@@ -4,14 +4,16 @@ need-to-know. OpenAPI at ``/docs`` and ``/openapi.json``.
 
 import asyncio
 import json
+import time
 from contextlib import asynccontextmanager
 from typing import Annotated, Any, Literal
 
 import orjson
-from fastapi import Depends, FastAPI, Header, Request, Response
+from fastapi import Depends, FastAPI, Header, HTTPException, Request, Response, Security
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field
 
 from deconflict.core.units import UnitError, parse_duration
@@ -19,30 +21,47 @@ from deconflict.io.fields import field_message
 from deconflict.io.plans_file import parse_time
 from deconflict.service.auth import Principal
 from deconflict.service.deconfliction import Deconfliction
-from deconflict.service.errors import BadRequest, ServiceError, TooLarge, Unauthorized
-from deconflict.service.events import CELL
+from deconflict.service.errors import BadRequest, ServiceError, Unauthorized
+from deconflict.service.events import CELL, END
+from deconflict.service.limits import (MAX_BODY, MAX_PLAN_BATCH, MAX_PLAN_BATCH_BODY, MAX_ROW_ID, MAX_SUBJECT,
+                                       MAX_TEXT, MAX_THREAD_PARTIES, MAX_TRACK_BODY)
 from deconflict.service.proposals import Proposal
 from deconflict.store.audit import public_pem
 from deconflict import web
 
 HEARTBEAT = 15.0  # s between SSE keep-alive comments
-MAX_TRACK_BODY = 64 * 2**20  # bytes: about 300,000 state vectors as JSON columns
+class ErrorAnswer(BaseModel):
+    detail: str = Field(description="one line: the field or resource, what was expected")
+
+
+ERRORS = {status: {"description": text, "model": ErrorAnswer} for status, text in (
+    (401, "no token, or a token unknown or revoked"), (403, "your role or party may not do this"),
+    (413, "request body too large"), (422, "a field is missing or out of its documented range"),
+    (503, "storage failed or the audit chain is broken: nothing was stored; try again"))}
+PLAN_ERRORS = {**ERRORS, 404: {"description": "no such plan that you may see", "model": ErrorAnswer},
+               409: {"description": "stale version, or the id is taken", "model": ErrorAnswer},
+               428: {"description": "If-Match (the version read) is required", "model": ErrorAnswer}}
+THREAD_ERRORS = {**ERRORS, 404: {"description": "no such thread that you may see", "model": ErrorAnswer},
+                 409: {"description": "the proposal was already answered or expired, or the thread is closed",
+                       "model": ErrorAnswer}}
 
 
 class PlanBatch(BaseModel):
-    plans: list[dict[str, Any]] = Field(min_length=1, max_length=10_000)
+    plans: list[dict[str, Any]] = Field(min_length=1, max_length=MAX_PLAN_BATCH)
 
 
 class NewThread(BaseModel):
-    parties: list[str] = Field(min_length=1)
-    subject: str = Field(default="", max_length=200)
+    parties: list[str] = Field(min_length=1, max_length=MAX_THREAD_PARTIES)
+    subject: str = Field(default="", max_length=MAX_SUBJECT)
+
 
 class NewMessage(BaseModel):
     kind: Literal["message", "proposal", "acknowledge", "accept", "reject"] = "message"
-    text: str = Field(default="", max_length=4000)
+    text: str = Field(default="", max_length=MAX_TEXT)
     proposal: Proposal | None = None
-    reply_to: int | None = None
-    answer_within: str | None = Field(default=None, description="proposal deadline from now, e.g. 5min")
+    reply_to: int | None = Field(default=None, ge=1, le=MAX_ROW_ID)
+    answer_within: str | None = Field(default=None, max_length=32,
+                                      description="proposal deadline from now, e.g. 5min (at most 24h)")
 
 
 def create_app(service: Deconfliction, run_detection: bool = True) -> FastAPI:
@@ -54,10 +73,11 @@ def create_app(service: Deconfliction, run_detection: bool = True) -> FastAPI:
         yield
         service.stop()
 
-    app = FastAPI(title="deconflict", version="0.1.0", lifespan=lifespan,
+    app = FastAPI(title="deconflict", version="0.1.0", lifespan=lifespan, responses=ERRORS,
                   description="Multi-party airspace de-confliction: plans, live tracks, conflicts, hotline, "
                               "signed audit record. Every route needs `Authorization: Bearer <token>`.")
     app.state.service = service
+    app.add_middleware(Hardening)
     web.mount(app)
 
     @app.exception_handler(ServiceError)
@@ -71,11 +91,10 @@ def create_app(service: Deconfliction, run_detection: bool = True) -> FastAPI:
         location = [p for p in first.get("loc", []) if p not in ("body", "query", "path", "header")]
         return JSONResponse({"detail": field_message(location or ["request"], first)}, status_code=422)
 
-    def principal(authorization: Annotated[str | None, Header()] = None) -> Principal:
-        token = None
-        if authorization and authorization.lower().startswith("bearer "):
-            token = authorization[7:].strip()
-        return service.authenticate(token)
+    bearer = HTTPBearer(auto_error=False, description="a member's token (dcf_...), from `deconflict admin add-member`")
+
+    def principal(credentials: Annotated[HTTPAuthorizationCredentials | None, Security(bearer)] = None) -> Principal:
+        return service.authenticate(credentials.credentials if credentials is not None else None)
 
     Caller = Annotated[Principal, Depends(principal)]
 
@@ -112,7 +131,7 @@ def create_app(service: Deconfliction, run_detection: bool = True) -> FastAPI:
         """Your party's plans (the cell: all). Other parties' plans are seen only through conflicts."""
         return service.list_plans(who)
 
-    @app.post("/v1/plans", tags=["plans"], status_code=201)
+    @app.post("/v1/plans", tags=["plans"], status_code=201, responses=PLAN_ERRORS)
     def submit_plan(document: dict[str, Any], who: Caller, response: Response) -> dict[str, Any]:
         """Submit a plan (plans-file schema: id, priority, volumes/route, recurring). It is checked
         against every stored plan; ``accepted`` false when a conflict blocks it."""
@@ -130,23 +149,23 @@ def create_app(service: Deconfliction, run_detection: bool = True) -> FastAPI:
                 raise BadRequest(str(error)) from None
         return service.plan_volumes(who, when)
 
-    @app.post("/v1/plans/batch", tags=["plans"], status_code=201)
+    @app.post("/v1/plans/batch", tags=["plans"], status_code=201, responses=PLAN_ERRORS)
     def submit_plans(body: PlanBatch, who: Caller) -> list[dict[str, Any]]:
         """Submit many plans at once (a season's schedule) in one transaction: all or none."""
         return service.submit_plans(who, body.plans)
 
-    @app.get("/v1/plans/{party}/{plan_id}", tags=["plans"])
+    @app.get("/v1/plans/{party}/{plan_id}", tags=["plans"], responses=PLAN_ERRORS)
     def get_plan(party: str, plan_id: str, who: Caller, response: Response) -> dict[str, Any]:
         """One of your plans (the cell: anyone's); the ETag is its version. Another party's plan is 404."""
         return _with_etag(response, service.get_plan(who, party, plan_id))
 
-    @app.put("/v1/plans/{party}/{plan_id}", tags=["plans"])
+    @app.put("/v1/plans/{party}/{plan_id}", tags=["plans"], responses=PLAN_ERRORS)
     def update_plan(party: str, plan_id: str, document: dict[str, Any], who: Caller, response: Response,
                     if_match: Annotated[str | None, Header()] = None) -> dict[str, Any]:
         """Replace a plan; ``If-Match`` must carry the version read (409 when someone changed it since)."""
         return _with_etag(response, service.update_plan(who, party, plan_id, document, _version(if_match)))
 
-    @app.delete("/v1/plans/{party}/{plan_id}", tags=["plans"], status_code=204)
+    @app.delete("/v1/plans/{party}/{plan_id}", tags=["plans"], status_code=204, responses=PLAN_ERRORS)
     def delete_plan(party: str, plan_id: str, who: Caller,
                     if_match: Annotated[str | None, Header()] = None) -> Response:
         """Delete one of your plans; ``If-Match`` must carry its version. Its strategic conflicts clear."""
@@ -159,7 +178,7 @@ def create_app(service: Deconfliction, run_detection: bool = True) -> FastAPI:
     async def push_tracks(request: Request, who: Caller) -> dict[str, Any]:
         """A batch of state vectors as JSON: SPEC §2 columns as arrays (``{"time": [...], "icao24": [...]}``)
         or a list of row objects. Rows are stamped with your party."""
-        body = await _capped_body(request, MAX_TRACK_BODY, "tracks")
+        body = await request.body()  # capped by `Hardening`
         try:
             data = orjson.loads(body)
         except orjson.JSONDecodeError as error:
@@ -184,7 +203,14 @@ def create_app(service: Deconfliction, run_detection: bool = True) -> FastAPI:
         """Open tactical conflicts (sorted by time to loss of separation) and active strategic ones."""
         return _json({"tactical": service.tactical_conflicts(who), "strategic": service.strategic_conflicts(who)})
 
-    @app.get("/v1/conflicts/{conflict_id}/resolutions", tags=["conflicts"])
+    @app.get("/v1/tracks/clashes", tags=["tracks"])
+    def clashes(who: Caller) -> list[dict[str, Any]]:
+        """Addresses (icao24) now reported by more than one party, with the parties: one aircraft
+        seen by two, or a party using another's address. The cell only (403 for the parties)."""
+        return service.clashes(who)
+
+    @app.get("/v1/conflicts/{conflict_id}/resolutions", tags=["conflicts"],
+             responses={**ERRORS, 404: {"description": "no open conflict that you may see", "model": ErrorAnswer}})
     def resolutions(conflict_id: str, who: Caller) -> list[dict[str, Any]]:
         """Suggested manoeuvres for your aircraft in an open tactical conflict (the cell: both aircraft):
         the nearest clear heading, flight level and speed from the conflict bands, as proposals ready
@@ -203,12 +229,12 @@ def create_app(service: Deconfliction, run_detection: bool = True) -> FastAPI:
         """Open a free thread between your party and others (the cell: with any parties)."""
         return service.create_thread(who, body.parties, body.subject)
 
-    @app.get("/v1/threads/{thread_id}", tags=["hotline"])
+    @app.get("/v1/threads/{thread_id}", tags=["hotline"], responses=THREAD_ERRORS)
     def thread(thread_id: int, who: Caller) -> dict[str, Any]:
         """A thread with its messages, proposals and their status; 404 if you do not take part."""
         return service.thread(who, thread_id)
 
-    @app.post("/v1/threads/{thread_id}/messages", tags=["hotline"], status_code=201)
+    @app.post("/v1/threads/{thread_id}/messages", tags=["hotline"], status_code=201, responses=THREAD_ERRORS)
     def post_message(thread_id: int, body: NewMessage, who: Caller) -> dict[str, Any]:
         """Write on a thread: a message, a structured proposal (manoeuvre or plan change) with a deadline,
         or a reply to one (acknowledge / accept / reject: another party of the thread, once, in time)."""
@@ -245,13 +271,30 @@ def create_app(service: Deconfliction, run_detection: bool = True) -> FastAPI:
     async def events(who: Caller, request: Request) -> StreamingResponse:
         """Server-sent events: conflict raised / level / cleared, conflicts.updated, hotline messages,
         each as this caller may see it."""
-        subscription = service.events.subscribe(CELL if who.is_cell else who.party)
+        subscription = service.events.subscribe(CELL if who.is_cell else who.party, member=who.member)
+        token = request.headers.get("authorization", "")[7:].strip()
+        recheck = min(HEARTBEAT, service.settings.token_cache)
+
+        async def still_valid() -> bool:
+            """The token still holds (a revocation in another process ends the stream too)."""
+            try:
+                await run_in_threadpool(service.authenticate, token)
+                return True
+            except Unauthorized:
+                return False
 
         async def stream():
+            checked = time.monotonic()
             try:
                 yield ": connected\n\n"
                 while not await request.is_disconnected():
-                    event = await subscription.next(HEARTBEAT)
+                    event = await subscription.next(recheck)
+                    if event is END:
+                        return
+                    if time.monotonic() - checked >= recheck:
+                        if not await still_valid():
+                            return
+                        checked = time.monotonic()
                     if event is None:
                         yield ": keep-alive\n\n"
                         continue
@@ -272,18 +315,59 @@ def _with_etag(response: Response, plan: dict[str, Any]) -> dict[str, Any]:
     return plan
 
 
-async def _capped_body(request: Request, limit: int, what: str) -> bytes:
-    """The request body, refused (413) as soon as it is known to pass ``limit`` bytes."""
-    too_large = TooLarge(f"{what}: a batch may be {limit // 2**20} MiB at most; split it")
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise too_large
-    body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > limit:
-            raise too_large
-    return bytes(body)
+def _body_limit(method: str, path: str) -> int:
+    if method == "POST" and path == "/v1/tracks":
+        return MAX_TRACK_BODY
+    if method == "POST" and path == "/v1/plans/batch":
+        return MAX_PLAN_BATCH_BODY
+    return MAX_BODY
+
+
+CSP = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; "
+       "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'; object-src 'none'")
+
+
+class Hardening:
+    """ASGI middleware for every route: request bodies capped (413 as soon as the cap is known to be
+    passed, before the route reads anything) and security headers on every answer (CSP, nosniff,
+    no framing, no referrer; ``no-store`` on API answers, which carry a party's data)."""
+
+    def __init__(self, app) -> None:  # noqa: ANN001
+        self.app = app
+
+    async def __call__(self, scope, receive, send) -> None:  # noqa: ANN001
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        limit = _body_limit(scope["method"], scope["path"])
+        headers = dict(scope.get("headers") or [])
+        declared = headers.get(b"content-length", b"")
+        api = scope["path"].startswith("/v1/") or scope["path"] in ("/healthz", "/openapi.json")
+        too_large = {"detail": f"request body: at most {limit // 2**20} MiB on this route; split it"}
+
+        async def secured(message) -> None:  # noqa: ANN001
+            if message["type"] == "http.response.start":
+                extra = [(b"content-security-policy", CSP.encode()), (b"x-content-type-options", b"nosniff"),
+                         (b"x-frame-options", b"DENY"), (b"referrer-policy", b"no-referrer")]
+                if api:
+                    extra.append((b"cache-control", b"no-store"))
+                names = {k.lower() for k, _ in message.get("headers", [])}
+                message["headers"] = [*message.get("headers", []), *[(k, v) for k, v in extra if k not in names]]
+            await send(message)
+
+        if declared.isdigit() and int(declared) > limit:
+            return await JSONResponse(too_large, status_code=413)(scope, receive, secured)
+        seen = 0
+
+        async def capped():
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > limit:  # an HTTPException passes FastAPI's body parsing as it is
+                    raise HTTPException(413, too_large["detail"])
+            return message
+
+        await self.app(scope, capped, secured)
 
 
 def _version(if_match: str | None) -> int | None:

@@ -37,6 +37,13 @@ class TooLarge(ServiceError):
     status = 413
 
 
+class Unavailable(ServiceError):
+    """The service cannot store the request now (disk full, database unreachable, audit chain broken):
+    nothing was stored; the client may try again later."""
+
+    status = 503
+
+
 class PreconditionRequired(ServiceError):
     status = 428
 

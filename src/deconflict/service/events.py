@@ -26,19 +26,30 @@ class Event:
     data: dict[str, Any]
 
 
+END = Event(0, "end", 0.0, {})  # the subscription was ended (its member revoked): close the stream
+
+
 class Subscription:
-    def __init__(self, bus: "EventBus", audience: str) -> None:
-        self.bus, self.audience = bus, audience
+    def __init__(self, bus: "EventBus", audience: str, member: int | None = None) -> None:
+        self.bus, self.audience, self.member = bus, audience, member
         self.queue: asyncio.Queue[Event] = asyncio.Queue(QUEUE_LIMIT)
         self.dropped = 0
+        self.ended = False
 
     def _deliver(self, event: Event) -> None:
+        if self.ended:
+            return
         if self.queue.full():
             self.queue.get_nowait()
             self.dropped += 1
         self.queue.put_nowait(event)
 
+    def _end(self) -> None:
+        self._deliver(END)
+        self.ended = True
+
     async def next(self, timeout: float) -> Event | None:
+        """The next event, `END` once the subscription is ended, or None after ``timeout`` s."""
         try:
             return await asyncio.wait_for(self.queue.get(), timeout)
         except TimeoutError:
@@ -58,9 +69,9 @@ class EventBus:
     def bind(self, loop: asyncio.AbstractEventLoop) -> None:
         self._loop = loop
 
-    def subscribe(self, audience: str) -> Subscription:
-        """``audience``: a party id, or `CELL`."""
-        subscription = Subscription(self, audience)
+    def subscribe(self, audience: str, member: int | None = None) -> Subscription:
+        """``audience``: a party id, or `CELL`; ``member``: who listens (see `end_member`)."""
+        subscription = Subscription(self, audience, member)
         with self._lock:
             self._subscribers.append(subscription)
         return subscription
@@ -69,6 +80,16 @@ class EventBus:
         with self._lock:
             if subscription in self._subscribers:
                 self._subscribers.remove(subscription)
+
+    def end_member(self, member: int) -> None:
+        """End every open subscription of ``member`` (revoked): nothing more reaches it."""
+        with self._lock:
+            targets = [s for s in self._subscribers if s.member == member]
+        for subscription in targets:  # after what was published before, before anything published after
+            if self._loop is not None:
+                self._loop.call_soon_threadsafe(subscription._end)
+            else:
+                subscription.ended = True
 
     def publish(self, type: str, time: float, views: dict[str, dict[str, Any]]) -> None:
         """``views``: audience (party id or `CELL`) -> payload that audience may see."""

@@ -16,6 +16,7 @@ import numpy as np
 
 from deconflict.core.states import States
 from deconflict.core.volumes import Volume4D, footprint_ring
+from deconflict.service.picture import TRACK_SEPARATOR, track_ids
 from deconflict.store.schema import Message, PlanRecord, StrategicConflict, Thread, plan_id_of
 
 Viewer = str | None  # party id, or None: the cell
@@ -97,9 +98,14 @@ def tracks_columns(snapshot: States, conflicts: Iterable[dict[str, Any]], viewer
         intruder = np.zeros(len(snapshot), dtype=bool)
     else:
         own = snapshot.party == viewer
-        ids = {c["b"] for c in conflicts if c["party_a"] == viewer and c["party_b"] != viewer}
-        ids |= {c["a"] for c in conflicts if c["party_b"] == viewer and c["party_a"] != viewer}
-        intruder = np.isin(snapshot.icao24, list(ids)) & ~own if ids else np.zeros(len(snapshot), dtype=bool)
+        # tracks are (party, icao24): an intruder is the other party's track in the conflict, not
+        # every track that happens to carry its address
+        ids = {(c["party_b"], c["b"]) for c in conflicts if c["party_a"] == viewer and c["party_b"] != viewer}
+        ids |= {(c["party_a"], c["a"]) for c in conflicts if c["party_b"] == viewer and c["party_a"] != viewer}
+        intruder = np.zeros(len(snapshot), dtype=bool)
+        if ids:
+            wanted = [f"{party}{TRACK_SEPARATOR}{icao24}" for party, icao24 in ids]
+            intruder = np.isin(track_ids(snapshot), wanted) & ~own
     rows = np.flatnonzero(own | intruder)
     return {"icao24": snapshot.icao24[rows].tolist(), "callsign": snapshot.callsign[rows].tolist(),
             "party": snapshot.party[rows].tolist(), "time": snapshot.time[rows].tolist(),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import time as _time
 from dataclasses import dataclass, field
@@ -24,6 +25,8 @@ class ServiceSettings:
     ``acknowledge_within``: a conflict thread not acknowledged by every party within this escalates
     to the cell; ``proposal_deadline``: default answer time of a proposal.
     ``clock_origin``/``clock_speed``: accelerated time (demo): service time = origin + speed x elapsed.
+    ``token_cache``: seconds a checked token is trusted before the database is asked again (a
+    revocation by another process takes effect within this, open event streams included).
     """
 
     database: str = field(default_factory=lambda: os.environ.get("DECONFLICT_DATABASE_URL", DEFAULT_DATABASE))
@@ -43,6 +46,15 @@ class ServiceSettings:
     proposal_deadline: float = 300.0
     clock_origin: float | None = None
     clock_speed: float = 1.0
+    token_cache: float = 30.0
+
+    @property
+    def witness_path(self) -> Path:
+        """Where the audit witness of this database lives: beside the key, named after the database
+        (one key may serve several databases, e.g. in tests)."""
+        digest = hashlib.sha256(self.database.encode()).hexdigest()[:12]
+        key = self.key_path
+        return key.with_name(f"{key.stem}.{digest}.witness")
 
     @property
     def key_path(self) -> Path:

@@ -35,6 +35,41 @@ class AuditError(ValueError):
     """An audit record that does not verify: names the entry and what is wrong."""
 
 
+class ChainBroken(AuditError):
+    """The stored chain went backwards or was rewritten under the service (entries removed, heads
+    rewritten, an old backup restored): the service must not sign on top of it."""
+
+
+class Witness:
+    """The last chain head this service committed, kept outside the database (beside its key).
+
+    Written after every commit (atomic replace; the database commits first, so the witness is never
+    ahead of a durable chain). At start and before every append the stored head must extend it: a
+    database rolled back or truncated and re-headed by someone without the key's host is refused.
+    It cannot stop whoever holds the key's host too; that is what parties' held heads are for
+    (`verify` with ``since``).
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+
+    def load(self) -> dict[str, Any] | None:
+        try:
+            value = json.loads(self.path.read_text())
+            return {"seq": int(value["seq"]), "hash": str(value["hash"]),
+                    "counts": {str(k): int(v) for k, v in value.get("counts", {}).items()}}
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            raise ChainBroken(f"audit witness {self.path}: unreadable; it was damaged or edited") from None
+
+    def save(self, head: dict[str, Any]) -> None:
+        partial = self.path.with_name(self.path.name + ".partial")
+        partial.write_text(json.dumps(head, sort_keys=True, separators=(",", ":")))
+        partial.chmod(0o600)
+        partial.replace(self.path)
+
+
 def canonical(value: Any) -> bytes:
     """Canonical JSON bytes of ``value`` (sorted keys, compact separators, UTF-8, finite numbers)."""
     return json.dumps(_finite(value), sort_keys=True, separators=(",", ":"), ensure_ascii=False,
@@ -104,10 +139,91 @@ def load_public_key(pem: str | bytes, source: str = "public key") -> Ed25519Publ
 
 class AuditLog:
     """Appends entries to the chain inside the caller's transaction (one writer process at a time:
-    the head rows are read and updated in that transaction, and ``seq`` is a primary key)."""
+    the head rows are read and updated in that transaction, and ``seq`` is a primary key).
 
-    def __init__(self, key: ServiceKey) -> None:
+    With a `Witness`, the log knows the last head committed (by this process or, through the
+    witness, an earlier one) and refuses (`ChainBroken`) to append to a stored head that does not
+    extend it; `committed` is called after each commit to move it forward.
+    """
+
+    def __init__(self, key: ServiceKey, witness: Witness | None = None) -> None:
         self.key = key
+        self.witness = witness
+        self._known = witness.load() if witness is not None else None
+
+    def check_stored(self, session: Session) -> int:
+        """Check the stored chain against the witness, walking the entries after it (all of them
+        when there is none): links intact, nothing missing, heads consistent with the entries, the
+        last entry signed by this key. Returns the number of entries walked. Raises `ChainBroken`."""
+        known = self._known
+        start = known["seq"] if known else 0
+        expected = dict(known["counts"]) if known else {}
+        prev, seq, last = (known["hash"] if known else GENESIS), start, None
+        query = select(AuditEntry).where(AuditEntry.seq >= max(start, 1)).order_by(AuditEntry.seq)
+        walked = 0
+        for entry in session.scalars(query.execution_options(yield_per=5000)):
+            if entry.seq == start and known is not None:
+                if entry.hash != known["hash"]:
+                    raise ChainBroken(f"audit chain: entry seq {start} is not the one this service signed "
+                                      f"(witness {self.witness.path}): the chain was rewritten")
+                last = entry
+                continue
+            if entry.seq != seq + 1:
+                raise ChainBroken(f"audit chain: seq {seq + 1} is missing (next stored: {entry.seq})")
+            if entry.prev_hash != prev or link_hash(prev, entry.body.encode()) != entry.hash:
+                raise ChainBroken(f"audit chain: entry seq {entry.seq} does not link to the one before it (edited)")
+            for party in entry.parties:
+                expected[party] = expected.get(party, 0) + 1
+            prev, seq, last, walked = entry.hash, entry.seq, entry, walked + 1
+        if known is not None and (last is None or seq < known["seq"]):
+            raise ChainBroken(f"audit chain ends at seq {seq}, behind the witness's seq {known['seq']} "
+                              f"({self.witness.path}): entries were removed (truncated, or an old backup restored); "
+                              f"refusing to sign on top of it. If this database was replaced on purpose, move the "
+                              f"witness file away")
+        heads = {h.scope: h for h in session.scalars(select(AuditHead))}
+        chain = heads.get(WHOLE_CHAIN)
+        stored = (chain.seq, chain.hash, chain.count) if chain is not None else (0, GENESIS, 0)
+        if stored != (seq, prev, seq):
+            raise ChainBroken(f"audit chain: the head row does not match the entries (last seq {seq})")
+        for party, count in expected.items():
+            head = heads.get(party)
+            if head is None or head.count != count:
+                raise ChainBroken(f"audit chain: {party}'s receipt count is {head.count if head else 0}, "
+                                  f"the entries give {count} (rewritten)")
+        if last is not None:
+            try:
+                self.key.public.verify(base64.b64decode(last.signature), last.hash.encode())
+            except (InvalidSignature, ValueError):
+                raise ChainBroken(f"audit chain: the last entry (seq {last.seq}) is not signed by this service's key") from None
+        self._known = {"seq": seq, "hash": prev, "counts": {p: h.count for p, h in heads.items() if p != WHOLE_CHAIN}}
+        if self.witness is not None:
+            self.witness.save(self._known)
+        return walked
+
+    def _check_extends(self, session: Session, chain: AuditHead | None) -> None:
+        """The stored head must extend the last head this process knows was committed."""
+        known = self._known
+        if known is None:
+            return
+        seq, digest = (chain.seq, chain.hash) if chain is not None else (0, GENESIS)
+        if seq < known["seq"] or (seq == known["seq"] and digest != known["hash"]):
+            raise ChainBroken(f"audit chain: the stored head (seq {seq}) does not extend the "
+                              f"last one committed (seq {known['seq']}); refusing to write on a rewritten chain")
+        if seq > known["seq"] and known["seq"] > 0:  # another process (an admin command) appended: it must extend ours
+            entry = session.get(AuditEntry, known["seq"])
+            if entry is None or entry.hash != known["hash"]:
+                raise ChainBroken(f"audit chain: entry seq {known['seq']} was rewritten; refusing to write")
+
+    def committed(self, session: Session) -> None:
+        """After a commit: the chain's new head is the one to extend (and the witness says so)."""
+        written = session.info.pop("audit_written", None)
+        if written is None:
+            return
+        seq, digest, counts = written
+        base = self._known["counts"] if self._known else {}
+        self._known = {"seq": seq, "hash": digest, "counts": {**base, **counts}}
+        if self.witness is not None:
+            self.witness.save(self._known)
 
     def append(self, session: Session, time: float, kind: str, actor: dict[str, Any], parties: Iterable[str],
                payload: dict[str, Any]) -> AuditEntry:
@@ -120,6 +236,8 @@ class AuditLog:
                 select(AuditHead).where(AuditHead.scope.in_(unread)).with_for_update())}
             for name in unread:
                 heads[name] = found.get(name)
+            if WHOLE_CHAIN in unread:
+                self._check_extends(session, heads[WHOLE_CHAIN])
         chain = heads.get(WHOLE_CHAIN)
         seq = 1 if chain is None else chain.seq + 1
         prev = GENESIS if chain is None else chain.hash
@@ -137,6 +255,7 @@ class AuditLog:
                 session.add(heads[name])
             else:
                 head.count, head.seq, head.hash = head.count + 1, seq, digest
+        session.info["audit_written"] = (seq, digest, {p: heads[p].count for p in heads if p != WHOLE_CHAIN})
         return entry
 
     def signed_head(self, session: Session, scope: str, time: float) -> dict[str, Any]:
@@ -163,18 +282,28 @@ class Verified:
     last_seq: int
 
 
-def verify(records: list[dict[str, Any]], head: dict[str, Any] | None, key: Ed25519PublicKey) -> Verified:
+def verify(records: list[dict[str, Any]], head: dict[str, Any] | None, key: Ed25519PublicKey,
+           since: dict[str, Any] | None = None) -> Verified:
     """Check a whole chain (head scope ``*``) or a party's receipts against the service's public key.
 
     Raises `AuditError` naming the first entry (by position and seq) that was edited, removed,
     reordered or not signed by the key, or a head that is missing or does not match the records
     (without the signed head a record cut short at the end could not be detected).
+
+    ``since``: a signed head of the same scope held from an earlier download. The record must extend
+    it (append-only, as a transparency log's consistency check): its entry number ``since.count``
+    is the one that head named. A record truncated and re-signed by the service's operator does not.
     """
     if head is None:
         raise AuditError("no signed head line; a record cut short at the end could not be detected")
+    if since is not None:
+        _check_head_signature(since, key, "earlier head")
+        if since.get("scope") != head.get("scope"):
+            raise AuditError(f"earlier head: its scope is {since.get('scope')!r}, this record's is {head.get('scope')!r}")
     scope = head["scope"]
     whole = scope == WHOLE_CHAIN
     prev_seq, count = 0, 0
+    numbered: list[tuple[int, str]] = []  # (seq, hash) of the scope's entries in order
     expected_prev = GENESIS
     last_hash = GENESIS
     for position, record in enumerate(records, start=1):
@@ -207,15 +336,27 @@ def verify(records: list[dict[str, Any]], head: dict[str, Any] | None, key: Ed25
                 raise AuditError(f"{where}: {scope}'s receipt number is {body['receipts'].get(scope)}, "
                                  f"expected {count + 1} (an entry was removed or moved)")
         prev_seq, count, expected_prev, last_hash = seq, count + 1, digest, digest
-    statement = {k: head[k] for k in ("scope", "count", "seq", "hash", "time")}
-    try:
-        key.verify(base64.b64decode(head["signature"]), hashlib.sha256(canonical(statement)).hexdigest().encode())
-    except (InvalidSignature, ValueError, KeyError):
-        raise AuditError("head: signature does not verify with the service key") from None
+        numbered.append((seq, digest))
+    _check_head_signature(head, key, "head")
     if head["count"] != count or head["seq"] != prev_seq or head["hash"] != last_hash:
         raise AuditError(f"head: says {head['count']} entries up to seq {head['seq']}, the records hold "
                          f"{count} up to seq {prev_seq} (entries removed at the end)")
+    if since is not None:
+        held = (since["count"], since["seq"], since["hash"])
+        found = (since["count"], 0, GENESIS) if since["count"] == 0 else (
+            (since["count"], *numbered[since["count"] - 1]) if since["count"] <= len(numbered) else None)
+        if found != held:
+            raise AuditError(f"the record does not extend the earlier head (entry {since['count']}, seq {since['seq']}): "
+                             f"entries were removed or rewritten since it was signed")
     return Verified(scope=scope, entries=count, last_seq=prev_seq)
+
+
+def _check_head_signature(head: dict[str, Any], key: Ed25519PublicKey, what: str) -> None:
+    try:
+        statement = {k: head[k] for k in ("scope", "count", "seq", "hash", "time")}
+        key.verify(base64.b64decode(head["signature"]), hashlib.sha256(canonical(statement)).hexdigest().encode())
+    except (InvalidSignature, ValueError, KeyError, TypeError):
+        raise AuditError(f"{what}: signature does not verify with the service key") from None
 
 
 def read_records(path: str | Path) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:

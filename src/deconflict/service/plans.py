@@ -1,0 +1,276 @@
+"""Plans and strategic conflicts: each party's plans, checked on submit and on edit against every
+stored plan of every party (the in-memory `PlanIndex`, rebuilt from the database at start and kept
+in step with it: changed inside the transaction, reverted if it fails).
+
+A higher priority blocks; at equal priority both plans are accepted and both parties told (or
+refused, with ``equal_priority`` reject). A conflict between two parties opens a hotline thread.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from deconflict.core.plans import Plan, PlanIndex
+from deconflict.io.plans_file import PlansFileError, parse_time, plan_from_document
+from deconflict.service import need_to_know as ntk
+from deconflict.service.auth import Principal, Role
+from deconflict.service.errors import BadRequest, Forbidden, NotFound, PreconditionRequired, StateConflict, VersionConflict
+from deconflict.service.hotline import Hotline
+from deconflict.service.limits import MAX_CONFLICTS_PER_REQUEST, MAX_PLAN_BATCH
+from deconflict.service.unit_of_work import SERVICE_ACTOR, UnitOfWork
+from deconflict.store.audit import canonical
+from deconflict.store.schema import PlanRecord, StrategicConflict, plan_id_of, plan_key
+
+
+class Plans:
+    def __init__(self, work: UnitOfWork, hotline: Hotline, margin: float, equal_priority: str) -> None:
+        self.work = work
+        self.hotline = hotline
+        self.index = PlanIndex(margin=margin, equal_priority=equal_priority)
+
+    def load(self) -> int:
+        """Rebuild the index from the stored accepted plans; returns how many."""
+        with self.work.Session() as session:
+            for record in session.scalars(select(PlanRecord).where(PlanRecord.status == "accepted")):
+                self.index.add(self._plan(record.document, record.party, f"plan {record.key}"))
+        return len(self.index)
+
+    @staticmethod
+    def _plan(document: dict[str, Any], party: str, source: str) -> Plan:
+        plan = plan_from_document({**document, "party": party}, source)
+        return Plan(plan_key(party, plan.id), party, plan.volumes, plan.priority, plan.state, recurrence=plan.recurrence)
+
+    @staticmethod
+    def _own_party(who: Principal, party: str | None = None) -> str:
+        """The caller's party, when the caller may write its plans (and ``party``'s, if given)."""
+        if who.role is not Role.OPERATOR or who.party is None:
+            raise Forbidden(f"{who.role.value}s cannot write a party's plans or tracks; an operator of the party can")
+        if party is not None and party != who.party:
+            raise Forbidden(f"only {party}'s operators change {party}'s plans")
+        return who.party
+
+    def submit(self, who: Principal, documents: list[dict[str, Any]], single: bool = False) -> list[dict[str, Any]]:
+        """New plans in one transaction (a schedule import): all stored, or none when one is bad.
+        A deleted plan's id may be used again (its version goes on from the deleted one's)."""
+        party = self._own_party(who)
+        if not isinstance(documents, list) or not 1 <= len(documents) <= MAX_PLAN_BATCH:
+            raise BadRequest(f"plans: expected 1 to {MAX_PLAN_BATCH} plans in a batch")
+        plans = []
+        for k, document in enumerate(documents):
+            where = "" if single else f"plans[{k}]: "
+            if not isinstance(document, dict) or not document.get("id"):
+                raise BadRequest(f"{where}plan: expected a JSON object with an id (the plans-file schema)")
+            if document.get("party") not in (None, "", party):
+                raise Forbidden(f"{where}plan party {document.get('party')!r}: you submit for {party} only")
+            try:
+                plans.append(self._plan_checked(document, party))
+            except BadRequest as error:
+                raise BadRequest(f"{where}{error}") from None
+        keys = [plan.id for plan in plans]
+        if len(set(keys)) < len(keys):
+            raise BadRequest("plans: the same id appears twice in the batch")
+        answers = []
+        with self.work.write() as session:
+            existing: dict[str, PlanRecord] = {}
+            for k in range(0, len(keys), 500):
+                existing.update((r.key, r) for r in session.scalars(select(PlanRecord).where(
+                    PlanRecord.key.in_(keys[k:k + 500]))))
+            taken = sorted(r.plan_id for r in existing.values() if r.status != "deleted")
+            if taken:
+                raise StateConflict(f"plan {taken[0]!r} exists; update it with PUT and its version")
+            budget = [MAX_CONFLICTS_PER_REQUEST]
+            for document, plan in zip(documents, plans):
+                now = self.work.clock.now()
+                stored = {**document, "party": party}
+                record = existing.get(plan.id)
+                if record is None:
+                    record = PlanRecord(key=plan.id, party=party, plan_id=str(document["id"]), version=1,
+                                        document=stored, status="accepted", created=now, updated=now)
+                    session.add(record)
+                else:  # a deleted plan's id again: a new version of the record
+                    record.document, record.version, record.updated = stored, record.version + 1, now
+                conflicts, blocked = self._check_and_store(session, who, plan, record, budget=budget)
+                answers.append((record, conflicts, blocked))
+        return [self._answer(record, conflicts, blocked, party) for record, conflicts, blocked in answers]
+
+    def update(self, who: Principal, party: str, plan_id: str, document: dict[str, Any],
+               version: int | None) -> dict[str, Any]:
+        party = self._own_party(who, party)
+        if version is None:
+            raise PreconditionRequired("updating a plan needs its version: send If-Match with the version read")
+        if not isinstance(document, dict):
+            raise BadRequest("plan: expected a JSON object (the plans-file schema)")
+        if document.get("id", plan_id) != plan_id:
+            raise BadRequest(f"plan id in the body ({document.get('id')!r}) differs from the URL ({plan_id!r})")
+        if document.get("party") not in (None, "", party):
+            raise Forbidden(f"plan party {document.get('party')!r}: you submit for {party} only")
+        document = {**document, "id": plan_id, "party": party}
+        plan = self._plan_checked(document, party)
+        with self.work.write() as session:
+            record = self._owned_record(session, party, plan_id)
+            if record.version != version:
+                raise VersionConflict(f"plan {plan_id!r} is at version {record.version}, not {version}: "
+                                      f"read it again and reapply your change")
+            previous = (record.document, record.status)
+            record.document, record.version, record.updated = document, record.version + 1, self.work.clock.now()
+            self._deactivate(session, record.key)
+            if previous[1] == "accepted":
+                self._unindex(session, record.key)
+            conflicts, blocked = self._check_and_store(session, who, plan, record, previous=previous,
+                                                       budget=[MAX_CONFLICTS_PER_REQUEST])
+        return self._answer(record, conflicts, blocked, party)
+
+    def delete(self, who: Principal, party: str, plan_id: str, version: int | None) -> None:
+        party = self._own_party(who, party)
+        if version is None:
+            raise PreconditionRequired("deleting a plan needs its version: send If-Match with the version read")
+        with self.work.write() as session:
+            record = self._owned_record(session, party, plan_id)
+            if record.version != version:
+                raise VersionConflict(f"plan {plan_id!r} is at version {record.version}, not {version}")
+            was_active = record.status == "accepted"
+            record.status, record.version, record.updated = "deleted", record.version + 1, self.work.clock.now()
+            self._deactivate(session, record.key)
+            self.work.record(session, "plan.deleted", who.actor(), (party,), {"plan": plan_id, "version": record.version})
+            if was_active:
+                self._unindex(session, record.key)
+
+    def _unindex(self, session: Session, key: str) -> None:
+        removed = self.index.remove(key)
+        self.work.undo(session, lambda: self.index.add(removed))
+
+    def _plan_checked(self, document: dict[str, Any], party: str) -> Plan:
+        try:
+            return self._plan(document, party, f"plan {str(document.get('id'))[:64]!r}")
+        except PlansFileError as error:
+            raise BadRequest(str(error)) from None
+
+    def _owned_record(self, session: Session, party: str, plan_id: str) -> PlanRecord:
+        record = session.get(PlanRecord, plan_key(party, plan_id))
+        if record is None or record.status == "deleted":
+            raise NotFound(f"no plan {plan_id[:64]!r} of {party}")
+        return record
+
+    def _check_and_store(self, session: Session, who: Principal, plan: Plan, record: PlanRecord,
+                         previous: tuple[dict, str] | None = None, budget: list[int] | None = None,
+                         ) -> tuple[list[StrategicConflict], list]:
+        """Check ``plan``, keep it (or the previous version when an edit is blocked), record conflicts.
+
+        ``budget``: how many more strategic conflicts this request may raise. A plan that would raise
+        more is refused whole (422): the work one request causes (overlap geometry, threads, entries)
+        stays bounded, and the party splits or fixes its plans instead of flooding the others.
+        """
+        check = self.index.check(plan)
+        if budget is not None:
+            budget[0] -= len(check.conflicts)
+            if budget[0] < 0:
+                raise BadRequest(f"plan {record.plan_id!r}: this request would raise more than "
+                                 f"{MAX_CONFLICTS_PER_REQUEST} strategic conflicts; fix the overlaps or split the batch")
+        accepted = check.accepted
+        if accepted:
+            record.status = "accepted"
+        elif previous is not None and previous[1] == "accepted":
+            record.document, record.status = previous[0], "accepted"  # the blocked edit is refused, the old plan stays
+        else:
+            record.status = "rejected"
+        kept = self._plan(record.document, record.party, record.key) if record.status == "accepted" else None
+        rows = []
+        if kept is not None:
+            self.index.add(kept)
+            self.work.undo(session, lambda: self.index.remove(kept.id) if kept.id in self.index else None)
+            for c in (check.conflicts if accepted else self.index.check(kept).conflicts):
+                other = self.index.get(c.other)
+                row = StrategicConflict(
+                    id=self.work.next_id(session, StrategicConflict), plan=c.plan, other=c.other, party=c.party,
+                    other_party=c.other_party, blocking=c.blocking,
+                    overlap={"overlap": ntk.overlap_feature(c), "volume": ntk.volume_feature(kept.volumes[c.volume]),
+                             "other_volume": ntk.volume_feature(other.volumes[c.other_volume].shifted(c.departure))},
+                    active=True, created=self.work.clock.now())
+                session.add(row)
+                rows.append(row)
+        self.work.record(session, "plan.submitted" if previous is None else "plan.updated", who.actor(),
+                         (record.party,),
+                         {"plan": record.plan_id, "version": record.version, "status": record.status,
+                          "edit_refused": previous is not None and not accepted,
+                          "document_sha256": hashlib.sha256(canonical(record.document)).hexdigest()})
+        for row in rows:
+            self.work.record(session, "conflict.raised", SERVICE_ACTOR, (row.party, row.other_party),
+                             {"conflict": f"strategic:{row.id}", "blocking": row.blocking,
+                              "overlap": row.overlap["overlap"]})
+            if row.party != row.other_party:
+                self.hotline.open_thread(session, f"strategic:{row.id}", (row.party, row.other_party),
+                                         f"Plans of {row.party} and {row.other_party} overlap")
+        for row in rows:
+            self.work.emit(session, "conflict.raised", {v: ntk.strategic_view(row, v) for v in ntk.audiences(
+                (row.party, row.other_party))})
+        return rows, ([] if accepted else [c for c in check.conflicts if c.blocking])
+
+    @staticmethod
+    def _answer(record: PlanRecord, rows: list[StrategicConflict], blocked: list, party: str) -> dict[str, Any]:
+        """The submitter's view: its plan, the conflicts it has, and (refused) what blocked it."""
+        answer = ntk.plan_view(record)
+        answer["conflicts"] = [ntk.strategic_view(r, party) for r in rows]
+        answer["accepted"] = not blocked
+        answer["blocked_by"] = [{"other_party": c.other_party, "reason": c.reason, "overlap": ntk.overlap_feature(c)}
+                                for c in blocked]
+        return answer
+
+    def _deactivate(self, session: Session, key: str) -> None:
+        """End the strategic conflicts of plan ``key`` (edited or deleted): recorded, threads closed, and
+        both parties told once the transaction commits."""
+        rows = list(session.scalars(select(StrategicConflict).where(
+            StrategicConflict.active.is_(True), or_(StrategicConflict.plan == key, StrategicConflict.other == key))))
+        for row in rows:
+            row.active = False
+            self.work.record(session, "conflict.cleared", SERVICE_ACTOR, (row.party, row.other_party),
+                             {"conflict": f"strategic:{row.id}", "reason": "plan changed or deleted"})
+            self.hotline.close_thread(session, f"strategic:{row.id}",
+                                      "the plans no longer overlap (one changed or was deleted)")
+            self.work.emit(session, "conflict.cleared", {v: ntk.strategic_view(row, v)
+                                                         for v in ntk.audiences((row.party, row.other_party))})
+
+    def list(self, who: Principal) -> list[dict[str, Any]]:
+        with self.work.Session() as session:
+            query = select(PlanRecord).where(PlanRecord.status != "deleted").order_by(PlanRecord.key)
+            if not who.is_cell:
+                query = query.where(PlanRecord.party == who.party)
+            return [ntk.plan_view(r) for r in session.scalars(query)]
+
+    def get(self, who: Principal, party: str, plan_id: str) -> dict[str, Any]:
+        if not who.sees_party(party):
+            raise NotFound(f"no such plan of {party[:32]} that you may see")  # same answer whether it exists or not
+        with self.work.Session() as session:
+            return ntk.plan_view(self._owned_record(session, party, plan_id))
+
+    def strategic_conflicts(self, who: Principal) -> list[dict[str, Any]]:
+        viewer = None if who.is_cell else who.party
+        with self.work.Session() as session:
+            query = select(StrategicConflict).where(StrategicConflict.active.is_(True))
+            if viewer is not None:
+                query = query.where(or_(StrategicConflict.party == viewer, StrategicConflict.other_party == viewer))
+            return [ntk.strategic_view(r, viewer) for r in session.scalars(query.order_by(StrategicConflict.id))]
+
+    def volumes(self, who: Principal, at: float | None = None) -> dict[str, Any]:
+        """GeoJSON of the plan volumes in force at ``at`` (default now) that the caller may see: its own
+        (all of them for the cell), and each other party's volume in conflict with one of its own."""
+        at = self.work.clock.now() if at is None else at
+        viewer = None if who.is_cell else who.party
+        features = []
+        for plan, k, volume in self.index.active(at):
+            if viewer is None or plan.party == viewer:
+                feature = ntk.volume_feature(volume)
+                feature["properties"].update(kind="own", plan=plan_id_of(plan.id), party=plan.party, volume=k)
+                features.append(feature)
+        if viewer is not None:
+            for conflict in self.strategic_conflicts(who):
+                other = conflict["other_volume"]
+                props = other["properties"]
+                if parse_time(props["time_start"]) <= at <= parse_time(props["time_end"]):
+                    features.append({**other, "properties": {**props, "kind": "conflicting",
+                                                             "party": conflict["other_party"],
+                                                             "conflict": conflict["id"]}})
+        return {"type": "FeatureCollection", "at": ntk.iso(at), "features": features}

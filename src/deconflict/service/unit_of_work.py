@@ -1,0 +1,117 @@
+"""One unit of work shared by every use case: a serialised transaction, its audit entries, the
+events it causes, and the in-memory changes that must follow it.
+
+Every write runs in `UnitOfWork.write()`: one database transaction holding the write lock, so the
+audit chain is linear. Inside it a use case records audit entries (`record`), queues events
+(`emit`, published only once the transaction commits) and registers in-memory changes
+(`after_commit`, applied only once it commits; `undo`, run when it fails). What the service shows
+therefore follows what is committed: a failed commit (a full disk, a lost connection, a value the
+database refuses) leaves the shown state as it was and answers 503, nothing half-stored.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from contextlib import contextmanager
+from typing import Any, Callable, Iterator
+
+from sqlalchemy import Engine, func, select
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
+
+from deconflict.service.errors import Unavailable
+from deconflict.service.events import CELL, EventBus
+from deconflict.service.settings import Clock
+from deconflict.store.audit import AuditLog, ChainBroken
+from deconflict.store.database import sessions, writer
+
+SERVICE_ACTOR = {"member": 0, "name": "service", "party": None, "role": "service"}
+LOG = logging.getLogger("deconflict")
+
+Views = dict[str | None, dict[str, Any] | None]  # audience (party id, None: the cell) -> payload
+
+
+class UnitOfWork:
+    """The database, the audit log, the event bus and the clock, as every use case needs them."""
+
+    def __init__(self, engine: Engine, audit: AuditLog, clock: Clock) -> None:
+        self.engine = engine
+        self.Session = sessions(engine)
+        self._WriteSession = sessions(writer(engine))
+        self.audit = audit
+        self.clock = clock
+        self.events = EventBus()
+        self._lock = threading.RLock()
+        self._ids: dict[str, int] = {}
+
+    @contextmanager
+    def write(self) -> Iterator[Session]:
+        """One serialised transaction, committed durably on success, rolled back on any error.
+
+        Storage faults become `Unavailable` (503) with nothing stored, nothing shown and nothing
+        published; in-memory changes registered with `undo` are reverted.
+        """
+        with self._lock, self._WriteSession() as session:
+            session.info.update(events=[], undo=[], after=[])
+            try:
+                with session.begin():
+                    yield session
+            except BaseException as error:
+                for undo in reversed(session.info["undo"]):  # in-memory indexes follow the database
+                    undo()
+                if isinstance(error, ChainBroken):
+                    LOG.critical("%s", error)
+                    raise Unavailable(f"audit record: {error}") from None
+                if isinstance(error, (SQLAlchemyError, OSError)):
+                    LOG.error("write failed, nothing stored: %s", str(error).splitlines()[0])
+                    raise Unavailable(f"storage failed, nothing was stored ({_reason(error)}); try again") from None
+                raise
+            try:
+                self.audit.committed(session)
+            except OSError as error:  # the witness stays behind the chain: allowed, and the commit stands
+                LOG.error("audit witness not updated: %s", error)
+            for apply in session.info["after"]:
+                apply()
+            for type, views in session.info["events"]:
+                self.publish(type, views)
+
+    @staticmethod
+    def after_commit(session: Session, apply: Callable[[], None]) -> None:
+        """Change in-memory state once the transaction commits (never when it fails)."""
+        session.info["after"].append(apply)
+
+    @staticmethod
+    def undo(session: Session, revert: Callable[[], None]) -> None:
+        """Revert an in-memory change made during the transaction if it fails."""
+        session.info["undo"].append(revert)
+
+    @staticmethod
+    def emit(session: Session, type: str, views: Views) -> None:
+        """Publish an event once the transaction that caused it commits."""
+        session.info["events"].append((type, views))
+
+    def record(self, session: Session, kind: str, actor: dict[str, Any], parties, payload: dict[str, Any]) -> None:
+        """Append an audit entry in this transaction."""
+        self.audit.append(session, self.clock.now(), kind, actor, parties, payload)
+
+    def publish(self, type: str, views: Views) -> None:
+        """Send an event now (outside a transaction: for state that is not stored)."""
+        self.events.publish(type, self.clock.now(),
+                            {(CELL if k is None else k): v for k, v in views.items() if v is not None})
+
+    def next_id(self, session: Session, table: type) -> int:
+        """Next row id of ``table``, handed out by this (single writer) process so that no flush is needed."""
+        name = table.__tablename__
+        if name not in self._ids:
+            self._ids[name] = session.scalar(select(func.max(table.id))) or 0
+        self._ids[name] += 1
+        self.undo(session, lambda: self._ids.pop(name, None))  # re-read after a rollback
+        return self._ids[name]
+
+
+def _reason(error: BaseException) -> str:
+    text = str(getattr(error, "orig", None) or error).splitlines()[0]
+    if "No space left" in text or "database or disk is full" in text or "disk full" in text.lower():
+        return "the disk is full"
+    return text[:200]

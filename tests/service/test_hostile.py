@@ -1,0 +1,264 @@
+"""A hostile party and faults against a running service (issue 12): nobody blinds anyone, no fault
+makes a conflict disappear. Every case runs on SQLite and on PostgreSQL (the ``world`` fixture)."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+
+import httpx
+import pytest
+from sqlalchemy import delete, event, select, update
+
+from deconflict.service.app import create_app
+from deconflict.service.background import BackgroundServer
+from deconflict.service.deconfliction import Deconfliction
+from deconflict.service.settings import ServiceSettings
+from deconflict.store.audit import AuditError, load_public_key, parse_records, verify
+from deconflict.store.schema import AuditEntry, AuditHead, TacticalConflict
+from tests.servers import free_port
+from tests.service.builders import head_on, tracks
+from tests.service.conftest import T0, make_world
+
+
+class FailingCommits:
+    """Fault injection: the next ``count`` commits on ``engine`` fail (a full disk, a lost connection)."""
+
+    def __init__(self, engine, count: int = 1) -> None:
+        self.engine, self.left = engine, count
+
+    def _fail(self, connection) -> None:  # noqa: ANN001
+        if self.left > 0:
+            self.left -= 1
+            raise OSError(28, "No space left on device (injected)")
+
+    def __enter__(self) -> "FailingCommits":
+        event.listen(self.engine, "commit", self._fail)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        event.remove(self.engine, "commit", self._fail)
+
+
+def _tactical(world, member: str = "cell") -> list[dict]:
+    return world[member].get("/v1/conflicts").json()["tactical"]
+
+
+def _stored_open(world) -> list[tuple[str, str]]:
+    with world.service.Session() as session:
+        return [(r.a, r.b) for r in session.scalars(select(TacticalConflict).where(TacticalConflict.cleared.is_(None)))]
+
+
+# -- 1. a failed commit never makes a conflict disappear -------------------------------------------
+
+def test_a_conflict_whose_first_write_fails_is_raised_by_the_next_good_cycle(world):
+    mine, theirs = head_on()
+    world["alpha_op"].post("/v1/tracks", json=tracks(mine))
+    world["bravo_op"].post("/v1/tracks", json=tracks(theirs))
+    with FailingCommits(world.service.engine, count=10):
+        with pytest.raises(Exception):
+            world.service.detect_now()
+    assert _tactical(world) == [] and _stored_open(world) == []  # shown follows committed
+    world.clock.advance(1)
+    world.service.detect_now()
+    shown = _tactical(world)
+    assert [(c["a"], c["b"]) for c in shown] == [("a1", "b1")]
+    assert _stored_open(world) == [("a1", "b1")]
+
+
+def test_with_a_confirming_filter_a_failed_raise_is_retried(tmp_path, database):
+    w = make_world(database, tmp_path, alert_m=2, alert_n=3, alert_immediate=None)
+    with w.clients["cell"]:
+        mine, theirs = head_on()
+        mine, theirs = {**mine, "lon": 4.5}, {**theirs}  # corrective, not a warning: needs 2 of 3
+        for t in (0, 1, 2, 3):
+            w["alpha_op"].post("/v1/tracks", json=tracks({**mine, "time": T0 + t, "lon": 4.5 + 0.0026 * t}))
+            w["bravo_op"].post("/v1/tracks", json=tracks({**theirs, "time": T0 + t, "lon": 5.2 - 0.0026 * t}))
+            w.clock.time = T0 + t
+            if t == 1:
+                with FailingCommits(w.service.engine, count=10), pytest.raises(Exception):
+                    w.service.detect_now()
+            else:
+                w.service.detect_now()
+        assert [(c["a"], c["b"]) for c in _tactical(w)] == [("a1", "b1")]
+    w.service.engine.dispose()
+
+
+def test_a_control_character_in_an_id_is_a_bad_row_and_blinds_nobody(world):
+    mine, theirs = head_on()
+    answer = world["bravo_op"].post("/v1/tracks", json=tracks(theirs, {**theirs, "icao24": "x\x1fy", "lat": 46.0},
+                                                              {**theirs, "icao24": "nul\x00", "lat": 47.0})).json()
+    assert answer["accepted"] == 1 and answer["rejected"] == 2
+    assert any("control character" in e for e in answer["examples"])
+    world["alpha_op"].post("/v1/tracks", json=tracks(mine))
+    world.service.detect_now()
+    assert [(c["a"], c["b"]) for c in _tactical(world)] == [("a1", "b1")]
+
+
+def test_a_cell_feed_with_a_label_that_is_no_party_id_is_a_bad_row(world):
+    mine, theirs = head_on()
+    answer = world["cell"].post("/v1/tracks", json=tracks({**mine, "party": "alpha"},
+                                                          {**theirs, "party": "p" * 40})).json()
+    assert answer["rejected"] == 1 and "party" in answer["examples"][0]
+    world.service.detect_now()  # and the cycle commits
+    assert world["cell"].get("/v1/tracks").json()[0]["icao24"] == "a1"
+
+
+# -- 2. tracks belong to the party that reports them --------------------------------------------
+
+def test_another_partys_address_stamped_ahead_hides_nothing(world):
+    mine, theirs = head_on()
+    world["alpha_op"].post("/v1/tracks", json=tracks(mine))
+    world["bravo_op"].post("/v1/tracks", json=tracks(theirs))
+    world.service.detect_now()
+    assert len(_tactical(world)) == 1
+    lie = {**mine, "time": T0 + 86400, "lat": -40.0, "lon": 100.0}
+    answer = world["bravo_op"].post("/v1/tracks", json=tracks(lie)).json()
+    assert answer["rejected"] == 1 and "future" in answer["examples"][0]
+    lie_now = {**mine, "time": T0 + 0.5, "lat": -40.0, "lon": 100.0}  # bravo's "a1", elsewhere, now
+    assert world["bravo_op"].post("/v1/tracks", json=tracks(lie_now)).json()["accepted"] == 1
+    world.clock.advance(1)
+    world.service.detect_now()
+    shown = _tactical(world)
+    assert [(c["a"], c["party_a"], c["b"], c["party_b"]) for c in shown] == [("a1", "alpha", "b1", "bravo")]
+    own = [t for t in world["alpha_op"].get("/v1/tracks").json() if not t.get("intruder")]
+    assert [(t["icao24"], t["lat"]) for t in own] == [("a1", 45.0)]
+    cell = world["cell"].get("/v1/tracks").json()
+    assert sorted((t["party"], t["icao24"]) for t in cell) == [("alpha", "a1"), ("bravo", "a1"), ("bravo", "b1")]
+
+
+def test_the_same_address_from_two_parties_is_two_tracks_and_the_cell_is_told(world):
+    mine, theirs = head_on()
+    world["alpha_op"].post("/v1/tracks", json=tracks(mine))
+    world["bravo_op"].post("/v1/tracks", json=tracks(theirs, {**mine, "lat": 45.0001}))  # bravo sees a1 too
+    world.service.detect_now()
+    shown = _tactical(world)
+    assert [(c["a"], c["b"]) for c in shown] == [("a1", "b1")]  # the pair a1/a1 is one aircraft, not a conflict
+    clashes = world["cell"].get("/v1/tracks/clashes").json()
+    assert [(c["icao24"], sorted(c["parties"])) for c in clashes] == [("a1", ["alpha", "bravo"])]
+    assert world["alpha_op"].get("/v1/tracks/clashes").status_code == 403
+
+
+def test_a_partys_clock_glitch_does_not_hide_its_own_aircraft(world):
+    mine, theirs = head_on()
+    world["alpha_op"].post("/v1/tracks", json=tracks(mine))
+    world["bravo_op"].post("/v1/tracks", json=tracks(theirs))
+    answer = world["alpha_op"].post("/v1/tracks", json=tracks({**mine, "time": T0 + 3600})).json()
+    assert answer["rejected"] == 1 and "future" in answer["examples"][0]
+    world.clock.advance(2)
+    world.service.detect_now()
+    assert [(c["a"], c["b"]) for c in _tactical(world)] == [("a1", "b1")]
+
+
+def test_rows_a_few_seconds_ahead_are_accepted(world):
+    mine, _ = head_on()
+    answer = world["alpha_op"].post("/v1/tracks", json=tracks({**mine, "time": T0 + 4})).json()
+    assert answer["accepted"] == 1
+
+
+# -- 3. revocation ends open event streams ------------------------------------------------------
+
+def test_a_revoked_members_open_event_stream_ends(database, tmp_path):
+    w = make_world(database, tmp_path)
+    received, ended = [], threading.Event()
+    with BackgroundServer(create_app(w.service, run_detection=False), port=free_port()) as url:
+        def listen() -> None:
+            headers = {"Authorization": f"Bearer {w.tokens['bravo_obs']}"}
+            try:
+                with httpx.stream("GET", f"{url}/v1/events", headers=headers, timeout=30) as stream:
+                    for line in stream.iter_lines():
+                        received.append(line)
+            except httpx.HTTPError:
+                pass
+            ended.set()
+
+        listener = threading.Thread(target=listen, daemon=True)
+        listener.start()
+        time.sleep(0.5)
+        member = next(m["id"] for m in w.service.members() if m["name"] == "bravo_obs")
+        w.service.revoke_member(member)
+        mine, theirs = head_on()
+        httpx.post(f"{url}/v1/tracks", json=tracks(mine), headers={"Authorization": f"Bearer {w.tokens['alpha_op']}"})
+        httpx.post(f"{url}/v1/tracks", json=tracks(theirs), headers={"Authorization": f"Bearer {w.tokens['bravo_op']}"})
+        w.service.detect_now()
+        assert ended.wait(5), "the revoked member's stream is still open"
+        assert not any("conflict.raised" in line for line in received)
+    w.service.engine.dispose()
+
+
+def test_a_revocation_by_another_process_ends_the_stream_within_the_token_cache(database, tmp_path):
+    w = make_world(database, tmp_path, token_cache=0.5)
+    ended = threading.Event()
+    with BackgroundServer(create_app(w.service, run_detection=False), port=free_port()) as url:
+        def listen() -> None:
+            try:
+                with httpx.stream("GET", f"{url}/v1/events", headers={"Authorization": f"Bearer {w.tokens['bravo_op']}"},
+                                  timeout=30) as stream:
+                    for _ in stream.iter_lines():
+                        pass
+            except httpx.HTTPError:
+                pass
+            ended.set()
+
+        threading.Thread(target=listen, daemon=True).start()
+        time.sleep(0.5)
+        admin = Deconfliction(w.service.settings, serving=False)  # `deconflict admin revoke` elsewhere
+        admin.revoke_member(next(m["id"] for m in admin.members() if m["name"] == "bravo_op"))
+        admin.engine.dispose()
+        assert ended.wait(10), "the stream outlived the revocation"
+    w.service.engine.dispose()
+
+
+# -- 5. the record is append-only, and the service checks its own chain ---------------------------
+
+def _truncate_and_reforge(service: Deconfliction, keep: int) -> None:
+    """What an operator with database access would do: drop the last entries, rewrite the heads."""
+    with service.engine.begin() as connection:
+        connection.execute(delete(AuditEntry).where(AuditEntry.seq > keep))
+        last = connection.execute(select(AuditEntry).where(AuditEntry.seq == keep)).one()
+        entries = connection.execute(select(AuditEntry.body, AuditEntry.hash)).all()
+        counts: dict[str, tuple[int, int, str]] = {}
+        for body, digest in entries:
+            data = json.loads(body)
+            for party, number in data["receipts"].items():
+                counts[party] = (number, data["seq"], digest)
+        connection.execute(update(AuditHead).where(AuditHead.scope == "*").values(count=keep, seq=keep, hash=last.hash))
+        for party, (number, seq, digest) in counts.items():
+            connection.execute(update(AuditHead).where(AuditHead.scope == party).values(count=number, seq=seq, hash=digest))
+
+
+def test_a_truncated_and_reforged_chain_is_refused_at_start(world, tmp_path):
+    world["alpha_op"].post("/v1/threads", json={"parties": ["bravo"], "subject": "one"})
+    before = world["cell"].get("/v1/audit/chain").text
+    old_head = parse_records(before)[1]
+    _truncate_and_reforge(world.service, old_head["seq"] - 1)
+    with pytest.raises(AuditError, match="witness"):
+        Deconfliction(world.service.settings, clock=world.clock)
+    # the running service notices too: it refuses to write on a head that went backwards
+    answer = world["alpha_op"].post("/v1/threads", json={"parties": ["bravo"], "subject": "two"})
+    assert answer.status_code == 503 and "audit" in answer.json()["detail"]
+
+
+def test_a_party_holding_an_earlier_head_proves_a_later_record_extends_it(world):
+    def receipts() -> tuple[list, dict]:
+        return parse_records(world["alpha_op"].get("/v1/audit/receipts").text)
+
+    key = load_public_key(world["alpha_op"].get("/v1/audit/key").text)
+    _, old_head = receipts()
+    world["alpha_op"].post("/v1/threads", json={"parties": ["bravo"], "subject": "later"})
+    records, head = receipts()
+    assert verify(records, head, key, since=old_head).entries == len(records)
+    # the operator truncates and re-signs: the new record no longer extends what alpha held
+    world["bravo_op"].post("/v1/threads", json={"parties": ["alpha"], "subject": "even later"})
+    _, held = receipts()
+    _truncate_and_reforge(world.service, held["seq"] - 2)
+    world.service.settings.witness_path.unlink()  # the operator also removes the service's witness
+    forger = Deconfliction(world.service.settings, clock=world.clock)
+    alpha = forger.authenticate(world.tokens["alpha_op"])
+    forger.create_thread(alpha, ["bravo"], "rewritten")
+    forged, forged_head = parse_records("\n".join(json.dumps(r) for r in forger.audit_records(alpha)))
+    forger.engine.dispose()
+    verify(forged, forged_head, key)  # self-consistent ...
+    with pytest.raises(AuditError, match="does not extend"):
+        verify(forged, forged_head, key, since=held)  # ... but not an extension of what alpha held
