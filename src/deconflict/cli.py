@@ -38,6 +38,7 @@ from deconflict.io.station import DEFAULT_PORTS, Station, StationError, connect,
 from deconflict.io.states_file import StatesFileError, read_states_checked, write_conflicts, write_states
 from deconflict.io.service_feed import PushError
 from deconflict.service.errors import ServiceError
+from deconflict.store.audit import AuditError
 from deconflict.store.errors import DatabaseError
 
 EXIT_USAGE = 2
@@ -289,24 +290,32 @@ app.add_typer(audit_app, name="audit")
 def audit_verify(
     record: Annotated[Path, typer.Argument(help="Receipts or whole chain as downloaded (JSON lines with a head).")],
     key: Annotated[Path, typer.Option(help="The service's public key (PEM, from GET /v1/audit/key).")],
+    since: Annotated[Optional[Path], typer.Option(
+        help="An earlier download of the same record (or its head line): the record must extend it.")] = None,
 ) -> None:
-    """Check every hash, link, signature and receipt number; exit 1 naming the first entry that fails."""
+    """Check every hash, link, signature and receipt number; exit 1 naming the first entry that fails.
+    With --since, also that nothing held earlier was removed or rewritten (append-only)."""
     from deconflict.store.audit import AuditError, load_public_key, read_records, verify
 
     try:
         public = load_public_key(key.read_bytes(), str(key))
         records, head = read_records(record)
+        earlier = read_records(since)[1] if since is not None else None
     except OSError as error:
         raise UserError(f"{error.filename}: cannot read ({error.strerror})") from None
     except AuditError as error:  # not a key, or not a record at all: a usage error, not tampering
         raise UserError(str(error)) from None
+    if since is not None and earlier is None:
+        raise UserError(f"{since}: no head line (a download of /v1/audit/receipts or /v1/audit/chain ends with one)")
     try:
-        result = verify(records, head, public)
+        result = verify(records, head, public, since=earlier)
     except AuditError as error:
         print(f"TAMPERED: {record}: {error}", file=sys.stderr)
         raise typer.Exit(1) from None
     scope = "whole chain" if result.scope == "*" else f"receipts of {result.scope}"
-    print(f"verified: {record}: {scope}, {result.entries} entries up to seq {result.last_seq}, signed by the key")
+    extends = f", extends {since} ({earlier['count']} entries)" if since is not None else ""
+    print(f"verified: {record}: {scope}, {result.entries} entries up to seq {result.last_seq}, signed by the key"
+          f"{extends}")
 
 
 @app.command()
@@ -653,7 +662,7 @@ def main(argv: list[str] | None = None) -> None:
         print("aborted", file=sys.stderr)
         sys.exit(130)
     except (UserError, UnitError, StatesFileError, DetectionError, ScenarioError, StandardError, BandsError,
-            PlansFileError, PlanError, StationError, ServiceError, DatabaseError, PushError) as error:
+            PlansFileError, PlanError, StationError, ServiceError, DatabaseError, PushError, AuditError) as error:
         _fail(str(error))
     except typer.TyperException as error:  # usage errors (typer's own click): missing argument, unknown option
         message = error.format_message() if hasattr(error, "format_message") else str(error)

@@ -106,3 +106,59 @@ def test_audit_verify_command(chain, tmp_path, capsys):
     with pytest.raises(SystemExit) as done:
         main(["audit", "verify", str(tmp_path / "missing.jsonl"), "--key", str(tmp_path / "service.pub")])
     assert done.value.code == 2 and "missing.jsonl" in capsys.readouterr().err
+
+
+def _write(path, records, head):
+    path.write_text("".join(json.dumps(r) + "\n" for r in records) + json.dumps({"head": head}) + "\n")
+    return str(path)
+
+
+def test_audit_verify_since_an_earlier_head(chain, tmp_path, capsys):
+    """A party that kept an earlier download proves a later one only appends (a transparency log's check)."""
+    key, entries, heads = chain
+    pub = tmp_path / "service.pub"
+    pub.write_text(public_pem(key.public))
+    alpha = _receipts(entries, "alpha")
+    early = tmp_path / "early.jsonl"
+    early_head = {k: v for k, v in heads["alpha"].items()}
+    # the head alpha would have held after 4 of its 6 receipts, signed by the service
+    import hashlib
+
+    statement = {"scope": "alpha", "count": 4, "seq": json.loads(alpha[3]["body"])["seq"], "hash": alpha[3]["hash"],
+                 "time": 1500.0}
+    early_head = {**statement, "signature": key.sign(hashlib.sha256(canonical(statement)).hexdigest())}
+    _write(early, alpha[:4], early_head)
+    later = _write(tmp_path / "later.jsonl", alpha, heads["alpha"])
+    with pytest.raises(SystemExit) as done:
+        main(["audit", "verify", later, "--key", str(pub), "--since", str(early)])
+    assert done.value.code == 0 and "extends" in capsys.readouterr().out
+    # the operator rewrote alpha's 3rd receipt and re-signed everything with the key: self-consistent,
+    # but not what alpha held
+    forged_body = json.loads(alpha[2]["body"])
+    forged_body["payload"]["text"] = "rewritten"
+    from deconflict.store.audit import link_hash
+
+    forged = list(alpha)
+    body = canonical(forged_body).decode()
+    digest = link_hash(alpha[2]["prev_hash"], body.encode())
+    forged[2] = {"body": body, "prev_hash": alpha[2]["prev_hash"], "hash": digest, "signature": key.sign(digest)}
+    with pytest.raises(AuditError, match="does not extend"):
+        verify(forged[:3], {**statement, "count": 3, "seq": forged_body["seq"], "hash": digest,
+                            "signature": key.sign(hashlib.sha256(canonical(
+                                {**statement, "count": 3, "seq": forged_body["seq"], "hash": digest})).hexdigest())},
+               key.public, since=early_head)
+
+
+def test_audit_verify_a_malformed_head_is_one_line(chain, tmp_path, capsys):
+    key, entries, heads = chain
+    pub = tmp_path / "service.pub"
+    pub.write_text(public_pem(key.public))
+    broken = _write(tmp_path / "broken.jsonl", _receipts(entries, "alpha"), {"scope": "alpha"})
+    with pytest.raises(SystemExit) as done:
+        main(["audit", "verify", broken, "--key", str(pub)])
+    assert done.value.code == 1 and capsys.readouterr().err.count("\n") == 1
+    no_head = tmp_path / "nohead.jsonl"
+    no_head.write_text("".join(json.dumps(r) + "\n" for r in _receipts(entries, "alpha")))
+    with pytest.raises(SystemExit) as done:
+        main(["audit", "verify", broken, "--key", str(pub), "--since", str(no_head)])
+    assert done.value.code == 2 and "no head line" in capsys.readouterr().err
