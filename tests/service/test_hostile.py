@@ -262,3 +262,131 @@ def test_a_party_holding_an_earlier_head_proves_a_later_record_extends_it(world)
     verify(forged, forged_head, key)  # self-consistent ...
     with pytest.raises(AuditError, match="does not extend"):
         verify(forged, forged_head, key, since=held)  # ... but not an extension of what alpha held
+
+
+# -- 6. absurd values are 422 naming the field, nothing stored ------------------------------------
+
+def _circle_plan(**changes) -> dict:
+    from tests.service.builders import plan
+
+    document = plan("ABSURD")
+    volume = document["volumes"][0]
+    for key, value in changes.items():
+        if key in ("lat", "lon", "radius"):
+            volume["circle"][key] = value
+        elif key == "altitude":
+            volume["altitude"] = value
+        else:
+            document[key] = value
+    return document
+
+
+def _route_plan(speed: str) -> dict:
+    from tests.service.builders import iso
+
+    return {"id": "ROUTE", "route": {"lateral": "2nm", "vertical": "500ft", "departure": iso(T0),
+                                     "waypoints": [{"lat": 45.0, "lon": 5.0, "altitude": "FL100"},
+                                                   {"lat": 45.5, "lon": 5.5, "speed": speed}]}}
+
+
+ABSURD_PLANS = {
+    "radius 1e308m": (_circle_plan(radius="1e308m"), "radius"),
+    "altitude -1000000m": (_circle_plan(altitude=["-1000000m", "FL100"]), "altitude"),
+    "altitude 1e400m": (_circle_plan(altitude=["FL100", "1e400m"]), "altitude"),
+    "boolean latitude": (_circle_plan(lat=True), "lat"),
+    "boolean priority": (_circle_plan(priority=True), "priority"),
+    "huge priority": (_circle_plan(priority=10**30), "priority"),
+    "id with a slash": (_circle_plan(id="a/b"), "id"),
+    "id of 65 characters": (_circle_plan(id="x" * 65), "id"),
+    "id with a NUL": (_circle_plan(id="nul\x00"), "id"),
+    "waypoint speed 0kt": (_route_plan("0kt"), "speed"),
+    "recurrence from year 1": ({**_circle_plan(), "volumes": [{"circle": {"lat": 45.0, "lon": 5.0, "radius": "5km"},
+                                                               "altitude": ["FL100", "FL200"], "time": ["10min", "20min"]}],
+                                "recurring": {"times": ["08:00"], "from": "0001-01-01", "to": "0001-12-31"}}, "from"),
+    "time in year 9999": (_circle_plan(), "time"),
+}
+ABSURD_PLANS["time in year 9999"][0]["volumes"][0]["time"] = ["9999-01-01T00:00:00Z", "9999-01-02T00:00:00Z"]
+
+
+@pytest.mark.parametrize("case", sorted(ABSURD_PLANS))
+def test_absurd_plan_values_are_422_naming_the_field(world, case):
+    document, field = ABSURD_PLANS[case]
+    answer = world["alpha_op"].post("/v1/plans", json=document)
+    assert answer.status_code == 422, (case, answer.status_code, answer.text[:300])
+    detail = answer.json()["detail"]
+    assert field in detail and len(detail) < 400 and "\n" not in detail, detail
+    assert world["alpha_op"].get("/v1/plans").json() == []
+    assert world["bravo_op"].post("/v1/plans", json=_circle_plan(id="AFTER")).status_code == 201  # nobody blinded
+
+
+def test_absurd_hotline_values_are_422(world):
+    thread = world["alpha_op"].post("/v1/threads", json={"parties": ["bravo"]}).json()["id"]
+    post = lambda body: world["alpha_op"].post(f"/v1/threads/{thread}/messages", json=body)  # noqa: E731
+    proposal = {"type": "manoeuvre", "aircraft": "a1", "action": "climb", "value": "FL300"}
+    for body, field in (({"kind": "proposal", "proposal": proposal, "answer_within": "1e300s"}, "answer_within"),
+                        ({"kind": "proposal", "proposal": proposal, "answer_within": "-5min"}, "answer_within"),
+                        ({"kind": "accept", "reply_to": 2**63}, "reply_to"),
+                        ({"text": "nul\x00"}, "text"),
+                        ({"text": "x" * 5000}, "text")):
+        answer = post(body)
+        assert answer.status_code == 422 and field in answer.json()["detail"], (body.get("text", body)[:40], answer.text[:200])
+        assert len(answer.text) < 600
+    assert world["alpha_op"].get(f"/v1/threads/{2**63}").status_code == 422
+    assert world["alpha_op"].post("/v1/threads", json={"parties": ["bravo"], "subject": "s\x00"}).status_code == 422
+    assert [m["kind"] for m in world["alpha_op"].get(f"/v1/threads/{thread}").json()["messages"]] == []
+
+
+def test_track_columns_of_lists_or_objects_are_422(world):
+    mine, _ = head_on()
+    batch = tracks(mine)
+    for bad in ([[1, 2]], [{"x": 1}]):
+        answer = world["alpha_op"].post("/v1/tracks", json={**batch, "lat": bad})
+        assert answer.status_code == 422 and "lat" in answer.json()["detail"]
+
+
+def test_every_route_caps_its_body_and_answers_carry_security_headers(world):
+    big = "x" * (2 * 2**20)
+    answer = world["alpha_op"].post("/v1/threads", content=f'{{"parties": ["bravo"], "subject": "{big}"}}',
+                                    headers={"Content-Type": "application/json"})
+    assert answer.status_code == 413
+    answer = world["alpha_op"].post("/v1/plans", json={"id": "X", "volumes": big})
+    assert answer.status_code == 413
+    for path in ("/v1/plans", "/healthz", "/openapi.json"):
+        headers = world["alpha_op"].get(path).headers
+        assert "frame-ancestors 'none'" in headers["content-security-policy"]
+        assert headers["x-content-type-options"] == "nosniff" and headers["cache-control"] == "no-store"
+    page = world["anonymous"].get("/")
+    assert "content-security-policy" in page.headers and page.headers.get("cache-control") != "no-store"
+
+
+def test_openapi_declares_the_bearer_scheme_and_error_codes(world):
+    spec = world["anonymous"].get("/openapi.json").json()
+    assert spec["components"]["securitySchemes"]["HTTPBearer"]["scheme"].lower() == "bearer"
+    put = spec["paths"]["/v1/plans/{party}/{plan_id}"]["put"]
+    assert {"401", "403", "404", "409", "413", "422", "428", "503"} <= set(put["responses"])
+    assert put["security"] == [{"HTTPBearer": []}]
+
+
+# -- 7. faults: a full disk is 503, nothing half-applied ------------------------------------------
+
+def test_a_full_disk_is_503_and_the_batch_is_not_half_applied(world):
+    mine, theirs = head_on()
+    with FailingCommits(world.service.engine, count=1):
+        answer = world["alpha_op"].post("/v1/tracks", json=tracks(mine))
+    assert answer.status_code == 503 and "disk is full" in answer.json()["detail"]
+    assert world["cell"].get("/v1/tracks").json() == []  # the batch is not in the picture
+    with FailingCommits(world.service.engine, count=1):
+        assert world["alpha_op"].post("/v1/plans", json=_circle_plan()).status_code == 503
+    assert world["alpha_op"].get("/v1/plans").json() == []
+    assert world["alpha_op"].post("/v1/plans", json=_circle_plan()).status_code == 201  # the index was not left dirty
+    assert world["alpha_op"].post("/v1/tracks", json=tracks(mine)).status_code == 202
+
+
+def test_the_sqlite_file_is_created_private(tmp_path):
+    import os
+    import stat
+
+    w = make_world(str(tmp_path / "private.db"), tmp_path)
+    mode = stat.S_IMODE(os.stat(tmp_path / "private.db").st_mode)
+    assert mode & 0o077 == 0, oct(mode)
+    w.service.engine.dispose()

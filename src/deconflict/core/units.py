@@ -11,6 +11,8 @@ import re
 FOOT = 0.3048  # m, exact
 NAUTICAL_MILE = 1852.0  # m, exact
 KNOT = NAUTICAL_MILE / 3600.0  # m/s
+ALTITUDE_RANGE = (-1500.0, 60000.0)  # m: below the Dead Sea shore to above any balloon (states and plans)
+MAX_SPEED = 1500.0  # m/s: ground speeds beyond this are not aircraft (SPEC §2)
 
 DISTANCE_UNITS: dict[str, float] = {"nm": NAUTICAL_MILE, "km": 1000.0, "m": 1.0, "ft": FOOT}
 DURATION_UNITS: dict[str, float] = {"s": 1.0, "min": 60.0, "h": 3600.0}

@@ -9,19 +9,41 @@ from __future__ import annotations
 import json
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from pyproj import Geod
 
 from deconflict.core.plans import Plan, PlanError, PlanState, Recurrence, corridor
-from deconflict.core.units import UnitError, parse_altitude, parse_distance, parse_duration
+from deconflict.core.units import (ALTITUDE_RANGE, MAX_SPEED, UnitError, parse_altitude, parse_distance,
+                                   parse_duration)
 from deconflict.core.volumes import Circle, Polygon, Volume4D, VolumeError
 from deconflict.io.fields import load_yaml, Altitude, Distance, Speed, field_message
 
 _GEOD = Geod(ellps="WGS84")
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+# The documented range of every plan field (README, "Input ranges"). Beyond them a value is an
+# error naming the field: nothing absurd is stored, and one plan's check costs bounded work.
+PLAN_ID = r"^[^/\x00-\x1f\x7f]{1,64}$"  # 1-64 characters, no "/" (the URL separator), no control character
+PRIORITY_RANGE = (-1000, 1000)
+MAX_RADIUS = 1_000_000.0  # m
+MAX_VOLUMES = 100  # per plan, besides a route's
+MAX_WAYPOINTS = 200
+MAX_POLYGON_VERTICES = 1000
+MAX_LATERAL = 100_000.0  # m, a route's half width
+MAX_VERTICAL = 3000.0  # m, a route's half height
+MAX_TIME_BUFFER = 86_400.0  # s
+TIME_RANGE = (946_684_800.0, 4_102_444_800.0)  # UNIX s: 2000-01-01 to 2100-01-01 (UTC)
+MAX_OFFSET = 172_800.0  # s: a recurring plan's times are at most 2 days from its departure
+DATE_RANGE = (date(2000, 1, 1), date(2100, 1, 1))
+MAX_RECURRENCE_DAYS = 731
+MAX_TIMES_PER_DAY = 48
+
+Latitude = Annotated[float, Field(ge=-90, le=90, strict=True)]
+Longitude = Annotated[float, Field(ge=-180, le=180, strict=True)]
+PlanAltitude = Annotated[Altitude, Field(ge=ALTITUDE_RANGE[0], le=ALTITUDE_RANGE[1])]
 
 
 class PlansFileError(ValueError):
@@ -119,10 +141,10 @@ def _feature_volumes(geometry: Any, properties: dict) -> list[Volume4D]:
     for key in ("alt_lower", "alt_upper", "time_start", "time_end"):
         if key not in properties:
             raise ValueError(f"property {key} is missing")
-    lower = parse_altitude(str(properties["alt_lower"]), "property alt_lower")
-    upper = parse_altitude(str(properties["alt_upper"]), "property alt_upper")
-    start = parse_time(properties["time_start"], "property time_start")
-    end = parse_time(properties["time_end"], "property time_end")
+    lower = _altitude(properties["alt_lower"], "property alt_lower")
+    upper = _altitude(properties["alt_upper"], "property alt_upper")
+    start = _moment(properties["time_start"], "property time_start")
+    end = _moment(properties["time_end"], "property time_end")
     if not isinstance(geometry, dict):
         raise ValueError("geometry: expected a Polygon, MultiPolygon or Point (with a radius property)")
     kind, coordinates = geometry.get("type"), geometry.get("coordinates")
@@ -132,7 +154,10 @@ def _feature_volumes(geometry: Any, properties: dict) -> list[Volume4D]:
             if "radius" not in properties:
                 raise ValueError("a Point needs a radius property (e.g. \"500m\")")
             lon, lat = coordinates[:2]
-            footprints.append(Circle(float(lat), float(lon), parse_distance(str(properties["radius"]), "property radius")))
+            radius = parse_distance(str(properties["radius"]), "property radius")
+            if not radius <= MAX_RADIUS:
+                raise ValueError(f"property radius: at most {MAX_RADIUS / 1000:g} km, got {properties['radius']!r}")
+            footprints.append(Circle(float(lat), float(lon), radius))
         elif kind in ("Polygon", "MultiPolygon"):
             polygons = [coordinates] if kind == "Polygon" else coordinates
             for rings in polygons:
@@ -155,16 +180,16 @@ class _Model(BaseModel):
 
 
 class CircleModel(_Model):
-    lat: float = Field(ge=-90, le=90)
-    lon: float = Field(ge=-180, le=180)
-    radius: Distance = Field(gt=0)
+    lat: Latitude
+    lon: Longitude
+    radius: Distance = Field(gt=0, le=MAX_RADIUS)
 
 
 class VolumeModel(_Model):
     circle: CircleModel | None = None
-    polygon: list[tuple[float, float]] | None = None
-    altitude: tuple[Altitude, Altitude]
-    time: tuple[Any, Any]
+    polygon: list[tuple[Latitude, Longitude]] | None = Field(default=None, max_length=MAX_POLYGON_VERTICES)
+    altitude: tuple[PlanAltitude, PlanAltitude]
+    time: tuple[str | datetime, str | datetime]
 
     @model_validator(mode="after")
     def _one_footprint(self) -> "VolumeModel":
@@ -174,34 +199,40 @@ class VolumeModel(_Model):
 
 
 class WaypointModel(_Model):
-    lat: float = Field(ge=-90, le=90)
-    lon: float = Field(ge=-180, le=180)
-    altitude: Altitude | None = None
-    time: Any = None
-    speed: Speed | None = None
+    lat: Latitude
+    lon: Longitude
+    altitude: PlanAltitude | None = None
+    time: str | datetime | None = None
+    speed: Speed | None = Field(default=None, gt=0, le=MAX_SPEED)
 
 
 class RouteModel(_Model):
-    lateral: Distance = Field(gt=0)
-    vertical: Distance = Field(ge=0)
-    time_buffer: Any = "0s"
-    departure: Any = None
-    waypoints: list[WaypointModel] = Field(min_length=2)
+    lateral: Distance = Field(gt=0, le=MAX_LATERAL)
+    vertical: Distance = Field(ge=0, le=MAX_VERTICAL)
+    time_buffer: str = "0s"
+    departure: str | datetime | None = None
+    waypoints: list[WaypointModel] = Field(min_length=2, max_length=MAX_WAYPOINTS)
 
 
 class RecurringModel(_Model):
-    times: list[str] = Field(min_length=1)
-    from_: date = Field(alias="from")
-    to: date
+    times: list[str] = Field(min_length=1, max_length=MAX_TIMES_PER_DAY)
+    from_: date = Field(alias="from", ge=DATE_RANGE[0], le=DATE_RANGE[1])
+    to: date = Field(ge=DATE_RANGE[0], le=DATE_RANGE[1])
     weekdays: list[Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]] | None = None
+
+    @model_validator(mode="after")
+    def _span(self) -> "RecurringModel":
+        if not 0 <= (self.to - self.from_).days <= MAX_RECURRENCE_DAYS:
+            raise ValueError(f"recurring: 'to' must be on or after 'from', at most {MAX_RECURRENCE_DAYS} days later")
+        return self
 
 
 class PlanModel(_Model):
-    id: str = Field(min_length=1)
-    party: str = ""
-    priority: int = 0
+    id: str = Field(min_length=1, max_length=64, pattern=PLAN_ID)
+    party: str = Field(default="", max_length=32)
+    priority: int = Field(default=0, ge=PRIORITY_RANGE[0], le=PRIORITY_RANGE[1], strict=True)
     state: Literal["Accepted", "Activated", "Nonconforming", "Contingent"] = "Accepted"
-    volumes: list[VolumeModel] = Field(default_factory=list)
+    volumes: list[VolumeModel] = Field(default_factory=list, max_length=MAX_VOLUMES)
     route: RouteModel | None = None
     recurring: RecurringModel | None = None
 
@@ -257,7 +288,7 @@ def _describe(error: ValidationError, data: Any) -> str:
 
 def _plan(model: PlanModel) -> Plan:
     recurring = model.recurring is not None
-    when = (lambda value, field: parse_duration(str(value), field)) if recurring else parse_time
+    when = _offset if recurring else _moment
     volumes = []
     for k, v in enumerate(model.volumes):
         field = f"volumes[{k}]"
@@ -279,6 +310,29 @@ def _plan(model: PlanModel) -> Plan:
                                 None if r.weekdays is None else frozenset(WEEKDAYS.index(d) for d in r.weekdays))
     return Plan(model.id, model.party, tuple(volumes), priority=model.priority, state=PlanState(model.state),
                 recurrence=recurrence)
+
+
+def _altitude(value: Any, field: str) -> float:
+    metres = parse_altitude(str(value), field)
+    if not ALTITUDE_RANGE[0] <= metres <= ALTITUDE_RANGE[1]:
+        raise ValueError(f"{field}: {str(value)[:40]!r} is outside {ALTITUDE_RANGE[0]:g} m to {ALTITUDE_RANGE[1]:g} m")
+    return metres
+
+
+def _moment(value: Any, field: str) -> float:
+    """A time of a one-off plan: ISO 8601 with an offset, within `TIME_RANGE`."""
+    seconds = parse_time(value, field)
+    if not TIME_RANGE[0] <= seconds <= TIME_RANGE[1]:
+        raise ValueError(f"{field}: {str(value)[:40]!r} is outside 2000-01-01 to 2100-01-01")
+    return seconds
+
+
+def _offset(value: Any, field: str) -> float:
+    """A time of a recurring plan: a duration from each departure, at most `MAX_OFFSET` either way."""
+    seconds = parse_duration(str(value), field)
+    if not abs(seconds) <= MAX_OFFSET:
+        raise ValueError(f"{field}: {str(value)[:40]!r}: a recurring plan's times are at most 48h from its departure")
+    return seconds
 
 
 def _polygon(points: list[tuple[float, float]], field: str) -> Polygon:
@@ -312,8 +366,10 @@ def _route_volumes(route: RouteModel, when, recurring: bool) -> tuple[Volume4D, 
         else:
             raise ValueError(f"route.waypoints[{k}]: give a time or the speed flown to it")
     try:
-        return corridor(lat, lon, altitude, times, route.lateral, route.vertical,
-                        parse_duration(str(route.time_buffer), "route.time_buffer"))
+        buffer = parse_duration(str(route.time_buffer), "route.time_buffer")
+        if not 0.0 <= buffer <= MAX_TIME_BUFFER:
+            raise ValueError(f"route.time_buffer: expected 0s to 24h, got {route.time_buffer!r}")
+        return corridor(lat, lon, altitude, times, route.lateral, route.vertical, buffer)
     except VolumeError as error:
         raise ValueError(f"route: {error}") from None
 

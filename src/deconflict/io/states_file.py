@@ -23,14 +23,13 @@ import pyarrow.parquet as pq
 
 from deconflict.core.detection import Conflicts
 from deconflict.core.states import States
+from deconflict.core.units import ALTITUDE_RANGE, MAX_SPEED
 
 REQUIRED_COLUMNS = ("time", "icao24", "lat", "lon", "velocity", "heading", "vertrate")
 ALTITUDE_COLUMNS = ("baroaltitude", "geoaltitude")
 NUMERIC_COLUMNS = ("time", "lat", "lon", "velocity", "heading", "vertrate", "baroaltitude", "geoaltitude")
 TEXT_COLUMNS = ("icao24", "callsign", "party", "onground")
-MAX_SPEED = 1500.0  # m/s, SPEC §2
 MAX_VERTICAL_RATE = 150.0  # m/s (~30,000 ft/min): beyond any aircraft's climb or dive
-ALTITUDE_RANGE = (-1500.0, 60000.0)  # m: below the Dead Sea shore to above any balloon
 MAX_ID_LENGTH = 32
 _TRUE = {"true", "t", "1", "yes"}
 _FALSE = {"false", "f", "0", "no", ""}

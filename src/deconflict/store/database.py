@@ -10,7 +10,7 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.exc import ArgumentError, OperationalError
+from sqlalchemy.exc import ArgumentError, DBAPIError
 from sqlalchemy.orm import sessionmaker
 
 from deconflict.store.errors import DatabaseError
@@ -32,16 +32,28 @@ def open_engine(url_or_path: str) -> Engine:
     url = database_url(url_or_path)
     try:
         if url.startswith("sqlite"):
+            _private_file(url)
             engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
             event.listen(engine, "connect", _sqlite_pragmas)
             event.listen(engine, "begin", _sqlite_begin)
         else:
             engine = create_engine(url, pool_size=8, max_overflow=8, pool_pre_ping=True)
         migrate(engine)
-    except (ArgumentError, OperationalError, ModuleNotFoundError) as error:
+    except (ArgumentError, DBAPIError, ModuleNotFoundError) as error:  # DBAPIError: also "file is not a database"
         shown = url.split("@")[-1] if "@" in url else url
         raise DatabaseError(f"database {shown}: {str(error).splitlines()[0]}") from None
     return engine
+
+
+def _private_file(url: str) -> None:
+    """Create a new SQLite file readable by its owner only (0600): it holds every party's plans and
+    tracks. SQLite gives its -wal and -shm files the same mode."""
+    path = url.removeprefix("sqlite:///")
+    if path and path != ":memory:" and not Path(path).exists() and Path(path).parent.is_dir():
+        try:
+            Path(path).touch(mode=0o600)
+        except OSError:
+            pass  # SQLite names the problem when it opens the file
 
 
 def _sqlite_pragmas(connection, _record) -> None:  # noqa: ANN001
