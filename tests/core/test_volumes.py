@@ -101,7 +101,7 @@ def test_volume_overlap_window_band_and_ring():
     found = overlap(a, b)
     assert (found.time_start, found.time_end) == (T0 + 600, T0 + 1800)
     assert (found.altitude_lower, found.altitude_upper) == (100.0, 120.0)
-    ring = found.ring
+    (ring,) = found.rings
     assert np.allclose(ring[0], ring[-1]) and len(ring) > 20
     assert np.all(np.abs(ring[:, 0] - 50.0) < 0.01) and np.all((ring[:, 1] > 9.99) & (ring[:, 1] < 10.02))
     touching_band = Volume4D(b.footprint, 120.0, 200.0, T0, T0 + 3600)

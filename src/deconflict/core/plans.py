@@ -28,6 +28,7 @@ import shapely
 from numba import njit
 from pyproj import Geod
 
+from deconflict.core.geojson import polygon_geometry
 from deconflict.core.volumes import Circle, Overlap, Polygon, Volume4D, VolumeError, overlap, aeqd, latlon_ring
 
 _GEOD = Geod(ellps="WGS84")
@@ -143,10 +144,7 @@ class PlanConflict:
 
     def geojson(self) -> dict:
         """The overlap as a GeoJSON Feature (Polygon of the footprint overlap; no geometry when only within margin)."""
-        ring = self.overlap.ring
-        geometry = None
-        if len(ring):
-            geometry = {"type": "Polygon", "coordinates": [[[round(lon, 9), round(lat, 9)] for lat, lon in ring.tolist()]]}
+        geometry = polygon_geometry(self.overlap.rings)  # RFC 7946; None when only within the margin
         return {"type": "Feature", "geometry": geometry, "properties": {
             "plan": self.plan, "other": self.other, "party": self.party, "other_party": self.other_party,
             "volume": self.volume, "other_volume": self.other_volume,

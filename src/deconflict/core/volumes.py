@@ -19,6 +19,8 @@ import numpy as np
 import shapely
 from pyproj import Geod
 
+from deconflict.core.geojson import polygon_geometry
+
 _GEOD = Geod(ellps="WGS84")
 EDGE_STEP = 500.0  # m, longest chord standing for a geodesic edge
 PRECISION = 0.01  # m: an overlap thinner than this is not one
@@ -136,19 +138,20 @@ class Volume4D:
 
 @dataclass(frozen=True)
 class Overlap:
-    """Where two volumes overlap: time window (UNIX s), altitude band (m), and the footprint overlap as a
-    closed (lat, lon) ``ring``, drawn on first use (deciding needs no drawing). ``separation``: metres
-    between footprints that only come within the margin (their ring is empty), else 0."""
+    """Where two volumes overlap: time window (UNIX s), altitude band (m), and the footprint overlap as
+    closed (lat, lon) ``rings`` (one per part: two footprints can overlap in several places), drawn on
+    first use (deciding needs no drawing). ``separation``: metres between footprints that only come
+    within the margin (no rings), else 0."""
 
     time_start: float
     time_end: float
     altitude_lower: float
     altitude_upper: float
     separation: float
-    draw: Callable[[], np.ndarray] = field(repr=False, compare=False)
+    draw: Callable[[], list[np.ndarray]] = field(repr=False, compare=False)
 
     @cached_property
-    def ring(self) -> np.ndarray:
+    def rings(self) -> list[np.ndarray]:
         return self.draw()
 
 
@@ -166,10 +169,11 @@ def overlap(a: Volume4D, b: Volume4D, margin: float = 0.0) -> Overlap | None:
     return Overlap(start, end, lower, upper, separation, draw)
 
 
-def footprint_overlap(a: Footprint, b: Footprint, margin: float = 0.0) -> tuple[Callable[[], np.ndarray], float] | None:
+def footprint_overlap(a: Footprint, b: Footprint, margin: float = 0.0
+                      ) -> tuple[Callable[[], list[np.ndarray]], float] | None:
     """``(draw, separation)`` when the footprints overlap by more than `PRECISION` (or, with ``margin`` > 0,
-    come within ``margin`` m of each other), else None. ``draw()`` gives the overlap as a closed (lat, lon)
-    ring (empty when they only come within the margin)."""
+    come within ``margin`` m of each other), else None. ``draw()`` gives the overlap as closed (lat, lon)
+    rings, one per part (none when they only come within the margin)."""
     if isinstance(b, Circle) and not isinstance(a, Circle):
         a, b = b, a  # the frame is centred on a circle when there is one: distances from it are exact
     centre = a.centre if isinstance(a, Circle) else a.anchor
@@ -185,14 +189,14 @@ def footprint_overlap(a: Footprint, b: Footprint, margin: float = 0.0) -> tuple[
             to_edge = float(shapely.distance(origin, plane_b.exterior))
             gap = -(a.radius + to_edge) if inside else to_edge - a.radius
         if gap <= -PRECISION:
-            return (lambda: latlon_ring(shapely.intersection(_plane(a, centre), _plane(b, centre)), centre)), 0.0
+            return (lambda: latlon_rings(shapely.intersection(_plane(a, centre), _plane(b, centre)), centre)), 0.0
         if margin > 0.0 and gap < margin:
             return _nothing, max(gap, 0.0)
         return None
     shape_a, shape_b = _plane(a, centre), _plane(b, centre)
     common = shapely.intersection(shape_a, shape_b)
     if not common.is_empty and common.area > 0.0 and _thicker_than_precision(common):
-        return (lambda: latlon_ring(common, centre)), 0.0
+        return (lambda: latlon_rings(common, centre)), 0.0
     if margin > 0.0:
         gap = float(shapely.distance(shape_a, shape_b))
         if gap < margin:
@@ -200,8 +204,8 @@ def footprint_overlap(a: Footprint, b: Footprint, margin: float = 0.0) -> tuple[
     return None
 
 
-def _nothing() -> np.ndarray:
-    return np.empty((0, 2))
+def _nothing() -> list[np.ndarray]:
+    return []
 
 
 def _thicker_than_precision(shape: shapely.Geometry) -> bool:
@@ -219,6 +223,11 @@ def footprint_ring(footprint: Footprint) -> np.ndarray:
     """Closed (lat, lon) ring drawing the footprint (circles as a fine circumscribed polygon)."""
     centre = footprint.centre if isinstance(footprint, Circle) else footprint.anchor
     return latlon_ring(_plane(footprint, centre), centre)
+
+
+def footprint_geometry(footprint: Footprint) -> dict:
+    """The footprint as RFC 7946 GeoJSON geometry (split at the antimeridian, closed over a pole)."""
+    return polygon_geometry([footprint_ring(footprint)])
 
 
 def _plane(footprint: Footprint, centre: tuple[float, float]) -> shapely.Geometry:
@@ -252,13 +261,16 @@ def aeqd(points: np.ndarray, lat0: float, lon0: float) -> np.ndarray:
     return np.column_stack((distance * np.sin(azimuth), distance * np.cos(azimuth)))
 
 
+def latlon_rings(shape: shapely.Geometry, centre: tuple[float, float]) -> list[np.ndarray]:
+    """Exterior of every polygon part of a planar shape back to (lat, lon) (parts of an intersection
+    of simple polygons have no holes)."""
+    parts = [shape] if shape.geom_type == "Polygon" else [g for g in getattr(shape, "geoms", [])
+                                                          if g.geom_type == "Polygon"]
+    return [latlon_ring(part, centre) for part in parts if not part.is_empty]
+
+
 def latlon_ring(shape: shapely.Geometry, centre: tuple[float, float]) -> np.ndarray:
-    """Exterior of the (largest part of a) planar shape back to (lat, lon)."""
-    if shape.geom_type != "Polygon":
-        parts = [g for g in getattr(shape, "geoms", []) if g.geom_type == "Polygon"]
-        if not parts:
-            return np.empty((0, 2))
-        shape = max(parts, key=lambda g: g.area)
+    """Exterior of a planar polygon back to (lat, lon)."""
     xy = np.asarray(shape.exterior.coords)
     azimuth = np.degrees(np.arctan2(xy[:, 0], xy[:, 1]))
     distance = np.hypot(xy[:, 0], xy[:, 1])

@@ -259,17 +259,18 @@ def _yaml_plans(text: str, name: str) -> list[Plan]:
 def plan_from_document(data: Any, source: str = "plan") -> Plan:
     """One plan from its document (a ``plans:`` entry of the YAML schema, as parsed JSON or YAML).
 
-    Raises `PlansFileError` with one line naming ``source``, the field and what was expected.
+    Raises `PlansFileError` with one line naming ``source`` (if given), the field and what was expected.
     """
+    prefix = f"{source}: " if source else ""
     try:
         model = PlanModel.model_validate(data)
     except ValidationError as error:
         first = error.errors()[0]
-        raise PlansFileError(f"{source}: {field_message(list(first['loc']) or ['plan'], first)}") from None
+        raise PlansFileError(f"{prefix}{field_message(list(first['loc']) or ['plan'], first)}") from None
     try:
         return _plan(model)
     except (ValueError, UnitError, VolumeError, PlanError) as error:
-        raise PlansFileError(f"{source}: plan {model.id!r}: {error}") from None
+        raise PlansFileError(f"{prefix}plan {model.id!r}: {error}") from None
 
 
 def _describe(error: ValidationError, data: Any) -> str:

@@ -21,7 +21,7 @@ from deconflict.io.fields import field_message
 from deconflict.io.plans_file import parse_time
 from deconflict.service.auth import Principal
 from deconflict.service.deconfliction import Deconfliction
-from deconflict.service.errors import BadRequest, ServiceError, Unauthorized
+from deconflict.service.errors import BadRequest, ServiceError, TooManyRequests, Unauthorized
 from deconflict.service.events import CELL, END
 from deconflict.service.limits import (MAX_BODY, MAX_PLAN_BATCH, MAX_PLAN_BATCH_BODY, MAX_ROW_ID, MAX_SUBJECT,
                                        MAX_TEXT, MAX_THREAD_PARTIES, MAX_TRACK_BODY)
@@ -30,6 +30,7 @@ from deconflict.store.audit import public_pem
 from deconflict import web
 
 HEARTBEAT = 15.0  # s between SSE keep-alive comments
+TARPIT_LONGEST = 2.0  # s: longest wait before a 429 answer
 class ErrorAnswer(BaseModel):
     detail: str = Field(description="one line: the field or resource, what was expected")
 
@@ -37,6 +38,7 @@ class ErrorAnswer(BaseModel):
 ERRORS = {status: {"description": text, "model": ErrorAnswer} for status, text in (
     (401, "no token, or a token unknown or revoked"), (403, "your role or party may not do this"),
     (413, "request body too large"), (422, "a field is missing or out of its documented range"),
+    (429, "your party is over its fair share of this work (see Retry-After)"),
     (503, "storage failed or the audit chain is broken: nothing was stored; try again"))}
 PLAN_ERRORS = {**ERRORS, 404: {"description": "no such plan that you may see", "model": ErrorAnswer},
                409: {"description": "stale version, or the id is taken", "model": ErrorAnswer},
@@ -83,6 +85,11 @@ def create_app(service: Deconfliction, run_detection: bool = True) -> FastAPI:
     @app.exception_handler(ServiceError)
     async def service_error(request: Request, error: ServiceError) -> JSONResponse:
         headers = {"WWW-Authenticate": "Bearer"} if isinstance(error, Unauthorized) else None  # RFC 6750
+        if isinstance(error, TooManyRequests):
+            headers = {"Retry-After": str(max(1, int(error.retry_after + 0.999)))}
+            # a party over its share waits for the answer (costs this loop nothing): a client that
+            # ignores Retry-After cannot turn cheap refusals into a flood that takes the CPU
+            await asyncio.sleep(min(error.retry_after, TARPIT_LONGEST))
         return JSONResponse({"detail": str(error)}, status_code=error.status, headers=headers)
 
     @app.exception_handler(RequestValidationError)
@@ -94,7 +101,7 @@ def create_app(service: Deconfliction, run_detection: bool = True) -> FastAPI:
     bearer = HTTPBearer(auto_error=False, description="a member's token (dcf_...), from `deconflict admin add-member`")
 
     def principal(credentials: Annotated[HTTPAuthorizationCredentials | None, Security(bearer)] = None) -> Principal:
-        return service.authenticate(credentials.credentials if credentials is not None else None)
+        return service.admit(credentials.credentials if credentials is not None else None)
 
     Caller = Annotated[Principal, Depends(principal)]
 

@@ -33,11 +33,12 @@ from deconflict.service.settings import Clock, ServiceSettings
 from deconflict.service.tactical import IngestResult, Tactical
 from deconflict.service.unit_of_work import SERVICE_ACTOR, UnitOfWork
 from deconflict.store.audit import AuditLog, ServiceKey, Witness
-from deconflict.store.database import open_engine
+from deconflict.store.database import checkpoint, open_engine
 from deconflict.store.schema import TacticalConflict
 
 __all__ = ["Deconfliction", "IngestResult"]
 LOG = logging.getLogger("deconflict")
+CHECKPOINT_EVERY = 1.0  # s
 
 
 class Deconfliction:
@@ -54,9 +55,10 @@ class Deconfliction:
         self.work = UnitOfWork(self.engine, AuditLog(self.key, Witness(settings.witness_path)),
                                clock or Clock(settings.clock_origin, settings.clock_speed))
         self.audit = AuditTrail(self.work)
-        self.party_book = Parties(self.work, settings.token_cache)
+        self.party_book = Parties(self.work, settings.token_cache, settings.requests)
         self.hotline = Hotline(self.work, settings.acknowledge_within, settings.proposal_deadline)
-        self.plan_book = Plans(self.work, self.hotline, settings.plan_margin, settings.equal_priority)
+        self.plan_book = Plans(self.work, self.hotline, settings.plan_margin, settings.equal_priority,
+                               settings.plan_writes, settings.conflicts_raised)
         self.tactical = Tactical(self.work, self.hotline, self.party_book, settings, self.standard)
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -120,6 +122,8 @@ class Deconfliction:
             self._stop.clear()
             self._thread = threading.Thread(target=self._run, name="detection", daemon=True)
             self._thread.start()
+            self._checkpointer = threading.Thread(target=self._checkpoints, name="checkpoint", daemon=True)
+            self._checkpointer.start()
 
     def stop(self) -> None:
         self._stop.set()
@@ -127,6 +131,14 @@ class Deconfliction:
         if self._thread is not None:
             self._thread.join(timeout=10)
             self._thread = None
+
+    def _checkpoints(self) -> None:
+        """The SQLite WAL copied into the database every second, outside any write."""
+        while not self._stop.wait(CHECKPOINT_EVERY):
+            try:
+                checkpoint(self.engine)
+            except Exception as error:  # a failed checkpoint is retried; commits go on into the WAL
+                LOG.warning("checkpoint failed: %s", str(error).splitlines()[0])
 
     def _run(self) -> None:
         while not self._stop.is_set():
@@ -145,6 +157,9 @@ class Deconfliction:
 
     def authenticate(self, token: str | None) -> Principal:
         return self.party_book.authenticate(token)
+
+    def admit(self, token: str | None) -> Principal:
+        return self.party_book.admit(token)
 
     def revoke_member(self, member: int) -> str:
         return self.party_book.revoke_member(member)

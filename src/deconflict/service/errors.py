@@ -37,6 +37,16 @@ class TooLarge(ServiceError):
     status = 413
 
 
+class TooManyRequests(ServiceError):
+    """A party over its fair share of the service's work (see `deconflict.service.quotas`)."""
+
+    status = 429
+
+    def __init__(self, message: str, retry_after: float = 1.0) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
 class Unavailable(ServiceError):
     """The service cannot store the request now (disk full, database unreachable, audit chain broken):
     nothing was stored; the client may try again later."""

@@ -155,9 +155,17 @@ class Hotline:
         """Escalate threads not acknowledged by every party in time, and expire unanswered proposals."""
         now = self.work.clock.now()
         escalated = 0
+        due_threads = select(Thread).where(Thread.status == "open")
+        due_proposals = select(Message).where(Message.status == "pending", Message.deadline < now)
+        with self.work.Session() as session:  # most cycles have nothing to do: look before taking the write lock
+            suspended = Parties.suspended(session)
+            if not suspended and force_party is None:
+                due_threads = due_threads.where(Thread.ack_deadline <= now)
+            if session.scalar(due_threads.limit(1)) is None and session.scalar(due_proposals.limit(1)) is None:
+                return 0
         with self.work.write() as session:
             suspended = Parties.suspended(session)
-            for thread in session.scalars(select(Thread).where(Thread.status == "open")):
+            for thread in session.scalars(due_threads):
                 missing = set(thread.parties) - set(thread.acknowledged_by)
                 late = thread.ack_deadline is not None and now >= thread.ack_deadline and missing
                 gone = missing & suspended
@@ -167,8 +175,7 @@ class Hotline:
                               else f"not acknowledged by {', '.join(sorted(missing))} in time")
                     self._service_message(session, thread, "escalation", reason)
                     escalated += 1
-            for message in session.scalars(select(Message).where(Message.status == "pending",
-                                                                 Message.deadline < now)):
+            for message in session.scalars(due_proposals):
                 message.status = "expired"
                 thread = session.get(Thread, message.thread)
                 if thread.status not in ("open", "escalated"):

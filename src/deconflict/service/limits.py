@@ -26,7 +26,7 @@ MAX_PLAN_BATCH_BODY = 16 * 2**20
 MAX_TRACK_BODY = 64 * 2**20  # about 300,000 state vectors as JSON columns
 
 MAX_PLAN_BATCH = 1000  # plans per batch request
-MAX_CONFLICTS_PER_REQUEST = 200  # strategic conflicts one plan request may raise (see plans.py)
+MAX_CONFLICTS_PER_REQUEST = 50  # strategic conflicts one plan request may raise (about 3 ms each under the lock)
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")  # tab, newline and return are text
 

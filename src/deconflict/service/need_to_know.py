@@ -10,12 +10,14 @@ sees everything. Every endpoint and the live stream build their answers with the
 
 from __future__ import annotations
 
+import hashlib
+from functools import lru_cache
 from typing import Any, Iterable
 
 import numpy as np
 
 from deconflict.core.states import States
-from deconflict.core.volumes import Volume4D, footprint_ring
+from deconflict.core.volumes import Volume4D, footprint_geometry
 from deconflict.service.picture import TRACK_SEPARATOR, track_ids
 from deconflict.store.schema import Message, PlanRecord, StrategicConflict, Thread, plan_id_of
 
@@ -43,11 +45,15 @@ def plan_view(record: PlanRecord) -> dict[str, Any]:
 
 def volume_feature(volume: Volume4D) -> dict[str, Any]:
     """A 4D volume as a GeoJSON Feature: footprint polygon, altitude band (m) and time window."""
-    ring = footprint_ring(volume.footprint)
-    coordinates = [[round(float(lon), 7), round(float(lat), 7)] for lat, lon in ring.tolist()]
-    return {"type": "Feature", "geometry": {"type": "Polygon", "coordinates": [coordinates]},
+    return {"type": "Feature", "geometry": _footprint_geometry(volume.footprint),
             "properties": {"alt_lower": volume.altitude_lower, "alt_upper": volume.altitude_upper,
                            "time_start": iso(volume.time_start), "time_end": iso(volume.time_end)}}
+
+
+@lru_cache(maxsize=4096)
+def _footprint_geometry(footprint: Any) -> dict[str, Any]:
+    """Drawn once per footprint (a plan in many conflicts is drawn for each); treated as read-only."""
+    return footprint_geometry(footprint)
 
 
 def overlap_feature(conflict: Any) -> dict[str, Any]:
@@ -55,6 +61,22 @@ def overlap_feature(conflict: Any) -> dict[str, Any]:
     feature = conflict.geojson()
     keep = ("time_start", "time_end", "alt_lower", "alt_upper", "separation", "blocking", "reason")
     return {**feature, "properties": {k: v for k, v in feature["properties"].items() if k in keep}}
+
+
+def overlap_digest(feature: dict[str, Any]) -> dict[str, Any]:
+    """What the audit record keeps of an overlap: its times, levels, bounding box and the SHA-256 of
+    its canonical GeoJSON (the stored conflict holds the geometry; the digest binds it)."""
+    from deconflict.store.audit import canonical
+
+    geometry = feature.get("geometry")
+    bbox = None
+    if geometry is not None:
+        parts = geometry["coordinates"] if geometry["type"] == "MultiPolygon" else [geometry["coordinates"]]
+        points = np.array([p for part in parts for p in part[0]])
+        bbox = [round(float(v), 7) for v in (*points.min(axis=0), *points.max(axis=0))]
+    properties = feature["properties"]
+    return {"overlap_sha256": hashlib.sha256(canonical(feature)).hexdigest(), "bbox": bbox,
+            **{k: properties.get(k) for k in ("time_start", "time_end", "alt_lower", "alt_upper", "separation")}}
 
 
 def strategic_view(row: StrategicConflict, viewer: Viewer) -> dict[str, Any] | None:

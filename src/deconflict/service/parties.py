@@ -17,15 +17,17 @@ from sqlalchemy.orm import Session
 
 from deconflict.service.auth import Principal, Role, new_token, token_hash
 from deconflict.service.errors import BadRequest, Forbidden, NotFound, StateConflict, Unauthorized
+from deconflict.service.quotas import REQUESTS, Quota, Rate
 from deconflict.service.limits import MAX_NAME, MAX_PARTY_ID, PARTY_ID_PATTERN, check_text
 from deconflict.service.unit_of_work import SERVICE_ACTOR, UnitOfWork
 from deconflict.store.schema import Member, Party
 
 
 class Parties:
-    def __init__(self, work: UnitOfWork, token_cache: float) -> None:
+    def __init__(self, work: UnitOfWork, token_cache: float, requests: Rate = REQUESTS) -> None:
         self.work = work
         self.token_cache = token_cache
+        self.requests = Quota("API requests", requests)
         self._tokens: dict[str, tuple[Principal, float]] = {}  # token hash -> (principal, valid until)
 
     def authenticate(self, token: str | None) -> Principal:
@@ -43,6 +45,13 @@ class Parties:
             principal = Principal(member.id, member.name, member.party, Role(member.role))
         self._tokens[digest] = (principal, time.monotonic() + self.token_cache)
         return principal
+
+    def admit(self, token: str | None) -> Principal:
+        """The caller of a request, counted against its party's share of requests (429 beyond it,
+        before any work is done for the request)."""
+        who = self.authenticate(token)
+        self.requests.take(who.party, 1)
+        return who
 
     def revoke_member(self, member: int) -> str:
         """Revoke a member's token: at once in this process (its open event streams end), within

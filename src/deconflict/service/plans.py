@@ -21,16 +21,20 @@ from deconflict.service.auth import Principal, Role
 from deconflict.service.errors import BadRequest, Forbidden, NotFound, PreconditionRequired, StateConflict, VersionConflict
 from deconflict.service.hotline import Hotline
 from deconflict.service.limits import MAX_CONFLICTS_PER_REQUEST, MAX_PLAN_BATCH
+from deconflict.service.quotas import CONFLICTS_RAISED, PLAN_WRITES, Quota, Rate
 from deconflict.service.unit_of_work import SERVICE_ACTOR, UnitOfWork
 from deconflict.store.audit import canonical
 from deconflict.store.schema import PlanRecord, StrategicConflict, plan_id_of, plan_key
 
 
 class Plans:
-    def __init__(self, work: UnitOfWork, hotline: Hotline, margin: float, equal_priority: str) -> None:
+    def __init__(self, work: UnitOfWork, hotline: Hotline, margin: float, equal_priority: str,
+                 writes: Rate = PLAN_WRITES, conflicts: Rate = CONFLICTS_RAISED) -> None:
         self.work = work
         self.hotline = hotline
         self.index = PlanIndex(margin=margin, equal_priority=equal_priority)
+        self.writes = Quota("plan writes", writes)
+        self.conflicts = Quota("strategic conflicts raised", conflicts)
 
     def load(self) -> int:
         """Rebuild the index from the stored accepted plans; returns how many."""
@@ -73,6 +77,7 @@ class Plans:
         keys = [plan.id for plan in plans]
         if len(set(keys)) < len(keys):
             raise BadRequest("plans: the same id appears twice in the batch")
+        self.writes.take(party, len(plans))
         answers = []
         with self.work.write() as session:
             existing: dict[str, PlanRecord] = {}
@@ -82,7 +87,8 @@ class Plans:
             taken = sorted(r.plan_id for r in existing.values() if r.status != "deleted")
             if taken:
                 raise StateConflict(f"plan {taken[0]!r} exists; update it with PUT and its version")
-            budget = [MAX_CONFLICTS_PER_REQUEST]
+            budget = self._budget(party)
+            self._count_first(plans, budget)
             for document, plan in zip(documents, plans):
                 now = self.work.clock.now()
                 stored = {**document, "party": party}
@@ -95,6 +101,7 @@ class Plans:
                     record.document, record.version, record.updated = stored, record.version + 1, now
                 conflicts, blocked = self._check_and_store(session, who, plan, record, budget=budget)
                 answers.append((record, conflicts, blocked))
+            self.conflicts.take(party, budget.raised)
         return [self._answer(record, conflicts, blocked, party) for record, conflicts, blocked in answers]
 
     def update(self, who: Principal, party: str, plan_id: str, document: dict[str, Any],
@@ -110,6 +117,7 @@ class Plans:
             raise Forbidden(f"plan party {document.get('party')!r}: you submit for {party} only")
         document = {**document, "id": plan_id, "party": party}
         plan = self._plan_checked(document, party)
+        self.writes.take(party, 1)
         with self.work.write() as session:
             record = self._owned_record(session, party, plan_id)
             if record.version != version:
@@ -120,14 +128,16 @@ class Plans:
             self._deactivate(session, record.key)
             if previous[1] == "accepted":
                 self._unindex(session, record.key)
-            conflicts, blocked = self._check_and_store(session, who, plan, record, previous=previous,
-                                                       budget=[MAX_CONFLICTS_PER_REQUEST])
+            budget = self._budget(party)
+            conflicts, blocked = self._check_and_store(session, who, plan, record, previous=previous, budget=budget)
+            self.conflicts.take(party, budget.raised)
         return self._answer(record, conflicts, blocked, party)
 
     def delete(self, who: Principal, party: str, plan_id: str, version: int | None) -> None:
         party = self._own_party(who, party)
         if version is None:
             raise PreconditionRequired("deleting a plan needs its version: send If-Match with the version read")
+        self.writes.take(party, 1)
         with self.work.write() as session:
             record = self._owned_record(session, party, plan_id)
             if record.version != version:
@@ -145,7 +155,7 @@ class Plans:
 
     def _plan_checked(self, document: dict[str, Any], party: str) -> Plan:
         try:
-            return self._plan(document, party, f"plan {str(document.get('id'))[:64]!r}")
+            return self._plan(document, party, "")
         except PlansFileError as error:
             raise BadRequest(str(error)) from None
 
@@ -155,21 +165,34 @@ class Plans:
             raise NotFound(f"no plan {plan_id[:64]!r} of {party}")
         return record
 
+    def _budget(self, party: str) -> "_Budget":
+        return _Budget(party, self.conflicts)
+
+    def _count_first(self, plans: list[Plan], budget: "_Budget") -> None:
+        """Count the conflicts the batch would raise (the index checks are cheap; drawing them is not)
+        and refuse it over budget before anything is drawn: a refused request costs little."""
+        added = []
+        try:
+            for plan in plans:
+                budget.spend(len(self.index.check(plan).conflicts), plan_id_of(plan.id))
+                self.index.add(plan)
+                added.append(plan.id)
+        finally:
+            for key in added:
+                self.index.remove(key)
+        budget.raised = 0
+
     def _check_and_store(self, session: Session, who: Principal, plan: Plan, record: PlanRecord,
-                         previous: tuple[dict, str] | None = None, budget: list[int] | None = None,
+                         previous: tuple[dict, str] | None = None, budget: "_Budget | None" = None,
                          ) -> tuple[list[StrategicConflict], list]:
         """Check ``plan``, keep it (or the previous version when an edit is blocked), record conflicts.
 
-        ``budget``: how many more strategic conflicts this request may raise. A plan that would raise
-        more is refused whole (422): the work one request causes (overlap geometry, threads, entries)
-        stays bounded, and the party splits or fixes its plans instead of flooding the others.
+        ``budget``: the strategic conflicts this request may still raise, checked before any is drawn
+        (the costly part: overlap geometry, threads, entries), so one request's work stays bounded.
         """
         check = self.index.check(plan)
         if budget is not None:
-            budget[0] -= len(check.conflicts)
-            if budget[0] < 0:
-                raise BadRequest(f"plan {record.plan_id!r}: this request would raise more than "
-                                 f"{MAX_CONFLICTS_PER_REQUEST} strategic conflicts; fix the overlaps or split the batch")
+            budget.spend(len(check.conflicts), record.plan_id)
         accepted = check.accepted
         if accepted:
             record.status = "accepted"
@@ -200,7 +223,7 @@ class Plans:
         for row in rows:
             self.work.record(session, "conflict.raised", SERVICE_ACTOR, (row.party, row.other_party),
                              {"conflict": f"strategic:{row.id}", "blocking": row.blocking,
-                              "overlap": row.overlap["overlap"]})
+                              **ntk.overlap_digest(row.overlap["overlap"])})
             if row.party != row.other_party:
                 self.hotline.open_thread(session, f"strategic:{row.id}", (row.party, row.other_party),
                                          f"Plans of {row.party} and {row.other_party} overlap")
@@ -274,3 +297,18 @@ class Plans:
                                                              "party": conflict["other_party"],
                                                              "conflict": conflict["id"]}})
         return {"type": "FeatureCollection", "at": ntk.iso(at), "features": features}
+
+
+class _Budget:
+    """Strategic conflicts one request may raise: at most `MAX_CONFLICTS_PER_REQUEST` (422 beyond:
+    the request itself is unreasonable) and what the party's share allows now (429 beyond: later)."""
+
+    def __init__(self, party: str, quota: Quota) -> None:
+        self.party, self.quota, self.raised = party, quota, 0
+
+    def spend(self, count: int, plan_id: str) -> None:
+        self.raised += count
+        if self.raised > MAX_CONFLICTS_PER_REQUEST:
+            raise BadRequest(f"plan {plan_id!r}: this request would raise more than {MAX_CONFLICTS_PER_REQUEST} "
+                             f"strategic conflicts; fix the overlaps or split the batch")
+        self.quota.check(self.party, self.raised)

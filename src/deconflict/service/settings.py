@@ -8,6 +8,8 @@ import time as _time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from deconflict.service.quotas import CONFLICTS_RAISED, PLAN_WRITES, REQUESTS, STATE_VECTORS, Rate
+
 DEFAULT_DATABASE = "deconflict.db"
 
 
@@ -27,6 +29,7 @@ class ServiceSettings:
     ``clock_origin``/``clock_speed``: accelerated time (demo): service time = origin + speed x elapsed.
     ``token_cache``: seconds a checked token is trusted before the database is asked again (a
     revocation by another process takes effect within this, open event streams included).
+    ``requests``/``plan_writes``/``conflicts_raised``/``state_vectors``: each party's fair share (`quotas.Rate`).
     """
 
     database: str = field(default_factory=lambda: os.environ.get("DECONFLICT_DATABASE_URL", DEFAULT_DATABASE))
@@ -47,6 +50,10 @@ class ServiceSettings:
     clock_origin: float | None = None
     clock_speed: float = 1.0
     token_cache: float = 30.0
+    requests: Rate = REQUESTS
+    plan_writes: Rate = PLAN_WRITES
+    conflicts_raised: Rate = CONFLICTS_RAISED
+    state_vectors: Rate = STATE_VECTORS
 
     @property
     def witness_path(self) -> Path:

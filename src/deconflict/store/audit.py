@@ -71,9 +71,13 @@ class Witness:
 
 
 def canonical(value: Any) -> bytes:
-    """Canonical JSON bytes of ``value`` (sorted keys, compact separators, UTF-8, finite numbers)."""
-    return json.dumps(_finite(value), sort_keys=True, separators=(",", ":"), ensure_ascii=False,
-                      allow_nan=False).encode()
+    """Canonical JSON bytes of ``value`` (sorted keys, compact separators, UTF-8, finite numbers: a
+    NaN or infinity is written as null)."""
+    try:  # the common case: every number finite, no walk over the value needed
+        return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode()
+    except ValueError:
+        return json.dumps(_finite(value), sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+                          allow_nan=False).encode()
 
 
 def _finite(value: Any) -> Any:

@@ -16,6 +16,7 @@ from sqlalchemy.orm import sessionmaker
 from deconflict.store.errors import DatabaseError
 
 MIGRATIONS = Path(__file__).with_name("migrations")
+AUTOCHECKPOINT_PAGES = 20_000  # 80 MB of WAL before a commit checkpoints by itself
 
 
 def database_url(url_or_path: str) -> str:
@@ -61,6 +62,9 @@ def _sqlite_pragmas(connection, _record) -> None:  # noqa: ANN001
     cursor = connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=FULL")
+    # a checkpoint inside a commit made that commit (and every writer behind it) wait for the copy and
+    # fsync; the service checkpoints on its own thread (`checkpoint`), this is the safety net
+    cursor.execute(f"PRAGMA wal_autocheckpoint={AUTOCHECKPOINT_PAGES}")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
 
@@ -70,6 +74,14 @@ def _sqlite_begin(connection) -> None:  # noqa: ANN001
     appending to the audit chain wait for each other instead of failing on a stale snapshot."""
     immediate = connection.get_execution_options().get("writer", False)
     connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+def checkpoint(engine: Engine) -> None:
+    """Copy the SQLite WAL into the database without blocking readers or writers (a passive
+    checkpoint); nothing on PostgreSQL."""
+    if engine.dialect.name == "sqlite":
+        with engine.connect() as connection:
+            connection.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)")
 
 
 def writer(engine: Engine) -> Engine:

@@ -107,6 +107,7 @@ class Thread(Base):
     created: Mapped[float] = mapped_column(Float)
     ack_deadline: Mapped[float | None] = mapped_column(Float, nullable=True)
     acknowledged_by: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    __table_args__ = (Index("ix_threads_due", "status", "ack_deadline"),)
 
 
 class Message(Base):
@@ -124,6 +125,7 @@ class Message(Base):
     deadline: Mapped[float | None] = mapped_column(Float, nullable=True)
     status: Mapped[str | None] = mapped_column(String(16), nullable=True)  # proposals: pending|accepted|rejected|expired
     created: Mapped[float] = mapped_column(Float)
+    __table_args__ = (Index("ix_messages_due", "status", "deadline"),)
 
 
 class AuditEntry(Base):
