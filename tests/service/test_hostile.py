@@ -217,12 +217,12 @@ def _truncate_and_reforge(service: Deconfliction, keep: int) -> None:
     with service.engine.begin() as connection:
         connection.execute(delete(AuditEntry).where(AuditEntry.seq > keep))
         last = connection.execute(select(AuditEntry).where(AuditEntry.seq == keep)).one()
-        entries = connection.execute(select(AuditEntry.body, AuditEntry.hash)).all()
+        entries = connection.execute(select(AuditEntry.seq, AuditEntry.parties, AuditEntry.hash)
+                                     .order_by(AuditEntry.seq)).all()
         counts: dict[str, tuple[int, int, str]] = {}
-        for body, digest in entries:
-            data = json.loads(body)
-            for party, number in data["receipts"].items():
-                counts[party] = (number, data["seq"], digest)
+        for seq, parties, digest in entries:
+            for party in parties:
+                counts[party] = (counts.get(party, (0,))[0] + 1, seq, digest)
         connection.execute(update(AuditHead).where(AuditHead.scope == "*").values(count=keep, seq=keep, hash=last.hash))
         for party, (number, seq, digest) in counts.items():
             connection.execute(update(AuditHead).where(AuditHead.scope == party).values(count=number, seq=seq, hash=digest))
@@ -232,7 +232,7 @@ def test_a_truncated_and_reforged_chain_is_refused_at_start(world, tmp_path):
     world["alpha_op"].post("/v1/threads", json={"parties": ["bravo"], "subject": "one"})
     before = world["cell"].get("/v1/audit/chain").text
     old_head = parse_records(before)[1]
-    _truncate_and_reforge(world.service, old_head["seq"] - 1)
+    _truncate_and_reforge(world.service, old_head["count"] - 1)  # the whole chain's count is its last seq
     with pytest.raises(AuditError, match="witness"):
         Deconfliction(world.service.settings, clock=world.clock)
     # the running service notices too: it refuses to write on a head that went backwards
@@ -252,7 +252,8 @@ def test_a_party_holding_an_earlier_head_proves_a_later_record_extends_it(world)
     # the operator truncates and re-signs: the new record no longer extends what alpha held
     world["bravo_op"].post("/v1/threads", json={"parties": ["alpha"], "subject": "even later"})
     _, held = receipts()
-    _truncate_and_reforge(world.service, held["seq"] - 2)
+    whole = parse_records(world["cell"].get("/v1/audit/chain").text)[1]
+    _truncate_and_reforge(world.service, whole["count"] - 2)
     world.service.settings.witness_path.unlink()  # the operator also removes the service's witness
     forger = Deconfliction(world.service.settings, clock=world.clock)
     alpha = forger.authenticate(world.tokens["alpha_op"])
@@ -390,3 +391,33 @@ def test_the_sqlite_file_is_created_private(tmp_path):
     mode = stat.S_IMODE(os.stat(tmp_path / "private.db").st_mode)
     assert mode & 0o077 == 0, oct(mode)
     w.service.engine.dispose()
+
+
+def test_receipts_reveal_nothing_of_the_other_parties_activity(world):
+    mine, theirs = head_on()
+    world["alpha_op"].post("/v1/tracks", json=tracks(mine))
+    for k in range(5):  # bravo is busy; alpha must not be able to count it
+        world["bravo_op"].post("/v1/tracks", json=tracks({**theirs, "time": T0 + k * 0.1}))
+    world["cell"].post("/v1/tracks", json=tracks({**theirs, "icao24": "c1", "party": "alpha", "lat": 30.0},
+                                                 {**theirs, "icao24": "c2", "party": "bravo", "lat": 31.0}))
+    world.service.detect_now()  # a conflict: an entry shared by alpha and bravo
+    records, head = parse_records(world["alpha_op"].get("/v1/audit/receipts").text)
+    assert "seq" not in head
+    bodies = [json.loads(r["body"]) for r in records]
+    shared = [b for b in bodies if b["parties"] == ["alpha", "bravo"]]
+    assert shared and all(set(b) == {"time", "kind", "actor", "parties", "links", "payload"} for b in bodies)
+    assert all(len(b["links"]["bravo"]) == 64 for b in shared)  # a hash, not bravo's count
+    assert not any(b["kind"] == "tracks.received" and b["actor"]["role"] == "cell" for b in bodies)
+    key = load_public_key(world["alpha_op"].get("/v1/audit/key").text)
+    assert verify(records, head, key).entries == len(records)
+
+
+def test_a_report_a_little_ahead_of_the_service_clock_hides_nothing(world):
+    """The picture keeps a track's latest report only; one stamped 0.3 s ahead (a reporting clock a
+    little fast) used to be left out of every snapshot until the service clock caught up."""
+    mine, theirs = head_on()
+    world["alpha_op"].post("/v1/tracks", json=tracks(mine))
+    world["bravo_op"].post("/v1/tracks", json=tracks({**theirs, "time": T0 + 0.3}))
+    world.service.detect_now()
+    assert [(c["a"], c["b"]) for c in _tactical(world)] == [("a1", "b1")]
+    assert {t["icao24"] for t in world["bravo_op"].get("/v1/tracks").json()} == {"a1", "b1"}

@@ -27,7 +27,7 @@ def chain(tmp_path):
             log.append(session, 1000.0 + k, "test", {"member": 1}, scope, {"k": k, "text": f"entry {k}", "x": 0.1 * k})
     with Session(engine) as session:
         entries = [entry_record(e) for e in session.query(AuditEntry).order_by(AuditEntry.seq)]
-        heads = {s: log.signed_head(session, s, 2000.0) for s in ("*", "alpha", "bravo")}
+        heads = {s: log.signed_head(session, s, 2000.0)[0] for s in ("*", "alpha", "bravo")}
     return key, entries, heads
 
 
@@ -124,8 +124,7 @@ def test_audit_verify_since_an_earlier_head(chain, tmp_path, capsys):
     # the head alpha would have held after 4 of its 6 receipts, signed by the service
     import hashlib
 
-    statement = {"scope": "alpha", "count": 4, "seq": json.loads(alpha[3]["body"])["seq"], "hash": alpha[3]["hash"],
-                 "time": 1500.0}
+    statement = {"scope": "alpha", "count": 4, "hash": alpha[3]["hash"], "time": 1500.0}
     early_head = {**statement, "signature": key.sign(hashlib.sha256(canonical(statement)).hexdigest())}
     _write(early, alpha[:4], early_head)
     later = _write(tmp_path / "later.jsonl", alpha, heads["alpha"])
@@ -143,9 +142,9 @@ def test_audit_verify_since_an_earlier_head(chain, tmp_path, capsys):
     digest = link_hash(alpha[2]["prev_hash"], body.encode())
     forged[2] = {"body": body, "prev_hash": alpha[2]["prev_hash"], "hash": digest, "signature": key.sign(digest)}
     with pytest.raises(AuditError, match="does not extend"):
-        verify(forged[:3], {**statement, "count": 3, "seq": forged_body["seq"], "hash": digest,
+        verify(forged[:3], {**statement, "count": 3, "hash": digest,
                             "signature": key.sign(hashlib.sha256(canonical(
-                                {**statement, "count": 3, "seq": forged_body["seq"], "hash": digest})).hexdigest())},
+                                {**statement, "count": 3, "hash": digest})).hexdigest())},
                key.public, since=early_head)
 
 

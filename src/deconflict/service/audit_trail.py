@@ -42,8 +42,8 @@ class AuditTrail:
 
     def _records(self, scope: str, tail: int | None) -> Iterator[dict[str, Any]]:
         with self.work.Session() as session:
-            head = self.work.audit.signed_head(session, scope, self.work.clock.now())
-            query = select(AuditEntry).where(AuditEntry.seq <= head["seq"])
+            head, last_seq = self.work.audit.signed_head(session, scope, self.work.clock.now())
+            query = select(AuditEntry).where(AuditEntry.seq <= last_seq)
             if tail is None:
                 for entry in session.scalars(query.order_by(AuditEntry.seq).execution_options(yield_per=1000)):
                     if scope == "*" or scope in entry.parties:

@@ -9,6 +9,7 @@ with one sort over the queued rows and the table. Memory is O(live tracks + queu
 from __future__ import annotations
 
 import threading
+from dataclasses import replace
 
 import numpy as np
 
@@ -50,10 +51,17 @@ class Picture:
         return self._latest
 
     def snapshot(self, at: float, max_age: float) -> States:
-        """Airborne tracks seen within ``max_age`` s before ``at``, extrapolated to ``at`` (SPEC §3)."""
+        """Airborne tracks seen within ``max_age`` s before ``at``, extrapolated to ``at`` (SPEC §3).
+
+        A report stamped after ``at`` (a reporting clock a little ahead: ingest refuses more than a few
+        seconds) counts as a report of now. A file's snapshot ignores reports after its time; the live
+        picture keeps only the latest report of a track, so ignoring it would hide the track."""
         latest = self.latest()
         if latest is None:
             return States.from_arrays([], [], [], [], [], [], [], []).snapshot(at)
+        ahead = latest.time > at
+        if ahead.any():
+            latest = replace(latest, time=np.where(ahead, at, latest.time))
         return latest.snapshot(at, max_age=max_age)
 
     def forget_older_than(self, time: float) -> None:

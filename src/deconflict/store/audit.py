@@ -1,12 +1,18 @@
 """The tamper-evident audit record: a hash chain of canonical-JSON entries signed with Ed25519.
 
-Each entry's body holds its sequence number, time, kind, actor, the parties it concerns, each
-such party's own running count (``receipts``) and the payload. Its hash is
+Each entry's body holds its time, kind, actor, the parties it concerns, for each such party the
+hash of that party's previous entry (``links``), and the payload. Its hash is
 ``SHA-256(previous hash || canonical body)`` and the service signs that hash with its Ed25519 key.
 Editing a body breaks its hash; deleting or reordering entries breaks the links (whole chain) or
-the party's running counts (receipts); truncating the end is caught by the signed head that comes
-with every download. Canonical JSON: sorted keys, no spaces, UTF-8, no NaN (RFC 8785 for the
-values we write: strings, integers, finite floats, booleans, null, lists, objects).
+the party's links (receipts); truncating the end is caught by the signed head that comes with every
+download, and a party holding an earlier head proves a later download extends it (``since``).
+
+What a party's receipts reveal of the others: nothing counted. No global sequence number and no
+other party's count is in a body or a party's head (a running number would tell how busy the others
+are); the links of the other parties in a shared entry are hashes. The one thing a party can tell is
+whether some entry came between two of its own (its ``prev_hash`` is or is not its previous receipt).
+Canonical JSON: sorted keys, no spaces, UTF-8, no NaN (RFC 8785 for the values we write: strings,
+integers, finite floats, booleans, null, lists, objects).
 """
 
 from __future__ import annotations
@@ -245,9 +251,9 @@ class AuditLog:
         chain = heads.get(WHOLE_CHAIN)
         seq = 1 if chain is None else chain.seq + 1
         prev = GENESIS if chain is None else chain.hash
-        receipts = {p: (heads[p].count + 1 if heads[p] is not None else 1) for p in scope}
-        body = canonical({"seq": seq, "time": round(float(time), 6), "kind": kind, "actor": actor,
-                          "parties": scope, "receipts": receipts, "payload": payload})
+        links = {p: (heads[p].hash if heads[p] is not None else GENESIS) for p in scope}
+        body = canonical({"time": round(float(time), 6), "kind": kind, "actor": actor,
+                          "parties": scope, "links": links, "payload": payload})
         digest = link_hash(prev, body)
         entry = AuditEntry(seq=seq, body=body.decode(), parties=scope, prev_hash=prev, hash=digest,
                            signature=self.key.sign(digest))
@@ -262,14 +268,14 @@ class AuditLog:
         session.info["audit_written"] = (seq, digest, {p: heads[p].count for p in heads if p != WHOLE_CHAIN})
         return entry
 
-    def signed_head(self, session: Session, scope: str, time: float) -> dict[str, Any]:
-        """A signed statement of how many entries ``scope`` has and the last one, so that a download
-        cut short at the end is detected."""
+    def signed_head(self, session: Session, scope: str, time: float) -> tuple[dict[str, Any], int]:
+        """A signed statement of how many entries ``scope`` has and the last one's hash, so that a
+        download cut short at the end is detected; and (not in the statement) the last entry's seq."""
         head = session.get(AuditHead, scope)
-        statement = {"scope": scope, "count": head.count if head else 0, "seq": head.seq if head else 0,
+        statement = {"scope": scope, "count": head.count if head else 0,
                      "hash": head.hash if head else GENESIS, "time": round(float(time), 6)}
         digest = hashlib.sha256(canonical(statement)).hexdigest()
-        return {**statement, "signature": self.key.sign(digest)}
+        return {**statement, "signature": self.key.sign(digest)}, (head.seq if head else 0)
 
 
 def entry_record(entry: AuditEntry) -> dict[str, Any]:
@@ -283,16 +289,15 @@ class Verified:
 
     scope: str
     entries: int
-    last_seq: int
 
 
 def verify(records: list[dict[str, Any]], head: dict[str, Any] | None, key: Ed25519PublicKey,
            since: dict[str, Any] | None = None) -> Verified:
     """Check a whole chain (head scope ``*``) or a party's receipts against the service's public key.
 
-    Raises `AuditError` naming the first entry (by position and seq) that was edited, removed,
-    reordered or not signed by the key, or a head that is missing or does not match the records
-    (without the signed head a record cut short at the end could not be detected).
+    Raises `AuditError` naming the first entry (by position) that was edited, removed, reordered or
+    not signed by the key, or a head that is missing or does not match the records (without the
+    signed head a record cut short at the end could not be detected).
 
     ``since``: a signed head of the same scope held from an earlier download. The record must extend
     it (append-only, as a transparency log's consistency check): its entry number ``since.count``
@@ -300,24 +305,22 @@ def verify(records: list[dict[str, Any]], head: dict[str, Any] | None, key: Ed25
     """
     if head is None:
         raise AuditError("no signed head line; a record cut short at the end could not be detected")
+    _check_head_signature(head, key, "head")
     if since is not None:
         _check_head_signature(since, key, "earlier head")
         if since.get("scope") != head.get("scope"):
             raise AuditError(f"earlier head: its scope is {since.get('scope')!r}, this record's is {head.get('scope')!r}")
     scope = head["scope"]
     whole = scope == WHOLE_CHAIN
-    prev_seq, count = 0, 0
-    numbered: list[tuple[int, str]] = []  # (seq, hash) of the scope's entries in order
-    expected_prev = GENESIS
-    last_hash = GENESIS
+    hashes: list[str] = []  # of the scope's entries, in order
+    last = GENESIS
     for position, record in enumerate(records, start=1):
         where = f"entry {position}"
         try:
             body_text, prev, digest, signature = (record["body"], record["prev_hash"], record["hash"],
                                                   record["signature"])
             body = json.loads(body_text)
-            seq = body["seq"]
-            where = f"entry {position} (seq {seq})"
+            parties = body["parties"]
         except (KeyError, TypeError, ValueError):
             raise AuditError(f"{where}: not an audit record (body, prev_hash, hash, signature)") from None
         if canonical(body).decode() != body_text:
@@ -328,36 +331,36 @@ def verify(records: list[dict[str, Any]], head: dict[str, Any] | None, key: Ed25
             key.verify(base64.b64decode(signature), digest.encode())
         except (InvalidSignature, ValueError):
             raise AuditError(f"{where}: signature does not verify with the service key") from None
-        if seq <= prev_seq:
-            raise AuditError(f"{where}: out of order after seq {prev_seq} (reordered)")
         if whole:
-            if seq != prev_seq + 1 or prev != expected_prev:
+            if prev != last:
                 raise AuditError(f"{where}: does not link to the entry before it (an entry was removed or moved)")
         else:
-            if scope not in body.get("parties", []):
+            if scope not in parties:
                 raise AuditError(f"{where}: does not concern {scope}")
-            if body["receipts"].get(scope) != count + 1:
-                raise AuditError(f"{where}: {scope}'s receipt number is {body['receipts'].get(scope)}, "
-                                 f"expected {count + 1} (an entry was removed or moved)")
-        prev_seq, count, expected_prev, last_hash = seq, count + 1, digest, digest
-        numbered.append((seq, digest))
-    _check_head_signature(head, key, "head")
-    if head["count"] != count or head["seq"] != prev_seq or head["hash"] != last_hash:
-        raise AuditError(f"head: says {head['count']} entries up to seq {head['seq']}, the records hold "
-                         f"{count} up to seq {prev_seq} (entries removed at the end)")
+            if "links" in body:
+                if body["links"].get(scope) != last:
+                    raise AuditError(f"{where}: does not follow {scope}'s previous receipt (an entry was removed "
+                                     f"or moved)")
+            elif body.get("receipts", {}).get(scope) != len(hashes) + 1:  # records written before links
+                raise AuditError(f"{where}: {scope}'s receipt number is {body.get('receipts', {}).get(scope)}, "
+                                 f"expected {len(hashes) + 1} (an entry was removed or moved)")
+        hashes.append(digest)
+        last = digest
+    if head["count"] != len(hashes) or head["hash"] != last:
+        raise AuditError(f"head: says {head['count']} entries, the records hold {len(hashes)} or end elsewhere "
+                         f"(entries removed at the end)")
     if since is not None:
-        held = (since["count"], since["seq"], since["hash"])
-        found = (since["count"], 0, GENESIS) if since["count"] == 0 else (
-            (since["count"], *numbered[since["count"] - 1]) if since["count"] <= len(numbered) else None)
-        if found != held:
-            raise AuditError(f"the record does not extend the earlier head (entry {since['count']}, seq {since['seq']}): "
-                             f"entries were removed or rewritten since it was signed")
-    return Verified(scope=scope, entries=count, last_seq=prev_seq)
+        held = since["count"]
+        found = GENESIS if held == 0 else (hashes[held - 1] if 0 < held <= len(hashes) else None)
+        if found != since["hash"]:
+            raise AuditError(f"the record does not extend the earlier head (entry {held}): entries were removed "
+                             f"or rewritten since it was signed")
+    return Verified(scope=scope, entries=len(hashes))
 
 
 def _check_head_signature(head: dict[str, Any], key: Ed25519PublicKey, what: str) -> None:
     try:
-        statement = {k: head[k] for k in ("scope", "count", "seq", "hash", "time")}
+        statement = {k: head[k] for k in ("scope", "count", "hash", "time")}
         key.verify(base64.b64decode(head["signature"]), hashlib.sha256(canonical(statement)).hexdigest().encode())
     except (InvalidSignature, ValueError, KeyError, TypeError):
         raise AuditError(f"{what}: signature does not verify with the service key") from None
