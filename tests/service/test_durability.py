@@ -70,7 +70,9 @@ def test_kill_9_loses_no_acknowledged_write(database, tmp_path):
     workers = [threading.Thread(target=load, args=(p, w)) for p in ("alpha", "bravo") for w in range(2)]
     for w in workers:
         w.start()
-    time.sleep(2.5)
+    deadline = time.monotonic() + 120  # kill once the load is going, however slow the machine is
+    while sum(map(len, acknowledged.values())) < 30 and time.monotonic() < deadline:
+        time.sleep(0.05)
     os.kill(server.pid, signal.SIGKILL)
     server.wait()
     stop.set()
