@@ -42,6 +42,7 @@ bench: $(STAMP) $(ASSETS)
 	$(BIN)/python benchmarks/decode_rate.py
 	$(BIN)/python benchmarks/scan_archive.py
 	$(BIN)/python benchmarks/service_load.py
+	$(BIN)/python benchmarks/hostile_batch.py
 	$(BIN)/python benchmarks/map_frames.py
 
 clean:
