@@ -28,6 +28,7 @@ import shapely
 from numba import njit
 from pyproj import Geod
 
+from deconflict.core.bounds import grow
 from deconflict.core.geojson import polygon_geometry
 from deconflict.core.volumes import Circle, Overlap, Polygon, Volume4D, VolumeError, overlap, aeqd, latlon_ring
 
@@ -340,11 +341,9 @@ class _Columns:
         """The handles whose bounds, altitude band and time window meet ``volume``'s (a superset of overlaps)."""
         f = volume.footprint
         circle = isinstance(f, Circle)
-        south, west, north, east = f.bounds
-        pad = margin / 111_000.0 * 2.0 + 1e-7  # degrees of latitude
-        lon_pad = pad / max(np.cos(np.radians(min(max(abs(south), abs(north)) + 1.0, 89.9))), 1e-3)
-        return _filter_candidates(handles, self.values, self.alive, self.recurring, south - pad, west - lon_pad,
-                                  north + pad, east + lon_pad, volume.altitude_lower, volume.altitude_upper,
+        south, west, north, east = grow(f.bounds, margin) if margin > 0.0 else f.bounds  # conservative
+        return _filter_candidates(handles, self.values, self.alive, self.recurring, south, west,
+                                  north, east, volume.altitude_lower, volume.altitude_upper,
                                   volume.time_start, volume.time_end, circle, f.lat if circle else 0.0,
                                   f.lon if circle else 0.0, f.radius if circle else 0.0, margin)
 
@@ -420,12 +419,7 @@ def _keys(volume: Volume4D, recurring: bool, cells: list[int] | None = None) -> 
 def _cells(volume: Volume4D, margin: float = 0.0) -> list[tuple[int, int]] | None:
     """Index cells (lat row, lon column) meeting the volume's footprint bounds (which are conservative),
     grown by ``margin`` m; None when there would be more than `MAX_KEYS`."""
-    south, west, north, east = volume.footprint.bounds
-    if margin > 0.0:
-        grow = margin / 110_000.0 * 1.01
-        south, north = max(south - grow, -90.0), min(north + grow, 90.0)
-        stretch = grow / max(np.cos(np.radians(min(max(abs(south), abs(north)), 89.9))), 1e-3)
-        west, east = west - stretch, east + stretch
+    south, west, north, east = grow(volume.footprint.bounds, margin) if margin > 0.0 else volume.footprint.bounds
     rows = range(math.floor((south + 90.0) / CELL_DEGREES), math.floor((north + 90.0) / CELL_DEGREES) + 1)
     first = math.floor((west + 180.0) / CELL_DEGREES)
     last = math.floor((east + 180.0) / CELL_DEGREES)

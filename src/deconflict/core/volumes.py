@@ -19,13 +19,13 @@ import numpy as np
 import shapely
 from pyproj import Geod
 
+from deconflict.core.bounds import around_point, around_ring, grow, meet
 from deconflict.core.geojson import polygon_geometry
 
 _GEOD = Geod(ellps="WGS84")
 EDGE_STEP = 500.0  # m, longest chord standing for a geodesic edge
 PRECISION = 0.01  # m: an overlap thinner than this is not one
 CIRCLE_SEGMENTS = 64  # per quarter circle, for circles drawn as polygons (output, index bounds)
-POLAR_LATITUDE = 80.0  # deg: beyond this, bounds take every longitude
 
 
 class VolumeError(ValueError):
@@ -52,13 +52,9 @@ class Circle:
 
     @cached_property
     def bounds(self) -> tuple[float, float, float, float]:
-        """(south, west, north, east) in degrees enclosing the circle (west > east across the antimeridian)."""
-        lons, lats, _ = _GEOD.fwd(np.full(4, self.lon), np.full(4, self.lat), [0.0, 90.0, 180.0, 270.0],
-                                  np.full(4, self.radius * 1.0001 + 1.0))
-        north, south = float(lats[0]), float(lats[2])
-        if north < self.lat or south > self.lat:  # over a pole
-            return (-90.0 if south > self.lat else south, -180.0, 90.0 if north < self.lat else north, 180.0)
-        return south, float(lons[3]), north, float(lons[1])
+        """(south, west, north, east) degrees provably enclosing the circle (`deconflict.core.bounds`;
+        west > east across the antimeridian, every longitude when it reaches a pole)."""
+        return around_point(self.lat, self.lon, self.radius * (1.0 + 1e-12) + 0.001)
 
 
 @dataclass(frozen=True)
@@ -97,18 +93,17 @@ class Polygon:
 
     @cached_property
     def bounds(self) -> tuple[float, float, float, float]:
-        """(south, west, north, east) degrees; edges bulge poleward, so bounds come from the densified edges."""
-        lat, lon = self._densified[:, 0], self._densified[:, 1]
-        pad = 1e-6
-        south, north = float(lat.min()) - pad, float(lat.max()) + pad
-        if max(abs(south), abs(north)) > POLAR_LATITUDE:
-            # near a pole longitudes wrap unpredictably: take them all, and the pole itself if inside
-            for pole in (90.0, -90.0):
-                if shapely.Polygon(aeqd(self._densified, pole, 0.0)).contains(shapely.Point(0.0, 0.0)):
-                    south, north = (south, 90.0) if pole > 0 else (-90.0, north)
-            return south, -180.0, north, 180.0
-        west, east = _lon_bounds(lon)
-        return south, west - pad, north, east + pad
+        """(south, west, north, east) degrees provably enclosing the polygon, edges bulging poleward
+        included: every edge point is within EDGE_STEP / 2 of a cut point (`deconflict.core.bounds`)."""
+        ring = self._densified
+        return around_ring(ring[:, 0], ring[:, 1], EDGE_STEP, self._holds_pole)
+
+    def _holds_pole(self, pole: float) -> bool:
+        """Whether the polygon (the bounded region in its anchor's frame, as the overlap test sees it)
+        holds the pole at latitude ``pole``."""
+        plane = shapely.Polygon(aeqd(self._densified, *self.anchor))
+        x, y = aeqd(np.array([[pole, 0.0]]), *self.anchor)[0]
+        return bool(plane.contains(shapely.Point(x, y)))
 
 
 Footprint = Union[Circle, Polygon]
@@ -174,6 +169,8 @@ def footprint_overlap(a: Footprint, b: Footprint, margin: float = 0.0
     """``(draw, separation)`` when the footprints overlap by more than `PRECISION` (or, with ``margin`` > 0,
     come within ``margin`` m of each other), else None. ``draw()`` gives the overlap as closed (lat, lon)
     rings, one per part (none when they only come within the margin)."""
+    if not meet(grow(a.bounds, margin) if margin > 0.0 else a.bounds, b.bounds):
+        return None  # provably apart (and far-apart footprints would not project well into one frame)
     if isinstance(b, Circle) and not isinstance(a, Circle):
         a, b = b, a  # the frame is centred on a circle when there is one: distances from it are exact
     centre = a.centre if isinstance(a, Circle) else a.anchor
@@ -290,12 +287,3 @@ def _densify(points: np.ndarray) -> np.ndarray:
             middle = _GEOD.npts(closed[k, 1], closed[k, 0], closed[k + 1, 1], closed[k + 1, 0], extra)
             out.extend((lat, lon) for lon, lat in middle)
     return np.asarray(out, dtype=float)
-
-
-def _lon_bounds(lon: np.ndarray) -> tuple[float, float]:
-    """West and east longitude of points, the smaller arc: west > east when it crosses the antimeridian."""
-    if lon.max() - lon.min() <= 180.0:
-        return float(lon.min()), float(lon.max())
-    shifted = np.where(lon < 0.0, lon + 360.0, lon)
-    west, east = float(shifted.min()), float(shifted.max())
-    return (west - 360.0 if west > 180.0 else west), (east - 360.0 if east > 180.0 else east)
