@@ -126,15 +126,17 @@ def pair_conflict(position, velocity, altitude, vertrate, i, j, lookahead, hsep,
     dvz = vzb - vza
     if vtol > 0.0 and abs(dz) >= vsep - vtol and abs(vza) < 1.0 and abs(vzb) < 1.0:
         return False
+    # Exactly the minimum apart is separated (SPEC §3: "< H"). Altitudes given in feet round in metres
+    # (FL100 - FL90 = 304.8000000000002 m) and interpolated ones carry float noise, so a vertical distance
+    # within 1 micrometre of the minimum counts as at it, level or not.
+    inner = vsep - VERTICAL_EPSILON
     if dvz == 0.0:
-        # Level pair: exactly the minimum apart is separated (SPEC §3: "< H"). Altitudes given in feet
-        # round in metres (FL100 - FL90 = 304.8000000000002 m), so 1 micrometre counts as equal.
-        if abs(dz) >= vsep - VERTICAL_EPSILON:
+        if abs(dz) >= inner:
             return False
         v_low, v_high = -math.inf, math.inf
     else:
-        r1 = (-vsep - dz) / dvz
-        r2 = (vsep - dz) / dvz
+        r1 = (-inner - dz) / dvz
+        r2 = (inner - dz) / dvz
         v_low, v_high = min(r1, r2), max(r1, r2)
     if v_low >= lookahead or v_high <= 0.0:
         return False
@@ -458,20 +460,27 @@ def step_keys(step_index, position, origin, cell):
 
 
 @njit(cache=True, nogil=True)
-def scan_steps(first, keys, order, position, velocity, altitude, vertrate, lookahead, hsep, vsep, vtol,
-               out_pairs, out_values):
-    """Every pair of points of the same grid step in conflict within ``lookahead`` (SPEC §3 test).
+def scan_pieces(first, keys, order, code, offset, position, velocity, altitude, vertrate, hsep, vsep, vtol,
+                out_pairs, out_values):
+    """Every pair of track pieces of the same grid step in conflict while both exist (SPEC §3 test).
 
-    ``keys`` are sorted (``order`` maps them back to rows); a pair in conflict during a step starts
-    in the same or adjacent cells when a cell is at least the minimum plus both aircraft's travel.
-    Cells (x, y, z-1..z+1) are consecutive keys, so each neighbouring column is one range; only the
-    columns at or after this one are searched, so that each pair is found once.
-    Resumable like `scan_cells`: returns (pairs written, sorted index to resume from).
+    A piece is an aircraft's straight motion over part of one step: from ``offset[k, 0]`` to
+    ``offset[k, 1]`` seconds into the step, from ``position[k]`` (at its start) with ``velocity[k]``.
+    Two pieces are compared over their common span: both are moved to its start and tested over its
+    length; times in ``out_values`` are seconds into the step. ``keys`` are sorted (``order`` maps them
+    back to rows); a pair in conflict during a step starts in the same or adjacent cells when a cell is
+    at least the minimum plus both aircraft's travel. Cells (x, y, z-1..z+1) are consecutive keys, so
+    each neighbouring column is one range; only the columns at or after this one are searched, so that
+    each pair is found once. Resumable like `scan_cells`: returns (pairs written, sorted index to
+    resume from).
     """
     n = keys.size
     count = 0
     result = np.empty(5)
-    no_party = np.empty(0, dtype=np.int32)  # every pair counts (parties are not compared here)
+    pos = np.empty((2, 3))
+    vel = np.empty((2, 3))
+    alt = np.empty(2)
+    rate = np.empty(2)
     bits = STEP_CELL_BITS
     mask = (np.int64(1) << bits) - 1
     for q in range(first, n):
@@ -497,12 +506,33 @@ def scan_steps(first, keys, order, position, velocity, altitude, vertrate, looka
             high = column_key | min(z + 1, mask)
             p = q + 1 if column == 0 else _lower_bound(keys, q + 1, n, low)
             while p < n and keys[p] <= high:
-                count = _test_and_record(i, order[p], position, velocity, altitude, vertrate, no_party, False,
-                                         lookahead, hsep, vsep, vtol, result, out_pairs, out_values, count)
-                if count < 0:
-                    full = True
-                    break
+                j = order[p]
                 p += 1
+                if code[i] == code[j]:
+                    continue  # two pieces of one aircraft
+                lo = max(offset[i, 0], offset[j, 0])
+                hi = min(offset[i, 1], offset[j, 1])
+                if not hi > lo:
+                    continue  # not in the air together during this step
+                for r, row in enumerate((i, j)):
+                    ahead = lo - offset[row, 0]
+                    for axis in range(3):
+                        pos[r, axis] = position[row, axis] + velocity[row, axis] * ahead
+                        vel[r, axis] = velocity[row, axis]
+                    alt[r] = altitude[row] + vertrate[row] * ahead
+                    rate[r] = vertrate[row]
+                if pair_conflict(pos, vel, alt, rate, 0, 1, hi - lo, hsep, vsep, vtol, result):
+                    if count == out_pairs.shape[0]:
+                        full = True
+                        break
+                    out_pairs[count, 0] = i
+                    out_pairs[count, 1] = j
+                    out_values[count, 0] = lo + result[0]
+                    out_values[count, 1] = lo + result[1]
+                    out_values[count, 2] = lo + min(max(result[2], 0.0), hi - lo)  # closest within the span
+                    out_values[count, 3] = result[3]
+                    out_values[count, 4] = result[4]
+                    count += 1
             if full:
                 break
         if full:
@@ -510,87 +540,94 @@ def scan_steps(first, keys, order, position, velocity, altitude, vertrate, looka
     return count, n
 
 
-@njit(cache=True, nogil=True)
-def resample_tracks(code, t, lat, lon, alt, first, stop, step, max_gap):
-    """Tracks (rows sorted by aircraft code, then time) interpolated at grid ticks ``first..stop``.
+@njit(cache=True, nogil=True, inline="always")
+def _on_surface(x, y, z, out):
+    """The point (x, y, z) scaled along its radius onto the WGS84 surface."""
+    b2 = WGS84_A * WGS84_A * (1.0 - WGS84_E2)
+    scale = 1.0 / math.sqrt((x * x + y * y) / (WGS84_A * WGS84_A) + z * z / b2)
+    out[0], out[1], out[2] = x * scale, y * scale, z * scale
 
-    Between consecutive reports of an aircraft at most ``max_gap`` s apart, every tick k with
-    t0 <= k step < t1 gets the linear interpolation (longitude across the antimeridian).
-    Returns (code, tick, lat, lon, altitude) of the grid points, in the same order.
+
+@njit(cache=True, nogil=True)
+def track_pieces(code, t, lat, lon, alt, first, last, step, max_gap):
+    """Each aircraft's motion as pieces within grid steps ``first..last`` (rows sorted by aircraft code,
+    then time).
+
+    Between consecutive reports at most ``max_gap`` s apart the aircraft moves along the surface chord
+    between the reports (the chord's point at the time fraction, put back on the ellipsoid along its
+    radius: exact at the poles and across the antimeridian, within centimetres of the geodesic for
+    reports tens of km apart) and linearly in altitude. That motion is cut at every grid tick and at
+    every report, so no part of a track is left out (its last seconds before it ends or before a gap
+    included); each piece flies straight at the chord velocity of its own ends.
+
+    Returns (code, step, offset (n, 2): start and end s into the step, position (n, 3) ECEF surface
+    m at the start, velocity (n, 3) m/s tangent there, altitude m at the start, vertical rate m/s).
     """
     n = t.size
     total = 0
     for r in range(n - 1):
         if code[r + 1] == code[r] and t[r + 1] > t[r] and t[r + 1] - t[r] <= max_gap:
-            k0 = max(np.int64(math.ceil(t[r] / step - 1e-9)), first)
-            k1 = min(np.int64(math.ceil(t[r + 1] / step - 1e-9)) - 1, stop)
+            k0 = max(np.int64(math.floor(t[r] / step)), first)
+            k1 = min(np.int64(math.ceil(t[r + 1] / step)) - 1, last)
             if k1 >= k0:
                 total += k1 - k0 + 1
     out_code = np.empty(total, dtype=np.int64)
-    out_tick = np.empty(total, dtype=np.int64)
-    out_lat = np.empty(total)
-    out_lon = np.empty(total)
-    out_alt = np.empty(total)
+    out_step = np.empty(total, dtype=np.int64)
+    offset = np.empty((total, 2))
+    position = np.empty((total, 3))
+    velocity = np.empty((total, 3))
+    altitude = np.empty(total)
+    vertrate = np.empty(total)
+    surface = np.empty((n, 3))  # each report's surface point, computed once
+    normal = np.empty(3)
+    point = np.empty(3)
+    for r in range(n):
+        _surface_point(lat[r], lon[r], point, normal)
+        surface[r, 0], surface[r, 1], surface[r, 2] = point[0], point[1], point[2]
+    a = np.empty(3)
+    b = np.empty(3)
     m = 0
     for r in range(n - 1):
         if not (code[r + 1] == code[r] and t[r + 1] > t[r] and t[r + 1] - t[r] <= max_gap):
             continue
-        k0 = max(np.int64(math.ceil(t[r] / step - 1e-9)), first)
-        k1 = min(np.int64(math.ceil(t[r + 1] / step - 1e-9)) - 1, stop)
-        span = t[r + 1] - t[r]
-        dlon = (lon[r + 1] - lon[r] + 180.0) % 360.0 - 180.0
+        t0, t1 = t[r], t[r + 1]
+        span = t1 - t0
+        p0, p1 = surface[r], surface[r + 1]
+        rate = (alt[r + 1] - alt[r]) / span
+        k0 = max(np.int64(math.floor(t0 / step)), first)
+        k1 = min(np.int64(math.ceil(t1 / step)) - 1, last)
+        ready = False  # whether `b` holds this segment's point at the previous piece's end
         for k in range(k0, k1 + 1):
-            if m > 0 and out_code[m - 1] == code[r] and out_tick[m - 1] == k:
-                continue  # a report exactly on a tick: one point
-            f = (k * step - t[r]) / span
+            s = max(t0, k * step)
+            e = min(t1, (k + 1) * step)
+            if not e - s > 1e-6:
+                ready = False
+                continue  # an instant: nothing to search
+            fs, fe = (s - t0) / span, (e - t0) / span
+            if ready:
+                a[0], a[1], a[2] = b[0], b[1], b[2]
+            else:
+                _on_surface(p0[0] + fs * (p1[0] - p0[0]), p0[1] + fs * (p1[1] - p0[1]), p0[2] + fs * (p1[2] - p0[2]), a)
+            _on_surface(p0[0] + fe * (p1[0] - p0[0]), p0[1] + fe * (p1[1] - p0[1]), p0[2] + fe * (p1[2] - p0[2]), b)
+            ready = True
+            # unit normal at a (gradient of the ellipsoid), to keep the velocity tangent there
+            nx, ny, nz = a[0], a[1], a[2] / (1.0 - WGS84_E2)
+            norm = math.sqrt(nx * nx + ny * ny + nz * nz)
+            nx, ny, nz = nx / norm, ny / norm, nz / norm
+            along = (b[0] - a[0]) * nx + (b[1] - a[1]) * ny + (b[2] - a[2]) * nz
             out_code[m] = code[r]
-            out_tick[m] = k
-            out_lat[m] = lat[r] + f * (lat[r + 1] - lat[r])
-            out_lon[m] = (lon[r] + f * dlon + 180.0) % 360.0 - 180.0
-            out_alt[m] = alt[r] + f * (alt[r + 1] - alt[r])
+            out_step[m] = k
+            offset[m, 0] = s - k * step
+            offset[m, 1] = e - k * step
+            for axis in range(3):
+                position[m, axis] = a[axis]
+            velocity[m, 0] = (b[0] - a[0] - along * nx) / (e - s)
+            velocity[m, 1] = (b[1] - a[1] - along * ny) / (e - s)
+            velocity[m, 2] = (b[2] - a[2] - along * nz) / (e - s)
+            altitude[m] = alt[r] + rate * (s - t0)
+            vertrate[m] = rate
             m += 1
-    return out_code[:m], out_tick[:m], out_lat[:m], out_lon[:m], out_alt[:m]
-
-
-@njit(cache=True, nogil=True)
-def grid_kinematics(code, tick, lat, lon, altitude, step):
-    """For each grid point followed by the same aircraft's next tick: its ECEF surface position (m),
-    its ECEF velocity towards the next point along the surface (m/s), and vertical rate (m/s).
-
-    Returns (rows, position, velocity, vertrate) where ``rows`` index the points that move on.
-    """
-    n = tick.size
-    count = 0
-    for k in range(n - 1):
-        if code[k + 1] == code[k] and tick[k + 1] == tick[k] + 1:
-            count += 1
-    rows = np.empty(count, dtype=np.int64)
-    position = np.empty((count, 3))
-    velocity = np.empty((count, 3))
-    vertrate = np.empty(count)
-    points = np.empty((n, 3))
-    normals = np.empty((n, 3))
-    point = np.empty(3)
-    normal = np.empty(3)
-    for k in range(n):
-        _surface_point(lat[k], lon[k], point, normal)
-        for axis in range(3):
-            points[k, axis] = point[axis]
-            normals[k, axis] = normal[axis]
-    m = 0
-    for k in range(n - 1):
-        if not (code[k + 1] == code[k] and tick[k + 1] == tick[k] + 1):
-            continue
-        along = 0.0
-        for axis in range(3):
-            along += (points[k + 1, axis] - points[k, axis]) * normals[k, axis]
-        for axis in range(3):
-            position[m, axis] = points[k, axis]
-            velocity[m, axis] = (points[k + 1, axis] - points[k, axis] - along * normals[k, axis]) / step
-        vertrate[m] = (altitude[k + 1] - altitude[k]) / step
-        rows[m] = k
-        m += 1
-    return rows, position, velocity, vertrate
+    return (out_code[:m], out_step[:m], offset[:m], position[:m], velocity[:m], altitude[:m], vertrate[:m])
 
 
 @njit(cache=True, nogil=True, inline="always")

@@ -175,14 +175,15 @@ def horizontal_interval(s: np.ndarray, v: np.ndarray, volume: ProtectedVolume) -
 def vertical_interval(dz: np.ndarray, dvz: np.ndarray, volume: ProtectedVolume) -> tuple[np.ndarray, np.ndarray]:
     """Times (s, unbounded) at which |dz + t dvz| <= vsep, or co-altitude comes within ``tcoa``.
 
-    A pair with no relative vertical rate exactly ``vsep`` apart is separated, as SPEC §3 says
-    (``<``; adjacent flight levels are exactly the minimum apart), with the same 1 micrometre
-    allowance for rounding as detection.
+    A pair exactly ``vsep`` apart is separated, as SPEC §3 says (``<``; adjacent flight levels are
+    exactly the minimum apart), with the same 1 micrometre allowance for rounding as detection,
+    level or not (interpolated altitudes carry float noise).
     """
     moving = dvz != 0.0
     safe = np.where(moving, dvz, 1.0)
-    r1, r2 = (-volume.vsep - dz) / safe, (volume.vsep - dz) / safe
-    level_inside = np.abs(dz) < volume.vsep - _kernels.VERTICAL_EPSILON
+    inner = volume.vsep - _kernels.VERTICAL_EPSILON
+    r1, r2 = (-inner - dz) / safe, (inner - dz) / safe
+    level_inside = np.abs(dz) < inner
     v_in = np.where(moving, np.minimum(r1, r2), np.where(level_inside, -np.inf, np.inf))
     v_out = np.where(moving, np.maximum(r1, r2), np.where(level_inside, np.inf, -np.inf))
     if volume.tcoa > 0.0:

@@ -1,10 +1,12 @@
 """Actual losses of separation in recorded traffic: where and when aircraft were closer than the minima.
 
-Each aircraft's track is resampled on a time grid (every ``step`` s) by linear interpolation
-between its reports, across gaps of at most ``max_gap`` s; between two grid times it flies
-straight from one resampled point to the next. Each grid interval is then searched with the
-detection core (SPEC §3 geometry) for pairs inside both minima at some moment of it, and the
-per-interval hits of a pair are merged into episodes (start, end, closest approach, where).
+Between two reports at most ``max_gap`` s apart an aircraft moves along the surface chord between
+them (on the ellipsoid: exact at the poles and across the antimeridian) and linearly in altitude.
+That motion is cut at every grid tick (every ``step`` s) and at every report into pieces, each flown
+straight; so every part of every track is searched, the last seconds before it ends or before a gap
+included. The pieces of each grid step are searched with the detection core (SPEC §3 geometry, the
+minima exclusive: exactly the minimum apart is separated) for pairs inside both minima while both
+are in the air, and the hits of a pair are merged into episodes (start, end, closest approach, where).
 
 `scan_window` works on one time window; windows can be scanned apart (on Dask workers) and
 their hits merged by `merge_episodes`, which gives the same result as scanning the whole.
@@ -19,6 +21,7 @@ import numpy as np
 from deconflict.core import _kernels
 from deconflict.core.detection import _resumable
 from deconflict.core.encounter import Encounter
+from deconflict.core.geodesy import WGS84_E2
 from deconflict.core.states import States
 
 HIT_COLUMNS = ("a", "b", "party_a", "party_b", "start", "end", "min_distance", "min_vertical", "lat", "lon")
@@ -49,7 +52,7 @@ class Hits:
 
 def scan_window(states: States, start: float, end: float, step: float = 5.0, max_gap: float = 60.0,
                 hsep: float = 9260.0, vsep: float = 304.8, vtol: float = 0.0) -> Hits:
-    """Hits in the grid intervals starting in [start, end) (grid times are multiples of ``step``).
+    """Hits in the grid steps starting in [start, end) (grid times are multiples of ``step``).
 
     ``states`` must hold every report from ``start - max_gap`` to ``end + step + max_gap``.
     Aircraft on the ground are left out, as in detection.
@@ -59,43 +62,28 @@ def scan_window(states: States, start: float, end: float, step: float = 5.0, max
     last = int(np.ceil(end / step - 1e-9)) - 1
     if last < first or len(airborne) < 2:
         return Hits.empty()
-    grid = _resample(airborne, first, last + 1, step, max_gap)
-    if grid is None:
+    order, code, ids = _by_aircraft(airborne.icao24, airborne.time)
+    pieces = _kernels.track_pieces(code, airborne.time[order], airborne.lat[order], airborne.lon[order],
+                                   airborne.altitude[order], first, last, step, max_gap)
+    aircraft, tick, offset, points, velocity, altitude, vertrate = pieces
+    if aircraft.size < 2:
         return Hits.empty()
-    aircraft, tick, lat, lon, altitude, ids, parties = grid
-    # each point flies straight to the next grid point of the same aircraft; the last of a run is not searched
-    moving, points, velocity, vertrate = _kernels.grid_kinematics(aircraft, tick, lat, lon, altitude, step)
-    if moving.size < 2:
-        return Hits.empty()
+    parties = np.full(ids.size, "", dtype=airborne.party.dtype if airborne.party.size else "U1")
+    parties[code] = airborne.party[order]  # the last report's party of each aircraft
     top_speed = float(np.sqrt(np.einsum("ij,ij->i", velocity, velocity).max()))
     # a pair in conflict during a step starts within the minimum plus both aircraft's travel (and the
     # few metres by which the tangent-plane distance can exceed the chord over that span)
     cell = max(hsep * 1.01 + 2.0 * top_speed * step * 1.01 + 10.0, _kernels.MIN_STEP_CELL)
     origin = points.min(axis=0) - cell
-    keys = _kernels.step_keys(tick[moving] - first, points, origin, cell)
-    order = np.argsort(keys)  # pairs are put in id order afterwards: the order of equal keys does not matter
-    sorted_keys = keys[order]
-    lookahead = step * (1.0 - 1e-9)
-    pairs, values = _resumable(lambda q, out_pairs, out_values: _kernels.scan_steps(
-        q, sorted_keys, order, points, velocity, altitude[moving], vertrate, lookahead, hsep, vsep, vtol,
+    keys = _kernels.step_keys(tick - first, points, origin, cell)
+    sorted_order = np.argsort(keys)  # pairs are put in id order afterwards: the order of equal keys does not matter
+    sorted_keys = keys[sorted_order]
+    pairs, values = _resumable(lambda q, out_pairs, out_values: _kernels.scan_pieces(
+        q, sorted_keys, sorted_order, aircraft, offset, points, velocity, altitude, vertrate, hsep, vsep, vtol,
         out_pairs, out_values), 0, sorted_keys.size)
     if not len(pairs):
         return Hits.empty()
-    return _hits(pairs, values, moving, tick, step, aircraft, lat, lon, ids, parties, points, velocity,
-                 altitude[moving], vertrate)
-
-
-def _resample(s: States, first: int, stop: int, step: float, max_gap: float):  # noqa: ANN202
-    """Interpolated points at grid ticks first..stop (inclusive): (aircraft code, tick, lat, lon, altitude)
-    sorted by aircraft then tick, then the sorted distinct ids and each one's party; None when there are none."""
-    order, code, ids = _by_aircraft(s.icao24, s.time)
-    out = _kernels.resample_tracks(code, s.time[order], s.lat[order], s.lon[order], s.altitude[order],
-                                   first, stop, step, max_gap)
-    if out[0].size == 0:
-        return None
-    parties = np.full(ids.size, "", dtype=s.party.dtype if s.party.size else "U1")
-    parties[code] = s.party[order]  # the last report's party of each aircraft
-    return (*out, ids, parties)
+    return _hits(pairs, values, tick, step, aircraft, offset, ids, parties, points, velocity, altitude, vertrate)
 
 
 def _by_aircraft(ids: np.ndarray, time: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -142,28 +130,39 @@ def _factorize(ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return ids[first], code
 
 
-def _hits(pairs, values, moving, tick, step, aircraft, lat, lon, ids, parties, points, velocity, altitude,
+def _hits(pairs, values, tick, step, aircraft, offset, ids, parties, points, velocity, altitude,
           vertrate) -> Hits:  # noqa: ANN001 - internal arrays of scan_window
     """Each conflicting pair's closest horizontal approach inside its loss, placed in time and space."""
     i, j = pairs[:, 0], pairs[:, 1]
     t_in, t_out, t_cpa = values[:, 0], values[:, 1], values[:, 2]
-    at = np.clip(t_cpa, t_in, t_out)
-    encounter = Encounter.from_ecef(points, velocity, vertrate, altitude, i, j)
-    horizontal, vertical = encounter.at(at)
-    a_row, b_row = moving[i], moving[j]
-    id_a, id_b = ids[aircraft[a_row]], ids[aircraft[b_row]]
+    at = np.clip(t_cpa, t_in, t_out)  # s into the step
+    ahead_i, ahead_j = at - offset[i, 0], at - offset[j, 0]
+    where_i = points[i] + velocity[i] * ahead_i[:, None]
+    where_j = points[j] + velocity[j] * ahead_j[:, None]
+    both = np.concatenate((where_i, where_j))
+    moved = Encounter.from_ecef(both, np.zeros_like(both), np.zeros(both.shape[0]),
+                                np.concatenate((altitude[i] + vertrate[i] * ahead_i, altitude[j] + vertrate[j] * ahead_j)),
+                                np.arange(i.size), np.arange(i.size) + i.size)
+    horizontal, vertical = moved.at(np.zeros(i.size))
+    id_a, id_b = ids[aircraft[i]], ids[aircraft[j]]
     swap = id_a > id_b
-    fraction = at / step
-    t0 = tick[a_row] * step
-    where = np.where(swap, b_row, a_row)  # placed at aircraft a (the smaller id), whatever the search order
-    dlon = (lon[where + 1] - lon[where] + 180.0) % 360.0 - 180.0
+    place = np.where(swap[:, None], where_j, where_i)  # at aircraft a (the smaller id), whatever the search order
+    lat, lon = _geodetic(place)
+    t0 = tick[i] * step
     return Hits({"a": np.where(swap, id_b, id_a), "b": np.where(swap, id_a, id_b),
-                 "party_a": np.where(swap, parties[aircraft[b_row]], parties[aircraft[a_row]]),
-                 "party_b": np.where(swap, parties[aircraft[a_row]], parties[aircraft[b_row]]),
+                 "party_a": np.where(swap, parties[aircraft[j]], parties[aircraft[i]]),
+                 "party_b": np.where(swap, parties[aircraft[i]], parties[aircraft[j]]),
                  "start": t0 + t_in, "end": t0 + t_out, "min_distance": horizontal,
-                 "min_vertical": np.maximum(vertical, 0.0),
-                 "lat": lat[where] + fraction * (lat[where + 1] - lat[where]),
-                 "lon": (lon[where] + fraction * dlon + 180.0) % 360.0 - 180.0})
+                 "min_vertical": np.maximum(vertical, 0.0), "lat": lat, "lon": lon})
+
+
+def _geodetic(points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Latitude and longitude (deg) of points on (or within metres of) the WGS84 surface: for a surface
+    point the geodetic latitude is exactly ``atan(z / ((1 - e^2) p))``."""
+    p = np.hypot(points[:, 0], points[:, 1])
+    lat = np.degrees(np.arctan2(points[:, 2], (1.0 - WGS84_E2) * p))
+    lon = np.degrees(np.arctan2(points[:, 1], points[:, 0]))
+    return lat, lon
 
 
 @dataclass(frozen=True)

@@ -203,15 +203,27 @@ def _numeric(table: pa.Table, name: str, reject) -> np.ndarray:
 
 
 def _has_control_character(table: pa.Table, name: str) -> np.ndarray:
-    """Rows whose text in ``name`` holds a C0 control character or DEL."""
+    """Rows whose text in ``name`` holds a C0 control character other than tab, newline or return, or
+    DEL. Read from Arrow's UTF-8 bytes (multi-byte characters never hold bytes below 128), so a
+    million rows cost a few milliseconds."""
+    n = table.num_rows
     if name not in table.column_names:
-        return np.zeros(table.num_rows, dtype=bool)
+        return np.zeros(n, dtype=bool)
     column = table.column(name)
     if not (pa.types.is_string(column.type) or pa.types.is_large_string(column.type)):
-        return np.zeros(table.num_rows, dtype=bool)
-    trimmed = pc.utf8_trim(pc.fill_null(column, ""), " \t\r\n")  # surrounding blanks are trimmed anyway
-    found = pc.match_substring_regex(trimmed, "[\\x00-\\x1f\\x7f]")
-    return np.asarray(found.to_numpy(zero_copy_only=False), dtype=bool)
+        return np.zeros(n, dtype=bool)
+    array = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+    if len(array) == 0:
+        return np.zeros(0, dtype=bool)
+    width = np.int64 if pa.types.is_large_string(array.type) else np.int32
+    offsets = np.frombuffer(array.buffers()[1], dtype=width, count=len(array) + 1,
+                            offset=array.offset * np.dtype(width).itemsize).astype(np.int64)
+    data = array.buffers()[2]
+    raw = np.frombuffer(data, dtype=np.uint8) if data is not None else np.zeros(0, np.uint8)
+    bad = ((raw < 32) & (raw != 9) & (raw != 10) & (raw != 13)) | (raw == 127)
+    seen = np.concatenate(([0], np.cumsum(bad, dtype=np.int64)))
+    found = seen[offsets[1:]] - seen[offsets[:-1]] > 0
+    return found & np.asarray(array.is_valid(), dtype=bool) if array.null_count else found
 
 
 def _text(table: pa.Table, name: str, lower: bool = False) -> np.ndarray:
