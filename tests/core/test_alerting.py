@@ -34,7 +34,8 @@ def test_en_route_levels_by_hand(distance_nm, level):
     assert found.level.tolist() == [level]
     assert found.level_name[0] == ("none", "preventive", "corrective", "warning")[level]
     assert found.t_in[0] == pytest.approx(t_loss, abs=0.01)
-    assert found.t_cpa[0] == pytest.approx(distance_nm / 500.0 * 3600.0, abs=0.01)
+    # the closest approach within the look-ahead (SPEC §3): 300 s for en-route
+    assert found.t_cpa[0] == pytest.approx(min(distance_nm / 500.0 * 3600.0, 300.0), abs=0.01)
     assert found.standard[0] == "en-route"
 
 
@@ -187,3 +188,15 @@ def test_restore_offers_again_a_raise_that_was_not_displayed():
     assert held.a.size == 0  # c/d is lowered only after the hysteresis
     cleared = f.update(9.0, np.array(["a"]), np.array(["b"]), np.array([2]))
     assert (cleared.a.tolist(), cleared.current.tolist()) == (["c"], [0])
+
+
+def test_closest_approach_of_a_co_moving_pair_is_within_the_look_ahead():
+    """A formation ~1 NM apart, one a hair faster: the closest approach was 25 h away (d_cpa 0.07 m)."""
+    from deconflict.core.detection import detect
+
+    s = States.from_arrays(["f1", "f2"], 0.0, [50.0, 50.0], [10.0, 10.0 + 1852.0 / 71_700.0], [200.0, 200.02],
+                           [270.0, 270.0], 0.0, 9000.0, at=0.0)
+    for table, horizon in ((alerts(s, "en-route"), 300.0), (detect(s, lookahead=300.0), 300.0)):
+        assert len(table) == 1
+        assert 0.0 <= table.t_cpa[0] <= horizon
+        assert table.d_cpa[0] == pytest.approx(1852.0, rel=0.02)  # the distance then, not 25 h later

@@ -187,6 +187,7 @@ def pair_conflict(position, velocity, altitude, vertrate, i, j, lookahead, hsep,
         return False
     out[0] = max(low, 0.0)
     out[1] = min(high, lookahead)
+    t_cpa = min(max(t_cpa, 0.0), lookahead)  # SPEC §3: the closest approach within [0, T]
     out[2] = t_cpa
     out[3] = math.sqrt(max(dd + 2.0 * b * t_cpa + a * t_cpa * t_cpa, 0.0))
     out[4] = abs(dz + dvz * t_cpa)

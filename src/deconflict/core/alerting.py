@@ -86,7 +86,9 @@ def alerts(
             t_in[target], t_out[target] = start[hit], end[hit]
     keep = np.flatnonzero(level > 0)
     sub = encounter.take(keep)
-    t_cpa = sub.time_to_cpa
+    horizon = np.array([standards.between(a, b).lookahead for a, b in zip(s.party[i[keep]], s.party[j[keep]])]) \
+        if standards.agreements else np.full(keep.size, standards.default.lookahead)
+    t_cpa = np.clip(sub.time_to_cpa, 0.0, horizon)  # SPEC §3: the closest approach within the look-ahead
     d_cpa, dz_cpa = sub.at(t_cpa)
     order = np.lexsort((t_in[keep], -level[keep]))
     keep, t_cpa, d_cpa, dz_cpa = keep[order], t_cpa[order], d_cpa[order], dz_cpa[order]
