@@ -116,7 +116,7 @@ def test_formation_flight_in_loss_of_separation_is_a_conflict_for_the_whole_look
     assert (c["t_in"], c["t_out"]) == (0.0, 300.0)
     # meridians converge, so the straight-line model has them meet far outside the look-ahead; the
     # closest approach reported is the one within it (SPEC §3), at its end, about 1 NM apart still
-    assert c["t_cpa"] == 300.0 and c["d_cpa"] == pytest.approx(1852.0, rel=0.01)
+    assert c["t_cpa"] == 300.0 and 1800.0 < c["d_cpa"] < 1852.0
 
 
 def test_identical_states_are_a_conflict_with_closest_approach_now():
