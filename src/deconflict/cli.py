@@ -161,18 +161,22 @@ def bands(
     units = {"track": (1.0, "deg"), "ground_speed": (KNOT, "kt"), "vertical_speed": (FOOT / 60, "ft/min"),
              "altitude": (FOOT, "ft")}
     table = Table(header_style="bold")
-    for heading in ("variable", "now", "bands (alert level)", "smallest manoeuvre"):
+    for heading in ("variable", "now", "bands (region)", "smallest manoeuvre"):
         table.add_column(heading)
-    colours = {0: "green", 1: "yellow", 2: "dark_orange", 3: "red"}
-    for variable, runs in result.bands.items():
+    colours = {"NONE": "green", "RECOVERY": "cyan", "FAR": "yellow", "MID": "dark_orange", "NEAR": "red"}
+    for variable, runs in result.regions.items():
         scale, unit = units[variable]
-        text = "\n".join(f"[{colours[level]}]{low / scale + 0.0:.0f} to {high / scale + 0.0:.0f}"
-                          f"{' (through north)' if low > high else ''}: "
-                          f"{LEVEL_NAMES[level] if level else 'clear'}[/{colours[level]}]" for low, high, level in runs)
+        text = "\n".join(f"[{colours[region]}]{low / scale + 0.0:.1f} to {high / scale + 0.0:.1f}"
+                          f"{' (through north)' if low > high else ''}: {region}[/{colours[region]}]"
+                          for low, high, region in runs)
         best = result.recommended[variable]
-        table.add_row(variable.replace("_", " "), f"{result.current[variable] / scale:.0f} {unit}", text,
-                      "none clear" if best is None else f"{best / scale:.0f} {unit}")
+        manoeuvre = "nothing acceptable" if best is None else (
+            f"{best / scale:.0f} {unit} ({result.preferred[variable]})" if result.preferred[variable] != "none"
+            else f"{best / scale:.0f} {unit} (keep)")
+        table.add_row(variable.replace("_", " "), f"{result.current[variable] / scale:.0f} {unit}", text, manoeuvre)
     console.print(table)
+    if result.recommended_level is not None:
+        console.print(f"nearest clear flight level: FL{round(result.recommended_level / FOOT / 100):03d}")
 
 
 @app.command()

@@ -138,3 +138,40 @@ def test_times_may_be_iso_8601_as_in_every_other_api_field(world):
     assert answer["accepted"] == 2 and answer["rejected"] == 1 and "row 3: time missing" in answer["examples"]
     world.service.detect_now()
     assert [(c["a"], c["b"]) for c in world["cell"].get("/v1/conflicts").json()["tactical"]] == [("a1", "b1")]
+
+
+def test_every_suggested_resolution_flown_as_written_stays_clear_of_everyone(world):
+    """The other party at FL290 5 km ahead on the same track: 'descend FL290' was proposed (the bands'
+    29,600 ft floored to a flight level nobody had checked), and flying it gave a warning at 0 ft."""
+    import numpy as np
+    from pyproj import Geod
+
+    from deconflict.core.units import FOOT
+    from deconflict.service.proposals import Manoeuvre
+    from tests.core.flight import fly, inside_loss
+
+    geod = Geod(ellps="WGS84")
+    mine, theirs = head_on()
+    mine = {**mine, "lon": 4.6, "baroaltitude": 30000 * FOOT}
+    theirs = {**theirs, "baroaltitude": 30000 * FOOT}
+    ahead_lon, ahead_lat, _ = geod.fwd(4.6, 45.0, 90.0, 5000.0)
+    below = {"time": T0, "icao24": "b2", "lat": ahead_lat, "lon": ahead_lon, "heading": 90.0, "velocity": 200.0,
+             "baroaltitude": 29000 * FOOT, "callsign": "BRAVO2"}
+    world["alpha_op"].post("/v1/tracks", json=tracks(mine))
+    world["bravo_op"].post("/v1/tracks", json=tracks(theirs, below))
+    world.service.detect_now()
+    conflict = next(c for c in world["alpha_op"].get("/v1/conflicts").json()["tactical"] if c["b"] == "b1")
+    proposals = world["alpha_op"].get(f"/v1/conflicts/{conflict['id']}/resolutions").json()[0]["proposals"]
+    assert proposals
+    snapshot = world.service.picture.snapshot(world.clock.now(), 60.0)
+    own = int(np.flatnonzero(snapshot.icao24 == "a1")[0])
+    for proposal in proposals:
+        Manoeuvre.model_validate(proposal)
+        action, value = proposal["action"], proposal["value"]
+        variable, target = {"heading": ("track", lambda v: float(v)),
+                            "climb": ("altitude", lambda v: int(v[2:]) * 100 * FOOT),
+                            "descend": ("altitude", lambda v: int(v[2:]) * 100 * FOOT),
+                            "speed": ("ground_speed", lambda v: float(v[:-2]) * 1852 / 3600)}[action]
+        assert value != "FL290"
+        t, east, north, dz = fly(snapshot, own, variable, target(value), seconds=300.0)
+        assert not inside_loss(t, east, north, dz, hsep=9260.0 * 0.99, vsep=304.8 * 0.99).any(), proposal

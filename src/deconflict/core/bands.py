@@ -1,20 +1,32 @@
-"""Conflict bands for one aircraft against all traffic (as NASA's DAIDALUS does).
+"""Conflict and recovery bands for one aircraft against all traffic (DO-365 Appendix G semantics).
 
-For each manoeuvre variable (track, ground speed, vertical speed, target altitude) the values
-are sampled over their range, the aircraft is given that value with the others kept, and each
-sample gets the highest alert level it would raise against any intruder (`standards`). Runs of
-samples with the same level are merged into bands; the recommended value per variable is the
-one closest to the current value with no alert. Sampled, not analytic: a band edge is exact to
-the sampling step (1 degree, 5 kt, 100 ft/min, 100 ft by default), which the tests check by hand.
+For each manoeuvre variable (track, ground speed, vertical speed, target altitude) every value of
+its range is given a *region*, the others kept as they are: NONE (clear), FAR, MID, NEAR (the
+preventive, corrective and warning levels of the standard), or RECOVERY. A value's level is the
+highest level whose volume it would violate with some intruder within that level's early alerting
+time (so the current value carries the aircraft's own alert level). Beyond that, a value that would
+enter the standard's loss volume (DO-365: well clear; en-route: 5 NM / 1000 ft) with anyone within
+the standard's whole look-ahead (DO-365: 180 s; an intruder met at 78 s counts) is never NONE
+(SPEC §6): it is at least FAR.
 
-When the aircraft is already in loss of separation every value alerts; the bands then become
-recovery bands: a value is acceptable when it makes every pair in loss of separation diverge
-(horizontally or vertically) and raises no alert with anyone else.
+Values are sampled (1 deg, 5 kt, 100 ft/min, 100 ft), then every band edge is bisected to 0.1 deg,
+1 kt, 10 ft/min and 10 ft. A target altitude is flown as a climb or descent at ``climb_rate`` and
+level at the target; both legs are checked against every aircraft (one 1000 ft below the target
+included). ``recommended`` is the nearest NONE (or RECOVERY) sample at least one sample inside its
+band; ``recommended_level`` the nearest clear altitude on a 1000 ft flight level.
+
+Recovery (the aircraft already in loss of the loss volume with some intruder, as DO-365 and
+DAIDALUS define it): a value recovers when, flown, it keeps every such intruder outside the loss
+volume shrunk by a factor f (so separation is restored along the manoeuvre itself: both the
+horizontal and the vertical geometry of the manoeuvred trajectory count, not a rate of opening),
+and raises nothing above preventive nor any loss with anyone else. f is the largest (to 1 %) for
+which some value recovers; no such f above 1 % leaves every value NEAR and nothing recommended.
+Offering nothing is better than offering a manoeuvre into a conflict.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -25,7 +37,11 @@ from deconflict.core.states import States
 from deconflict.core.units import FOOT, KNOT
 
 VARIABLES = ("track", "ground_speed", "vertical_speed", "altitude")
-RECOVERY_OPENING = 0.5  # m/s: a pair in loss of separation "diverges" when opening at least this fast
+REGIONS = ("NONE", "FAR", "MID", "NEAR", "RECOVERY")
+RECOVERY = 4  # region number of recovery bands (their level is 0: acceptable)
+EDGE_TOLERANCE = {"track": 0.1, "ground_speed": 1 * KNOT, "vertical_speed": 10 * FOOT / 60, "altitude": 10 * FOOT}
+FLIGHT_LEVEL_STEP = 1000 * FOOT
+SHRINK_FLOOR = 0.01  # recovery volumes no smaller than 1 % of the loss volume
 
 
 class BandsError(ValueError):
@@ -46,9 +62,12 @@ class BandRanges:
 
 @dataclass(frozen=True)
 class Bands:
-    """Bands of one aircraft: per variable, a list of ``(low, high, level)`` with level 0 for clear values
-    and 1..3 for the alert level they lead to; ``recommended`` per variable (``None``: no clear value);
-    ``recovery``: the aircraft is in loss of separation and these are recovery bands."""
+    """Bands of one aircraft: per variable, ``(low, high, level)`` (0 for acceptable values, 1..3 for the
+    alert level they lead to) and the same as ``regions`` with names (NONE, FAR, MID, NEAR, RECOVERY);
+    ``recommended`` per variable (``None``: nothing acceptable); ``preferred`` the direction of the
+    recommendation (``left``/``right``, ``up``/``down``, ``faster``/``slower``, or ``none`` when the
+    current value is acceptable); ``recovery``: the aircraft is in loss and these are recovery bands;
+    ``recovery_factor``: per variable, the share of the loss volume its recovery values keep clear."""
 
     icao24: str
     current: dict[str, float]
@@ -56,9 +75,13 @@ class Bands:
     recommended: dict[str, float | None]
     recovery: bool
     intruders: list[str] = field(default_factory=list)
+    regions: dict[str, list[tuple[float, float, str]]] = field(default_factory=dict)
+    preferred: dict[str, str] = field(default_factory=dict)
+    recommended_level: float | None = None
+    recovery_factor: dict[str, float | None] = field(default_factory=dict)
 
     def level_at(self, variable: str, value: float) -> int:
-        """Alert level of a value of a variable: that of the band holding it, or of the nearest sample."""
+        """Alert level of a value of a variable: that of the band holding it, or of the nearest one."""
         runs = self.bands[variable]
         for low, high, level in runs:
             if low <= value <= high or (low > high and (value >= low or value <= high)):  # a track band across north
@@ -69,15 +92,17 @@ class Bands:
         return runs[int(np.argmin(gap))][2]
 
     def describe(self) -> list[str]:
-        """Human lines, e.g. ``track 60-120 deg: corrective``."""
+        """Human lines, e.g. ``track 60-120 deg: MID (corrective)``."""
         units = {"track": (1.0, "deg"), "ground_speed": (KNOT, "kt"), "vertical_speed": (FOOT / 60, "ft/min"),
                  "altitude": (FOOT, "ft")}
         lines = []
-        for variable, runs in self.bands.items():
+        for variable, runs in self.regions.items():
             scale, unit = units[variable]
-            for low, high, level in runs:
-                if level:
-                    lines.append(f"{variable} {low / scale:.0f}-{high / scale:.0f} {unit}: {LEVEL_NAMES[level]}")
+            for low, high, region in runs:
+                if region != "NONE":
+                    level = REGIONS.index(region)
+                    name = "recovery" if region == "RECOVERY" else LEVEL_NAMES[level]
+                    lines.append(f"{variable} {low / scale:.1f}-{high / scale:.1f} {unit}: {region} ({name})")
         return lines
 
 
@@ -91,26 +116,38 @@ def bands(states: States, icao24: str, standard: Standard | str = "en-route",
     if rows.size != 1:
         raise BandsError(f"aircraft {icao24!r} is {'not in' if rows.size == 0 else 'more than once in'} the snapshot")
     own = int(rows[0])
-    others = _nearby(s, own, standard, ranges)
-    position, _ = surface_ecef(s.lat, s.lon)
-    velocity = ground_velocity_ecef(s.lat, s.lon, s.velocity, s.heading)
+    geometry = Geometry(s, own, standard, ranges.climb_rate, _nearby(s, own, standard, ranges))
     current = {"track": float(s.heading[own]), "ground_speed": float(s.velocity[own]),
                "vertical_speed": float(s.vertrate[own]), "altitude": float(s.altitude[own])}
-    samples = {
-        "track": _grid(0.0, 360.0 - ranges.track_step, ranges.track_step),
-        "ground_speed": _grid(*ranges.ground_speed),
-        "vertical_speed": _grid(*ranges.vertical_speed),
-        "altitude": _grid(*ranges.altitude),
-    }
-    geometry = _Geometry(s, own, others, position, velocity)
-    in_loss = geometry.in_loss(standard.loss)
-    result_bands, recommended = {}, {}
+    samples = {"track": _grid(0.0, 360.0 - ranges.track_step, ranges.track_step),
+               "ground_speed": _grid(*ranges.ground_speed), "vertical_speed": _grid(*ranges.vertical_speed),
+               "altitude": _grid(*ranges.altitude)}
+    recovering = bool(geometry.in_loss.any())
+    result_bands, regions, recommended, preferred = {}, {}, {}, {}
+    factors: dict[str, float | None] = {}
     for variable, values in samples.items():
-        levels = geometry.levels(variable, values, standard, ranges.climb_rate, in_loss)
-        result_bands[variable] = _runs(values, levels, wrap=variable == "track")
-        recommended[variable] = _closest_clear(values, levels, current[variable], wrap=variable == "track")
-    return Bands(icao24=icao24, current=current, bands=result_bands, recommended=recommended,
-                 recovery=bool(in_loss.any()), intruders=s.icao24[others].tolist())
+        if recovering:
+            judge, factors[variable] = geometry.recovery_judge(variable, values)
+        else:
+            judge = lambda v, var=variable: geometry.levels(var, v)  # noqa: E731
+        levels = judge(values)
+        runs = _refined_runs(values, levels, judge, EDGE_TOLERANCE[variable], wrap=variable == "track")
+        region_of = (lambda level: "RECOVERY" if level == 0 else "NEAR") if recovering else (lambda level: REGIONS[level])
+        result_bands[variable] = [(low, high, 0 if recovering and level == 0 else (3 if recovering else level))
+                                  for low, high, level in runs]
+        regions[variable] = [(low, high, region_of(level)) for low, high, level in runs]
+        best = _closest_clear(values, levels, current[variable], wrap=variable == "track")
+        recommended[variable] = best
+        preferred[variable] = _direction(variable, current[variable], best)
+    level = None
+    if not recovering:
+        flight_levels = _grid(ranges.altitude[0], ranges.altitude[1], FLIGHT_LEVEL_STEP)
+        clear = flight_levels[geometry.levels("altitude", flight_levels) == 0]
+        if clear.size:
+            level = float(clear[np.argmin(np.abs(clear - current["altitude"]))])
+    return Bands(icao24=icao24, current=current, bands=result_bands, recommended=recommended, recovery=recovering,
+                 intruders=s.icao24[geometry.others].tolist(), regions=regions, preferred=preferred,
+                 recommended_level=level, recovery_factor=factors)
 
 
 def _grid(low: float, high: float, step: float) -> np.ndarray:
@@ -122,41 +159,42 @@ def _grid(low: float, high: float, step: float) -> np.ndarray:
 
 
 def _nearby(s: States, own: int, standard: Standard, ranges: BandRanges) -> np.ndarray:
-    """Aircraft that any manoeuvre in range could bring into an alert within the look-ahead."""
+    """Aircraft that any manoeuvre in range could bring into a level's volume within the look-ahead
+    (chord distances never exceed the distances along the surface, so the test is conservative)."""
     position, _ = surface_ecef(s.lat, s.lon)
     top_speed = max(ranges.ground_speed[1], float(s.velocity[own]))
-    reach = max(level.volume.horizontal_reach(top_speed + float(np.max(s.velocity))) for level in standard.levels)
+    volumes = [level.volume for level in standard.levels] + [standard.loss]
+    reach = max(volume.horizontal_reach(top_speed + float(np.max(s.velocity))) for volume in volumes)
     chord = np.linalg.norm(position - position[own], axis=1)
     near = chord <= reach + (top_speed + s.velocity) * standard.lookahead
     near[own] = False
     return np.flatnonzero(near)
 
 
-class _Geometry:
-    """Ownship-intruder geometry, re-evaluated for alternative ownship velocities."""
+class Geometry:
+    """Ownship-intruder geometry, re-evaluated for alternative ownship manoeuvres (vectorised over
+    values x intruders). The same model as detection: straight lines in each pair's tangent plane."""
 
-    def __init__(self, s: States, own: int, others: np.ndarray, position: np.ndarray, velocity: np.ndarray) -> None:
-        self.s, self.own, self.others = s, own, others
-        base = Encounter.from_ecef(position, velocity, s.vertrate, s.altitude, np.full(others.size, own), others)
-        self.base = base
+    def __init__(self, s: States, own: int, standard: Standard, climb_rate: float, others: np.ndarray) -> None:
+        self.s, self.own, self.standard, self.climb_rate, self.others = s, own, standard, climb_rate, others
+        position, _ = surface_ecef(s.lat, s.lon)
+        velocity = ground_velocity_ecef(s.lat, s.lon, s.velocity, s.heading)
+        self.base = Encounter.from_ecef(position, velocity, s.vertrate, s.altitude, np.full(others.size, own), others)
         self.intruder_velocity = velocity[others]
         lat, lon = np.radians(s.lat[own]), np.radians(s.lon[own])
         self.east = np.array([-np.sin(lon), np.cos(lon), 0.0])
         self.north = np.array([-np.sin(lat) * np.cos(lon), -np.sin(lat) * np.sin(lon), np.cos(lat)])
+        # intruders inside the loss volume now (or entering it within a microsecond)
+        self.in_loss = self.violates("track", np.array([float(s.heading[own])]), standard.loss, 1e-6)[0]
 
-    def in_loss(self, volume: ProtectedVolume) -> np.ndarray:
-        return (self.base.distance < volume.hsep) & (np.abs(self.base.dz) < volume.vsep)
-
-    def levels(self, variable: str, values: np.ndarray, standard: Standard, climb_rate: float,
-               in_loss: np.ndarray) -> np.ndarray:
-        """Alert level of each sampled value (max over intruders), or 0/3 recovery verdicts in loss."""
-        s, own, m = self.s, self.own, self.others.size
-        k = values.size
+    def violates(self, variable: str, values: np.ndarray, volume: ProtectedVolume, horizon,  # noqa: ANN001
+                 start: float = 0.0) -> np.ndarray:
+        """(values, intruders): whether flying each value is inside ``volume`` at some time between
+        ``start`` and ``horizon`` s (a number, or one per intruder)."""
+        s, own, m, k = self.s, self.own, self.others.size, values.size
         if m == 0:
-            return np.zeros(k, dtype=np.int8)
-        speed = np.full(k, s.velocity[own])
-        track = np.full(k, s.heading[own])
-        vertrate = np.full(k, s.vertrate[own])
+            return np.zeros((k, 0), dtype=bool)
+        speed, track, vertrate = np.full(k, s.velocity[own]), np.full(k, s.heading[own]), np.full(k, s.vertrate[own])
         if variable == "track":
             track = values
         elif variable == "ground_speed":
@@ -165,68 +203,113 @@ class _Geometry:
             vertrate = values
         rad = np.radians(track)
         own_velocity = (speed * np.sin(rad))[:, None] * self.east + (speed * np.cos(rad))[:, None] * self.north
-        # rows: sample-major, intruder-minor
         normal = np.tile(self.base.normal, (k, 1))
         w = np.tile(self.intruder_velocity, (k, 1)) - np.repeat(own_velocity, m, axis=0)
         w -= np.einsum("ij,ij->i", w, normal)[:, None] * normal
         d = np.tile(self.base.position, (k, 1))
         dz = np.tile(self.base.dz, k)
-        dvz = np.tile(s.vertrate[self.others], k) - np.repeat(vertrate, m)
-        level = np.zeros(k * m, dtype=np.int8)
+        intruder_rate = np.tile(s.vertrate[self.others], k)
+        limit = np.tile(np.broadcast_to(np.asarray(horizon, dtype=float), (m,)), k)
+        if variable == "altitude":
+            hit = _altitude_violation(d, w, dz, s.altitude[own], np.repeat(values, m), intruder_rate,
+                                      self.climb_rate, volume, limit, start)
+        else:
+            h_in, h_out = horizontal_interval(d, w, volume)
+            v_in, v_out = vertical_interval(dz, intruder_rate - np.repeat(vertrate, m), volume)
+            hit = np.maximum(np.maximum(h_in, v_in), start) <= np.minimum(np.minimum(h_out, v_out), limit)
+        return hit.reshape(k, m)
+
+    def levels(self, variable: str, values: np.ndarray) -> np.ndarray:
+        """Band level of each value: the highest level violated within its horizon with anyone; at least
+        1 for a value entering the loss volume within the whole look-ahead (never offered as clear)."""
+        standard = self.standard
+        level = np.zeros(values.size, dtype=np.int8)
         for alert in standard.levels:
-            if variable == "altitude":
-                hit = _altitude_violation(d, w, dz, s.altitude[own], np.repeat(values, m), np.tile(s.vertrate[self.others], k),
-                                          climb_rate, alert.volume, alert.early_alerting_time)
-            else:
-                h_in, h_out = horizontal_interval(d, w, alert.volume)
-                v_in, v_out = vertical_interval(dz, dvz, alert.volume)
-                start, end = np.maximum(np.maximum(h_in, v_in), 0.0), np.minimum(np.minimum(h_out, v_out),
-                                                                                  alert.early_alerting_time)
-                hit = start <= end
-            level[hit] = alert.number
-        level = level.reshape(k, m)
-        if in_loss.any():
-            return _recovery_levels(level, in_loss, d.reshape(k, m, 3), w.reshape(k, m, 3), dz.reshape(k, m),
-                                    dvz.reshape(k, m), variable)
-        return level.max(axis=1)
+            level[self.violates(variable, values, alert.volume, alert.early_alerting_time).any(axis=1)] = alert.number
+        loss = self.violates(variable, values, standard.loss, standard.lookahead).any(axis=1)
+        level[(level == 0) & loss] = 1
+        return level
+
+    def recovery_judge(self, variable: str, values: np.ndarray):  # noqa: ANN201
+        """The level function of recovery bands (0: recovers, 3: not) at the largest shrink factor for
+        which some sample recovers, and that factor (None: no recovery at all)."""
+        lost, others = self.in_loss, ~self.in_loss
+        standard = self.standard
+
+        def others_ok(vals: np.ndarray) -> np.ndarray:
+            if not others.any():
+                return np.ones(vals.size, dtype=bool)
+            ok = np.ones(vals.size, dtype=bool)
+            for alert in standard.levels:
+                if alert.number >= 2:
+                    ok &= ~self.violates(variable, vals, alert.volume, alert.early_alerting_time)[:, others].any(axis=1)
+            return ok & ~self.violates(variable, vals, standard.loss, standard.lookahead)[:, others].any(axis=1)
+
+        end = standard.lookahead
+
+        def recovers(vals: np.ndarray, factor: float) -> np.ndarray:
+            """Never inside the shrunk volume with a lost intruder, out of the loss volume with it by the
+            end of the look-ahead (separation restored, not merely kept), and nothing above preventive
+            nor any loss with anyone else."""
+            shrunk = _shrunk(standard.loss, factor)
+            restored = ~self.violates(variable, vals, standard.loss, end, start=end)[:, lost].any(axis=1)
+            kept = ~self.violates(variable, vals, shrunk, end)[:, lost].any(axis=1)
+            return others_ok(vals) & restored & kept
+
+        low, high = 0.0, 1.0  # largest factor with a recovering sample, to 1 %
+        if not recovers(values, SHRINK_FLOOR).any():
+            return (lambda vals: np.full(vals.size, 3, dtype=np.int8)), None
+        low = SHRINK_FLOOR
+        while high - low > 0.01:
+            middle = 0.5 * (low + high)
+            low, high = (middle, high) if recovers(values, middle).any() else (low, middle)
+        factor = low
+        return (lambda vals: np.where(recovers(vals, factor), 0, 3).astype(np.int8)), factor
 
 
-def _altitude_violation(d, w, dz, own_altitude, target, intruder_vertrate, climb_rate, volume, horizon):
-    """Violation within ``horizon`` when the ownship climbs or descends at ``climb_rate`` to ``target``, then levels."""
+def _shrunk(volume: ProtectedVolume, factor: float) -> ProtectedVolume:
+    """The volume with its distances and times scaled by ``factor``."""
+    return replace(volume, hsep=volume.hsep * factor, vsep=volume.vsep * factor, tau=volume.tau * factor,
+                   hmd=None if volume.hmd is None else volume.hmd * factor, tcoa=volume.tcoa * factor)
+
+
+def _altitude_violation(d, w, dz, own_altitude, target, intruder_vertrate, climb_rate, volume, horizon, start=0.0):
+    """Violation between ``start`` and ``horizon`` (per row) when the ownship climbs or descends at
+    ``climb_rate`` to ``target``, then levels off: checked during the change and level at the target."""
     change = target - own_altitude
     rate = np.sign(change) * climb_rate
     t_level = np.minimum(np.abs(change) / climb_rate, horizon)
     h_in, h_out = horizontal_interval(d, w, volume)
     # leg 1: changing level during [0, t_level]
     v_in, v_out = vertical_interval(dz, intruder_vertrate - rate, volume)
-    # (levelling off exactly at the minimum from the intruder only touches it at t_level: 1 us allowance)
-    hit = np.maximum(np.maximum(h_in, v_in), 0.0) < np.minimum(np.minimum(h_out, v_out), t_level - 1e-6)
-    # leg 2: level at the target from t_level to the horizon (times still counted from now)
+    hit = np.maximum(np.maximum(h_in, v_in), start) <= np.minimum(np.minimum(h_out, v_out), t_level)
+    # leg 2: level at the target from t_level to the horizon (times counted from now)
     v_in, v_out = vertical_interval(dz - change, intruder_vertrate, volume)  # dz(t) = dz - change + vz_intruder t
-    hit |= np.maximum(np.maximum(h_in, v_in), t_level) <= np.minimum(np.minimum(h_out, v_out), horizon)
+    hit |= np.maximum(np.maximum(np.maximum(h_in, v_in), t_level), start) <= np.minimum(np.minimum(h_out, v_out),
+                                                                                        horizon)
     return hit
 
 
-def _recovery_levels(level, in_loss, d, w, dz, dvz, variable) -> np.ndarray:
-    """In loss of separation: 0 where every lost pair diverges and nobody else alerts, 3 elsewhere."""
-    distance = np.maximum(np.linalg.norm(d, axis=2), 1e-9)
-    opening = np.einsum("kmj,kmj->km", d, w) / distance  # m/s, rate of change of the horizontal distance
-    diverging = (opening > RECOVERY_OPENING) | (np.sign(dz) * dvz > RECOVERY_OPENING)
-    if variable == "altitude":
-        diverging = np.ones_like(diverging)  # altitude targets: judged by the alerts of the others only
-    others_clear = np.where(in_loss[None, :], True, level == 0).all(axis=1)
-    ok = others_clear & np.where(in_loss[None, :], diverging, True).all(axis=1)
-    return np.where(ok, 0, 3).astype(np.int8)
-
-
-def _runs(values: np.ndarray, levels: np.ndarray, wrap: bool) -> list[tuple[float, float, int]]:
-    """Consecutive samples with the same level as (first value, last value, level)."""
+def _refined_runs(values: np.ndarray, levels: np.ndarray, judge, tolerance: float,  # noqa: ANN001
+                  wrap: bool) -> list[tuple[float, float, int]]:
+    """Runs of equal level as (low, high, level), each edge between two samples bisected to ``tolerance``."""
     if values.size == 0:
         return []
-    edges = np.flatnonzero(np.diff(levels)) + 1
-    starts = np.concatenate(([0], edges))
-    ends = np.concatenate((edges - 1, [values.size - 1]))
-    runs = [(float(values[a]), float(values[b]), int(levels[a])) for a, b in zip(starts, ends)]
+    edges = np.flatnonzero(np.diff(levels)) + 1  # sample index where a new run starts
+    low_side, high_side = values[edges - 1].astype(float), values[edges].astype(float)
+    low_level, high_level = levels[edges - 1], levels[edges]
+    while edges.size and np.max(high_side - low_side) > tolerance:
+        middle = 0.5 * (low_side + high_side)
+        found = judge(middle)
+        toward_low = found == low_level
+        low_side = np.where(toward_low, middle, low_side)
+        high_side = np.where(toward_low, high_side, middle)
+        stray = ~toward_low & (found != high_level)  # a third level inside the step: keep the edge there
+        high_level = np.where(stray, found, high_level)
+    starts = np.concatenate(([float(values[0])], high_side))
+    ends = np.concatenate((low_side, [float(values[-1])]))
+    run_levels = np.concatenate(([levels[0]], levels[edges])) if edges.size else np.array([levels[0]])
+    runs = [(float(a), float(b), int(c)) for a, b, c in zip(starts, ends, run_levels)]
     if wrap and len(runs) > 1 and runs[0][2] == runs[-1][2]:  # a track band across north is one band
         last = runs.pop()
         runs[0] = (last[0], runs[0][1], runs[0][2])
@@ -234,10 +317,55 @@ def _runs(values: np.ndarray, levels: np.ndarray, wrap: bool) -> list[tuple[floa
 
 
 def _closest_clear(values: np.ndarray, levels: np.ndarray, current: float, wrap: bool) -> float | None:
-    clear = values[levels == 0]
-    if clear.size == 0:
+    """The acceptable sample nearest ``current``, preferring one a sample inside its band (not on an
+    edge): the current value itself when acceptable."""
+    clear = levels == 0
+    if not clear.any():
         return None
-    distance = np.abs(clear - current)
+    inner = clear.copy()
+    if wrap:
+        inner &= np.roll(clear, 1) & np.roll(clear, -1)
+    else:
+        inner[1:] &= clear[:-1]
+        inner[:-1] &= clear[1:]
+    pick = inner if inner.any() else clear
+    distance = np.abs(values - current)
     if wrap:
         distance = np.minimum(distance, 360.0 - distance)
-    return float(clear[np.argmin(distance)])
+    if clear[np.argmin(distance)] and np.min(distance) < 1e-9:
+        return float(values[np.argmin(distance)])  # the current value is a sample and acceptable
+    candidates = np.flatnonzero(pick)
+    return float(values[candidates[np.argmin(distance[candidates])]])
+
+
+def _direction(variable: str, current: float, best: float | None) -> str:
+    if best is None:
+        return "none"
+    delta = (best - current + 180.0) % 360.0 - 180.0 if variable == "track" else best - current
+    if abs(delta) < 1e-9:
+        return "none"
+    return {"track": ("left", "right"), "ground_speed": ("slower", "faster"), "vertical_speed": ("down", "up"),
+            "altitude": ("down", "up")}[variable][int(delta > 0)]
+
+
+def flown_level(states: States, icao24: str, standard: Standard | str, variable: str, value: float,
+                climb_rate: float = BandRanges().climb_rate) -> tuple[int, bool]:
+    """The check of one manoeuvre before it is offered: ``icao24`` flies ``variable`` = ``value`` (the
+    others kept) against every aircraft of ``states``. Returns (the highest alert level it raises with
+    anyone within each level's alerting time, whether it enters the loss volume within the whole
+    look-ahead)."""
+    if isinstance(standard, str):
+        standard = named_standard(standard)
+    s = states if states.is_snapshot else states.snapshot()
+    rows = np.flatnonzero(s.icao24 == icao24)
+    if rows.size != 1:
+        raise BandsError(f"aircraft {icao24!r} is {'not in' if rows.size == 0 else 'more than once in'} the snapshot")
+    own = int(rows[0])
+    others = np.flatnonzero(np.arange(len(s)) != own)
+    geometry = Geometry(s, own, standard, climb_rate, others)
+    values = np.array([float(value)])
+    level = 0
+    for alert in standard.levels:
+        if geometry.violates(variable, values, alert.volume, alert.alerting_time).any():
+            level = alert.number
+    return level, bool(geometry.violates(variable, values, standard.loss, standard.lookahead).any())

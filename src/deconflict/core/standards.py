@@ -49,6 +49,7 @@ class Standard:
     levels: tuple[AlertLevel, ...]
     loss: ProtectedVolume
     description: str = ""
+    lookahead_time: float | None = None
 
     def __post_init__(self) -> None:
         numbers = [level.number for level in self.levels]
@@ -60,7 +61,11 @@ class Standard:
 
     @property
     def lookahead(self) -> float:
-        """The longest early alerting time: how far ahead this standard looks (s)."""
+        """How far ahead this standard looks (s): its look-ahead time (DO-365: 180 s), or else the longest
+        early alerting time. Bands look this far for an intruder that already alerts, closest approaches
+        are reported within it, and a manoeuvre offered as clear stays out of ``loss`` for this long."""
+        if self.lookahead_time is not None:
+            return self.lookahead_time
         return max(level.early_alerting_time for level in self.levels)
 
     @classmethod
@@ -77,7 +82,10 @@ class Standard:
 
 
 def _do365() -> Standard:
-    """RTCA DO-365 (Phase I) detect-and-avoid well clear for UAS, DAIDALUS's DO_365_Phase_I values."""
+    """RTCA DO-365 (Phase I) detect-and-avoid well clear for UAS, with DO-365's own values: DMOD = HMD =
+    4000 ft (DAIDALUS's ``DO_365_Phase_I`` configuration rounds them to 0.66 NM = 4010 ft), ZTHR 450 ft
+    (700 ft for the preventive level), TTHR (modified tau) 35 s, alerting times 55 / 55 / 25 s with early
+    alerting times 75 / 75 / 55 s, look-ahead 180 s."""
     well_clear = ProtectedVolume(hsep=4000 * FOOT, vsep=450 * FOOT, tau=35.0, hmd=4000 * FOOT)
     preventive = ProtectedVolume(hsep=4000 * FOOT, vsep=700 * FOOT, tau=35.0, hmd=4000 * FOOT)
     return Standard(
@@ -86,7 +94,8 @@ def _do365() -> Standard:
                 AlertLevel(3, well_clear, 25.0, 55.0)),
         loss=well_clear,
         description="DO-365 well clear: DMOD = HMD = 4000 ft, ZTHR 450 ft (preventive 700 ft), "
-                    "modified tau 35 s; alerts at 55 / 55 / 25 s",
+                    "modified tau 35 s; alerts at 55 / 55 / 25 s; look-ahead 180 s",
+        lookahead_time=180.0,
     )
 
 

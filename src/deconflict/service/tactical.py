@@ -22,7 +22,7 @@ import pyarrow as pa
 from sqlalchemy.orm import Session
 
 from deconflict.core.alerting import AlertFilter, alerts
-from deconflict.core.bands import BandsError, bands as conflict_bands
+from deconflict.core.bands import BandsError, bands as conflict_bands, flown_level
 from deconflict.core.geodesy import geodesic_distance
 from deconflict.core.standards import Standard
 from deconflict.core.states import States
@@ -262,7 +262,7 @@ class Tactical:
             except BandsError:
                 continue  # no longer in the picture (stale)
             answer.append({"aircraft": aircraft, "party": party, "recovery": found.recovery,
-                           "proposals": manoeuvres(aircraft, found)})
+                           "proposals": manoeuvres(aircraft, found, others, self.standard)})
         return answer
 
 
@@ -319,22 +319,33 @@ def _one_pair_per_aircraft(s: States, i: np.ndarray, j: np.ndarray, level: np.nd
     return keep
 
 
-def manoeuvres(aircraft: str, found: Any) -> list[dict[str, Any]]:
-    """Manoeuvre proposals from an aircraft's bands: the nearest clear heading, flight level and speed."""
+def manoeuvres(aircraft: str, found: Any, snapshot: States, standard: Standard) -> list[dict[str, Any]]:
+    """Manoeuvre proposals from an aircraft's bands: the nearest acceptable heading (whole degrees), flight
+    level (1000 ft steps) and speed (whole knots), each offered only once flown as proposed (the very
+    value written, after rounding) against every aircraft of the picture over the standard's whole
+    look-ahead: no alert above preventive and no loss with anyone (SPEC §6). In recovery, the recovery
+    values are offered (they are checked against the shrunk volume by the bands themselves)."""
     current, best = found.current, found.recommended
-    proposals = []
+    candidates = []
     if best["track"] is not None and round(best["track"]) % 360 != round(current["track"]) % 360:
-        proposals.append({"type": "manoeuvre", "aircraft": aircraft, "action": "heading",
-                          "value": f"{round(best['track']) % 360:03d}"})
-    if best["altitude"] is not None and abs(best["altitude"] - current["altitude"]) >= 30.0:
-        level = best["altitude"] / FOOT / 100
-        up = best["altitude"] > current["altitude"]
-        flight_level = int(np.ceil(level / 10) * 10) if up else int(np.floor(level / 10) * 10)
-        proposals.append({"type": "manoeuvre", "aircraft": aircraft, "action": "climb" if up else "descend",
-                          "value": f"FL{flight_level:03d}"})
+        heading = round(best["track"]) % 360
+        candidates.append(("track", float(heading), {"action": "heading", "value": f"{heading:03d}"}))
+    level = best["altitude"] if found.recovery else found.recommended_level
+    if level is not None and abs(level - current["altitude"]) >= 30.0:
+        flight_level = int(round(level / FOOT / 100))
+        candidates.append(("altitude", flight_level * 100 * FOOT,
+                           {"action": "climb" if level > current["altitude"] else "descend",
+                            "value": f"FL{flight_level:03d}"}))
     if best["ground_speed"] is not None and abs(best["ground_speed"] - current["ground_speed"]) >= 2.0:
-        proposals.append({"type": "manoeuvre", "aircraft": aircraft, "action": "speed",
-                          "value": f"{round(best['ground_speed'] / KNOT)}kt"})
+        knots = round(best["ground_speed"] / KNOT)
+        candidates.append(("ground_speed", knots * KNOT, {"action": "speed", "value": f"{knots}kt"}))
+    proposals = []
+    for variable, value, proposal in candidates:
+        if not found.recovery:
+            level_flown, loss = flown_level(snapshot, aircraft, standard, variable, value)
+            if level_flown > 1 or loss:
+                continue  # offering nothing is better than a manoeuvre into a conflict
+        proposals.append({"type": "manoeuvre", "aircraft": aircraft, **proposal})
     return proposals
 
 
