@@ -73,13 +73,52 @@ def scan_rate(index: PlanIndex, plans: list[Plan]) -> tuple[float, int]:
     begin = time.perf_counter()
     for plan in plans:
         for volume in plan.volumes:
-            for handle in columns.filter(everything, volume, index.margin):
+            for handle in columns.filter(everything, volume, index.margin)[0].tolist():
                 other_id, j = index._owner[handle]
                 from deconflict.core.volumes import overlap
 
                 if overlap(volume, index.get(other_id).volumes[j], index.margin) is not None:
                     conflicts += 1
     return len(plans) / (time.perf_counter() - begin), conflicts
+
+
+def strtree_rates(index: PlanIndex, plans: list[Plan]) -> tuple[float, float, int]:
+    """Baseline asked for by issue 14: a shapely 2 STRtree over the stored footprints' boxes (the same
+    conservative bounds), one query per plan and one bulk query, then the same time/altitude filter
+    and exact test. Returns (checks/s one query per plan, checks/s in bulk, conflicts)."""
+    import shapely
+
+    from deconflict.core.volumes import overlap
+
+    columns = index._columns
+    handles = np.flatnonzero(columns.alive[: columns.size])
+    values = columns.values
+    tree = shapely.STRtree(shapely.box(values[1, handles], values[0, handles], values[3, handles], values[2, handles]))
+
+    def box(volume: Volume4D):  # noqa: ANN202
+        south, west, north, east = volume.footprint.bounds
+        return shapely.box(west, south, east, north)
+
+    stored = []
+    for handle in handles.tolist():
+        owner, j = index._owner[handle]
+        stored.append(index.get(owner).volumes[j])
+
+    def exact(volume: Volume4D, hit: int) -> bool:
+        other = stored[hit]
+        return (other.altitude_lower < volume.altitude_upper and other.altitude_upper > volume.altitude_lower
+                and other.time_start < volume.time_end and other.time_end > volume.time_start
+                and overlap(volume, other, index.margin) is not None)
+
+    begin = time.perf_counter()
+    single = sum(exact(p.volumes[0], h) for p in plans for h in tree.query(box(p.volumes[0])))
+    per_query = len(plans) / (time.perf_counter() - begin)
+    begin = time.perf_counter()
+    which, hits = tree.query([box(p.volumes[0]) for p in plans])
+    bulk = sum(exact(plans[q].volumes[0], h) for q, h in zip(which.tolist(), hits.tolist()))
+    in_bulk = len(plans) / (time.perf_counter() - begin)
+    assert single == bulk
+    return per_query, in_bulk, single
 
 
 def main() -> None:
@@ -99,17 +138,27 @@ def main() -> None:
         build = time.perf_counter() - begin
         baseline_rate, baseline_conflicts = scan_rate(index, new[:200]) if days == 1 else (None, None)
         rate, conflicts = check_rate(index, new[:200], insert=False)
+        for plan in new:
+            plan.volumes[0].footprint.bounds  # drawn once for every method alike
+        tree_single, tree_bulk, tree_conflicts = strtree_rates(index, new)
+        check_only, check_conflicts = check_rate(index, new, insert=False)
+        assert check_conflicts == tree_conflicts, (check_conflicts, tree_conflicts)
         rate, conflicts = check_rate(index, new)  # insert-and-check
         row = {"days_stored": days, "stored_plans": args.stored * days, "build_seconds": build,
                "checks_per_second": rate, "conflicts_found": conflicts,
-               "conflicts_per_check": conflicts / len(new)}
+               "conflicts_per_check": conflicts / len(new),
+               "check_only_per_second": check_only, "strtree_one_query_per_second": tree_single,
+               "strtree_bulk_per_second": tree_bulk, "vs_strtree_one_query": check_only / tree_single,
+               "vs_strtree_bulk": check_only / tree_bulk}
         if baseline_rate is not None:
             indexed_rate, indexed_conflicts = check_rate(index, new[:200], insert=False)
             row.update(baseline_checks_per_second=baseline_rate, speedup=indexed_rate / baseline_rate,
                        baseline_agrees=indexed_conflicts == baseline_conflicts)
         report["runs"].append(row)
         print(f"{days} day(s), {args.stored * days} stored: build {build:.1f} s, insert-and-check "
-              f"{rate:,.0f} checks/s, {row['conflicts_per_check']:.2f} conflicts/check"
+              f"{rate:,.0f} checks/s, check only {check_only:,.0f}/s (STRtree: {tree_single:,.0f}/s one query "
+              f"per plan, {tree_bulk:,.0f}/s in bulk; x{check_only / tree_single:.2f}, x{check_only / tree_bulk:.2f}), "
+              f"{row['conflicts_per_check']:.2f} conflicts/check"
               + (f"; scan baseline {baseline_rate:,.0f} checks/s (x{row['speedup']:.0f}, "
                  f"same conflicts: {row['baseline_agrees']})" if baseline_rate is not None else ""), flush=True)
     RESULTS.parent.mkdir(parents=True, exist_ok=True)

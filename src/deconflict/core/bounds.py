@@ -31,6 +31,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from numba import njit
 
 from deconflict.core.geodesy import WGS84_A, WGS84_E2, WGS84_MIN_CURVATURE_RADIUS
 
@@ -81,21 +82,41 @@ def around_ring(lat: np.ndarray, lon: np.ndarray, step: float, pole_inside) -> B
     radius = step / 2.0
     dlat = math.degrees(radius / M_MIN)
     near = math.degrees(3.0 * radius / M_MIN) + dlat  # a cut point within 1.5 step of a pole
-    if float(lat.max()) + near >= 90.0:
-        return max(float(lat.min()) - dlat, -90.0) - SLACK, -180.0, 90.0, 180.0
-    if float(lat.min()) - near <= -90.0:
-        return -90.0, -180.0, min(float(lat.max()) + dlat, 90.0) + SLACK, 180.0
-    steps = np.diff(np.append(lon, lon[:1]))
-    steps = (steps + 180.0) % 360.0 - 180.0  # each chord's longitude change: unambiguous this far from a pole
-    if round(float(steps.sum()) / 360.0) != 0:  # the boundary goes round the axis: one pole is inside
-        pole = 90.0 if pole_inside(90.0) else -90.0
-        south, north = (float(lat.min()) - dlat, 90.0) if pole > 0 else (-90.0, float(lat.max()) + dlat)
-        return max(south, -90.0) - SLACK * (pole > 0), -180.0, min(north, 90.0) + SLACK * (pole < 0), 180.0
-    unwrapped = lon[0] + np.concatenate(([0.0], np.cumsum(steps[:-1])))
-    west, east = float(unwrapped.min()), float(unwrapped.max())
+    low, high, winding, west, east = _ring_extent(np.ascontiguousarray(lat, dtype=np.float64),
+                                                  np.ascontiguousarray(lon, dtype=np.float64))
+    if high + near >= 90.0:
+        return max(low - dlat, -90.0) - SLACK, -180.0, 90.0, 180.0
+    if low - near <= -90.0:
+        return -90.0, -180.0, min(high + dlat, 90.0) + SLACK, 180.0
+    if winding != 0:  # the boundary goes round the axis: one pole is inside
+        if pole_inside(90.0):
+            return max(low - dlat, -90.0) - SLACK, -180.0, 90.0, 180.0
+        return -90.0, -180.0, min(high + dlat, 90.0) + SLACK, 180.0
     if east - west >= 360.0:
-        return grow((float(lat.min()), -180.0, float(lat.max()), 180.0), radius)
-    return grow((float(lat.min()), _wrap(west), float(lat.max()), _wrap(east)), radius)
+        return grow((low, -180.0, high, 180.0), radius)
+    return grow((low, _wrap(west), high, _wrap(east)), radius)
+
+
+@njit(cache=True, nogil=True)
+def _ring_extent(lat, lon):
+    """Lowest and highest latitude of a closed ring, how many times it winds round the axis, and the
+    west and east of its longitudes unwrapped along it (each chord's step taken in (-180, 180])."""
+    low, high = lat[0], lat[0]
+    total = 0.0
+    position = lon[0]
+    west, east = position, position
+    n = lat.size
+    for k in range(n):
+        low = min(low, lat[k])
+        high = max(high, lat[k])
+        nxt = lon[(k + 1) % n]
+        delta = (nxt - lon[k] + 180.0) % 360.0 - 180.0
+        total += delta
+        if k < n - 1:
+            position += delta
+            west = min(west, position)
+            east = max(east, position)
+    return low, high, round(total / 360.0), west, east
 
 
 def _smallest_arc(lon: np.ndarray) -> tuple[float, float]:
