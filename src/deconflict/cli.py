@@ -585,19 +585,23 @@ def scan(
     to: Annotated[Optional[str], typer.Option(help="Scan up to this time (UNIX s or ISO 8601).")] = None,
     hsep: Annotated[str, typer.Option(help="Horizontal minimum.")] = "5nm",
     vsep: Annotated[str, typer.Option(help="Vertical minimum.")] = "1000ft",
-    vtol: Annotated[str, typer.Option(help="Level pairs at least vsep - vtol apart count as separated (SPEC §3).")] = "0ft",
+    vtol: Annotated[str, typer.Option(help="Pairs at least vsep - vtol apart and not closing vertically count as "
+                                           "separated (recorded altitudes come in 25 ft steps).")] = "200ft",
     step: Annotated[str, typer.Option(help="Time grid on which tracks are interpolated.")] = "5s",
     max_gap: Annotated[str, typer.Option(help="Largest gap between reports interpolated over.")] = "60s",
     window: Annotated[str, typer.Option(help="Length of the time windows scanned apart.")] = "1h",
     scheduler: Annotated[str, typer.Option(help="local (a LocalCluster), none (this process), or tcp://HOST:PORT.")] = "local",
     workers: Annotated[Optional[int], typer.Option(help="Workers of the LocalCluster (default: cores).", min=1)] = None,
     processes: Annotated[bool, typer.Option("--processes/--threads", help="LocalCluster workers as processes or threads.")] = False,
+    keep_implausible: Annotated[bool, typer.Option(
+        "--keep-implausible", help="Scan frozen positions and position jumps too (left out and counted by default).")] = False,
 ) -> None:
     """Find every actual loss of separation in recorded traffic, and merge it into episodes."""
     settings = ScanSettings(hsep=parse_distance(hsep, "--hsep"), vsep=parse_distance(vsep, "--vsep"),
                             vtol=parse_distance(vtol, "--vtol"), step=parse_duration(step, "--step"),
                             max_gap=parse_duration(max_gap, "--max-gap"), window=parse_duration(window, "--window"),
-                            start=_parse_time(from_, "--from"), end=_parse_time(to, "--to"))
+                            start=_parse_time(from_, "--from"), end=_parse_time(to, "--to"),
+                            plausible_only=not keep_implausible)
     if settings.step <= 0 or settings.max_gap < 0 or settings.window <= 0:
         raise UserError("--step and --window must be positive, --max-gap not negative")
     if settings.vtol >= settings.vsep:
@@ -614,6 +618,9 @@ def scan(
         console.print(f"[red]skipped[/red] {error}")
     if report.rejected:
         console.print("bad rows skipped: " + ", ".join(f"{n} {why}" for why, n in report.rejected.most_common()))
+    if report.implausible:
+        console.print("implausible reports left out (--keep-implausible to scan them): "
+                      + ", ".join(f"{n} {why}" for why, n in report.implausible.most_common()))
     if output is not None:
         write_conflicts(episodes, output)
     table = Table(title=f"{len(episodes)} losses of separation, closest first", header_style="bold")

@@ -10,7 +10,12 @@ import pytest
 from pyproj import Geod
 
 from deconflict import States
-from deconflict.core.episodes import loss_episodes
+from deconflict.core.episodes import loss_episodes as scan_defaults
+
+
+def loss_episodes(states, **options):
+    """The scan's geometry alone: no vertical tolerance, no joining, every report kept."""
+    return scan_defaults(states, **{"vtol": 0.0, "join": 1e-6, "plausible_only": False, **options})
 from deconflict.core.units import FOOT, NAUTICAL_MILE
 
 GEOD = Geod(ellps="WGS84")

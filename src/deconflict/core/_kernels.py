@@ -461,14 +461,19 @@ def step_keys(step_index, position, origin, cell):
 
 
 @njit(cache=True, nogil=True)
-def scan_pieces(first, keys, order, code, offset, position, velocity, altitude, vertrate, hsep, vsep, vtol,
+def scan_pieces(first, keys, order, code, offset, position, velocity, altitude, vertrate, reported, hsep, vsep, vtol,
                 out_pairs, out_values):
     """Every pair of track pieces of the same grid step in conflict while both exist (SPEC §3 test).
 
     A piece is an aircraft's straight motion over part of one step: from ``offset[k, 0]`` to
     ``offset[k, 1]`` seconds into the step, from ``position[k]`` (at its start) with ``velocity[k]``.
     Two pieces are compared over their common span: both are moved to its start and tested over its
-    length; times in ``out_values`` are seconds into the step. ``keys`` are sorted (``order`` maps them
+    length; times in ``out_values`` are seconds into the step. ``reported``: the vertical rate the
+    piece's aircraft reported (the mean of its two reports), for the ``vtol`` rule: a pair reported at
+    least ``vsep - vtol`` apart is vertically separated while it does not close vertically by more than
+    1 m/s (both level, SPEC §3, or moving apart). The altitude steps of quantised reports (25 ft a
+    second) would otherwise make a level aircraft look as if it climbed, and a pair at adjacent levels
+    reported 975 ft apart look like a loss whenever one climbs away. ``keys`` are sorted (``order`` maps them
     back to rows); a pair in conflict during a step starts in the same or adjacent cells when a cell is
     at least the minimum plus both aircraft's travel. Cells (x, y, z-1..z+1) are consecutive keys, so
     each neighbouring column is one range; only the columns at or after this one are searched, so that
@@ -522,7 +527,11 @@ def scan_pieces(first, keys, order, code, offset, position, velocity, altitude, 
                         vel[r, axis] = velocity[row, axis]
                     alt[r] = altitude[row] + vertrate[row] * ahead
                     rate[r] = vertrate[row]
-                if pair_conflict(pos, vel, alt, rate, 0, 1, hi - lo, hsep, vsep, vtol, result):
+                if vtol > 0.0 and abs(alt[1] - alt[0]) >= vsep - vtol:
+                    closing = -math.copysign(1.0, alt[1] - alt[0]) * (reported[j] - reported[i])
+                    if closing < 1.0:
+                        continue  # within the tolerance band and not closing: vertically separated
+                if pair_conflict(pos, vel, alt, rate, 0, 1, hi - lo, hsep, vsep, 0.0, result):
                     if count == out_pairs.shape[0]:
                         full = True
                         break
@@ -550,7 +559,7 @@ def _on_surface(x, y, z, out):
 
 
 @njit(cache=True, nogil=True)
-def track_pieces(code, t, lat, lon, alt, first, last, step, max_gap):
+def track_pieces(code, t, lat, lon, alt, reported_rate, first, last, step, max_gap):
     """Each aircraft's motion as pieces within grid steps ``first..last`` (rows sorted by aircraft code,
     then time).
 
@@ -562,7 +571,8 @@ def track_pieces(code, t, lat, lon, alt, first, last, step, max_gap):
     included); each piece flies straight at the chord velocity of its own ends.
 
     Returns (code, step, offset (n, 2): start and end s into the step, position (n, 3) ECEF surface
-    m at the start, velocity (n, 3) m/s tangent there, altitude m at the start, vertical rate m/s).
+    m at the start, velocity (n, 3) m/s tangent there, altitude m at the start, vertical rate m/s,
+    reported vertical rate m/s: the mean of the segment's two reports).
     """
     n = t.size
     total = 0
@@ -579,6 +589,7 @@ def track_pieces(code, t, lat, lon, alt, first, last, step, max_gap):
     velocity = np.empty((total, 3))
     altitude = np.empty(total)
     vertrate = np.empty(total)
+    reported = np.empty(total)
     surface = np.empty((n, 3))  # each report's surface point, computed once
     normal = np.empty(3)
     point = np.empty(3)
@@ -627,8 +638,10 @@ def track_pieces(code, t, lat, lon, alt, first, last, step, max_gap):
             velocity[m, 2] = (b[2] - a[2] - along * nz) / (e - s)
             altitude[m] = alt[r] + rate * (s - t0)
             vertrate[m] = rate
+            reported[m] = 0.5 * (reported_rate[r] + reported_rate[r + 1])
             m += 1
-    return (out_code[:m], out_step[:m], offset[:m], position[:m], velocity[:m], altitude[:m], vertrate[:m])
+    return (out_code[:m], out_step[:m], offset[:m], position[:m], velocity[:m], altitude[:m], vertrate[:m],
+            reported[:m])
 
 
 @njit(cache=True, nogil=True, inline="always")

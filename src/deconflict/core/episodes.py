@@ -14,7 +14,7 @@ their hits merged by `merge_episodes`, which gives the same result as scanning t
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -22,8 +22,11 @@ from deconflict.core import _kernels
 from deconflict.core.detection import _resumable
 from deconflict.core.encounter import Encounter
 from deconflict.core.geodesy import WGS84_E2
-from deconflict.core.states import States
+from deconflict.core.quality import implausible
+from deconflict.core.states import States, by_aircraft as _by_aircraft, factorize as _factorize
 
+SCAN_VTOL = 60.96  # m (200 ft): recorded altitudes come in 25 ft steps; see `scan_window`'s vtol rule
+SCAN_JOIN = 30.0  # s: losses of a pair this close in time are one episode (one encounter)
 HIT_COLUMNS = ("a", "b", "party_a", "party_b", "start", "end", "min_distance", "min_vertical", "lat", "lon")
 
 
@@ -33,21 +36,26 @@ class Hits:
     horizontal distance (m) in the span with the vertical distance then (m), and where (deg)."""
 
     columns: dict[str, np.ndarray]
+    dropped: dict[str, int] = field(default_factory=dict)  # reports left out as implausible, by reason
 
     def __len__(self) -> int:
         return int(self.columns["start"].size)
 
     @classmethod
-    def empty(cls) -> "Hits":
+    def empty(cls, dropped: dict[str, int] | None = None) -> "Hits":
         return cls({name: np.empty(0, dtype=str if name in ("a", "b", "party_a", "party_b") else float)
-                    for name in HIT_COLUMNS})
+                    for name in HIT_COLUMNS}, dict(dropped or {}))
 
     @classmethod
     def concat(cls, parts: list["Hits"]) -> "Hits":
+        dropped: dict[str, int] = {}
+        for part in parts:
+            for reason, count in part.dropped.items():
+                dropped[reason] = dropped.get(reason, 0) + count
         parts = [p for p in parts if len(p)]
         if not parts:
-            return cls.empty()
-        return cls({name: np.concatenate([p.columns[name] for p in parts]) for name in HIT_COLUMNS})
+            return cls.empty(dropped)
+        return cls({name: np.concatenate([p.columns[name] for p in parts]) for name in HIT_COLUMNS}, dropped)
 
 
 def scan_window(states: States, start: float, end: float, step: float = 5.0, max_gap: float = 60.0,
@@ -64,8 +72,8 @@ def scan_window(states: States, start: float, end: float, step: float = 5.0, max
         return Hits.empty()
     order, code, ids = _by_aircraft(airborne.icao24, airborne.time)
     pieces = _kernels.track_pieces(code, airborne.time[order], airborne.lat[order], airborne.lon[order],
-                                   airborne.altitude[order], first, last, step, max_gap)
-    aircraft, tick, offset, points, velocity, altitude, vertrate = pieces
+                                   airborne.altitude[order], airborne.vertrate[order], first, last, step, max_gap)
+    aircraft, tick, offset, points, velocity, altitude, vertrate, reported = pieces
     if aircraft.size < 2:
         return Hits.empty()
     parties = np.full(ids.size, "", dtype=airborne.party.dtype if airborne.party.size else "U1")
@@ -79,55 +87,11 @@ def scan_window(states: States, start: float, end: float, step: float = 5.0, max
     sorted_order = np.argsort(keys)  # pairs are put in id order afterwards: the order of equal keys does not matter
     sorted_keys = keys[sorted_order]
     pairs, values = _resumable(lambda q, out_pairs, out_values: _kernels.scan_pieces(
-        q, sorted_keys, sorted_order, aircraft, offset, points, velocity, altitude, vertrate, hsep, vsep, vtol,
-        out_pairs, out_values), 0, sorted_keys.size)
+        q, sorted_keys, sorted_order, aircraft, offset, points, velocity, altitude, vertrate, reported, hsep, vsep,
+        vtol, out_pairs, out_values), 0, sorted_keys.size)
     if not len(pairs):
         return Hits.empty()
     return _hits(pairs, values, tick, step, aircraft, offset, ids, parties, points, velocity, altitude, vertrate)
-
-
-def _by_aircraft(ids: np.ndarray, time: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Row order by aircraft then time, each sorted row's aircraft code, and the distinct ids in order.
-
-    One stable sort of the packed ids (see `_factorize`) when the rows are already in time order
-    (archives are), instead of a unique and a two-key sort.
-    """
-    packed = _packed(ids)
-    in_time = ids.size < 2 or bool(np.all(time[1:] >= time[:-1]))
-    if packed is None or not in_time:
-        distinct, code = _factorize(ids)
-        order = np.lexsort((time, code))
-        return order, code[order], distinct
-    order = np.argsort(packed, kind="stable")
-    keys = packed[order]
-    new = np.empty(keys.size, dtype=bool)
-    new[:1] = True
-    new[1:] = keys[1:] != keys[:-1]
-    return order, np.cumsum(new) - 1, ids[order[new]]
-
-
-def _packed(ids: np.ndarray) -> np.ndarray | None:
-    """Ids of up to 8 characters below U+0100 packed big-endian into integers that sort like the text."""
-    width = ids.dtype.itemsize // 4 if ids.dtype.kind == "U" else 0
-    if not (0 < width <= 8 and ids.size):
-        return None
-    chars = np.ascontiguousarray(ids).view(np.uint32).reshape(ids.size, width)
-    if int(chars.max()) >= 256:
-        return None
-    packed = np.zeros(ids.size, dtype=np.uint64)
-    for k in range(width):
-        packed |= chars[:, k].astype(np.uint64) << np.uint64(8 * (7 - k))
-    return packed
-
-
-def _factorize(ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Sorted distinct ids and each row's index among them, as ``np.unique(..., return_inverse=True)``,
-    faster through packed integers when the ids allow it."""
-    packed = _packed(ids)
-    if packed is None:
-        return np.unique(ids, return_inverse=True)
-    _, first, code = np.unique(packed, return_index=True, return_inverse=True)
-    return ids[first], code
 
 
 def _hits(pairs, values, tick, step, aircraft, offset, ids, parties, points, velocity, altitude,
@@ -227,13 +191,18 @@ def merge_episodes(hits: Hits, join: float = 1e-6) -> Episodes:
 
 
 def loss_episodes(states: States, step: float = 5.0, max_gap: float = 60.0, hsep: float = 9260.0,
-                  vsep: float = 304.8, vtol: float = 0.0, start: float | None = None,
-                  end: float | None = None) -> Episodes:
-    """Every loss of separation in a history of state vectors (one process; see `scan_window`)."""
+                  vsep: float = 304.8, vtol: float = SCAN_VTOL, start: float | None = None,
+                  end: float | None = None, plausible_only: bool = True, join: float = SCAN_JOIN) -> Episodes:
+    """Every loss of separation in a history of state vectors (one process; see `scan_window`), with the
+    archive scan's defaults: implausible reports left out (`core.quality`), ``vtol`` 200 ft for
+    quantised recorded altitudes, losses of a pair within ``join`` s of each other one episode."""
+    if plausible_only and len(states):
+        bad = np.zeros(len(states), dtype=bool)
+        for mask in implausible(states, max_gap).values():
+            bad |= mask
+        states = states.take(~bad) if bad.any() else states
     if not len(states):
         return merge_episodes(Hits.empty())
     start = float(np.min(states.time)) if start is None else start
     end = float(np.max(states.time)) if end is None else end
-    return merge_episodes(scan_window(states, start, end, step, max_gap, hsep, vsep, vtol))
-
-
+    return merge_episodes(scan_window(states, start, end, step, max_gap, hsep, vsep, vtol), join=join)

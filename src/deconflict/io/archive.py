@@ -21,7 +21,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from deconflict.core.episodes import Episodes, Hits, merge_episodes, scan_window
+from deconflict.core.episodes import SCAN_JOIN, SCAN_VTOL, Episodes, Hits, merge_episodes, scan_window
+from deconflict.core.quality import implausible
 from deconflict.core.states import States
 from deconflict.io.states_file import StatesFileError, read_states_checked, validate_table
 
@@ -33,6 +34,7 @@ class ScanReport:
     files: int = 0
     rows: int = 0
     rejected: Counter[str] = field(default_factory=Counter)
+    implausible: Counter[str] = field(default_factory=Counter)  # reports left out of the scan, by reason
     failed: list[tuple[str, str]] = field(default_factory=list)
     windows: int = 0
     first: float = math.nan
@@ -45,12 +47,19 @@ class ScanSettings:
 
     hsep: float = 9260.0
     vsep: float = 304.8
-    vtol: float = 0.0
+    vtol: float = SCAN_VTOL  # 200 ft: recorded ADS-B altitudes come in 25 ft steps (SPEC §3's tolerance)
     step: float = 5.0
     max_gap: float = 60.0
     window: float = 3600.0
     start: float | None = None
     end: float | None = None
+    plausible_only: bool = True  # leave out frozen positions and position jumps (`core.quality`)
+    join: float = SCAN_JOIN  # s: losses of a pair this close in time are one episode (one encounter)
+
+    def margins(self, low: float, high: float) -> tuple[float, float]:
+        """The reports a window [low, high) needs: interpolation across its edges, and the predecessor
+        of every report used there (to judge it plausible alike in every window)."""
+        return low - 2.0 * self.max_gap, high + self.step + self.max_gap
 
 
 def read_part(path: str, settings: ScanSettings) -> tuple[States | None, Counter[str], str | None, int]:
@@ -62,7 +71,7 @@ def read_part(path: str, settings: ScanSettings) -> tuple[States | None, Counter
         return None, Counter(), str(error), 0
     keep = np.ones(len(states), dtype=bool)
     if settings.start is not None:
-        keep &= states.time >= settings.start - settings.max_gap
+        keep &= states.time >= settings.start - 2.0 * settings.max_gap
     if settings.end is not None:
         keep &= states.time <= settings.end + settings.step + settings.max_gap
     rows = len(states)
@@ -80,11 +89,25 @@ def slice_part(states: States | None, low: float, high: float) -> States | None:
 
 
 def scan_part(parts: list[States | None], start: float, end: float, settings: ScanSettings) -> Hits:
-    """Hits of one window from the reports of every file around it."""
+    """Hits of one window from the reports of every file around it; implausible reports left out (and
+    counted for the reports inside the window, so each is counted once)."""
     present = [p for p in parts if p is not None and len(p)]
     if not present:
         return Hits.empty()
-    return scan_window(States.concat(present), start, end, settings.step, settings.max_gap, settings.hsep, settings.vsep, settings.vtol)
+    states = States.concat(present)
+    dropped = {}
+    if settings.plausible_only:
+        masks = implausible(states, settings.max_gap)
+        bad = np.zeros(len(states), dtype=bool)
+        owned = (states.time >= start) & (states.time < end)
+        for reason, mask in masks.items():
+            bad |= mask
+            if (mask & owned).any():
+                dropped[reason] = int((mask & owned).sum())
+        if bad.any():
+            states = states.take(~bad)
+    hits = scan_window(states, start, end, settings.step, settings.max_gap, settings.hsep, settings.vsep, settings.vtol)
+    return Hits(hits.columns, dropped)
 
 
 def windows_of(first: float, last: float, settings: ScanSettings) -> list[tuple[float, float]]:
@@ -135,7 +158,7 @@ def read_window(surveys: list[Survey], low: float, high: float, owned: tuple[flo
     """Read only the row groups a window needs, scan it; bad rows and row counts are reported for the row
     groups this window owns (those whose first time falls in ``owned``), so each is counted once."""
     parts, rejected, rows = [], Counter(), 0
-    margin_low, margin_high = low - settings.max_gap, high + settings.step + settings.max_gap
+    margin_low, margin_high = settings.margins(low, high)
     for entry in surveys:
         wanted = [k for k, first, last in entry.groups if last >= margin_low and first <= margin_high]
         if not wanted:
@@ -168,22 +191,28 @@ def scan_archive(paths: list[str | Path], settings: ScanSettings, scheduler: str
         windows = _windows(reads, report, settings, names)
         hits = []
         for k, (low, high) in enumerate(windows):
-            parts = [slice_part(r[0], low - settings.max_gap, high + settings.step + settings.max_gap) for r in reads]
+            parts = [slice_part(r[0], *settings.margins(low, high)) for r in reads]
             hits.append(scan_part(parts, low, high, settings))
             if progress:
                 progress(k + 1, len(windows))
-        return merge_episodes(Hits.concat(hits)), report
+        return _finish(hits, report, settings)
     with _dask(scheduler, workers, processes) as client:
         futures = [client.submit(read_part, name, settings, pure=False) for name in names]
         meta = client.gather([client.submit(_meta, f) for f in futures])
         windows = _windows(meta, report, settings, names)
         tasks = []
         for low, high in windows:
-            parts = [client.submit(slice_part, client.submit(_states_of, f), low - settings.max_gap,
-                                   high + settings.step + settings.max_gap) for f in futures]
+            parts = [client.submit(slice_part, client.submit(_states_of, f), *settings.margins(low, high))
+                     for f in futures]
             tasks.append(client.submit(scan_part, parts, low, high, settings))
         hits = _gather(tasks, progress)
-    return merge_episodes(Hits.concat(hits)), report
+    return _finish(hits, report, settings)
+
+
+def _finish(hits: list[Hits], report: ScanReport, settings: ScanSettings) -> tuple[Episodes, ScanReport]:
+    merged = Hits.concat(hits)
+    report.implausible.update(merged.dropped)
+    return merge_episodes(merged, join=settings.join), report
 
 
 @contextmanager
@@ -286,4 +315,4 @@ def _scan_streaming(surveys: list[Survey], settings: ScanSettings, scheduler: st
         report.rejected.update(rejected)
         report.rows += rows
     report.rows -= sum(report.rejected.values())  # valid rows, as with whole files
-    return merge_episodes(Hits.concat([hits for hits, _, _ in results])), report
+    return _finish([hits for hits, _, _ in results], report, settings)

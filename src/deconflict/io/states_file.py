@@ -24,6 +24,7 @@ import pyarrow.parquet as pq
 from deconflict.core.detection import Conflicts
 from deconflict.core.states import States
 from deconflict.core.units import ALTITUDE_RANGE, MAX_SPEED
+from deconflict.io.tables import standard_columns
 
 REQUIRED_COLUMNS = ("time", "icao24", "lat", "lon", "velocity", "heading", "vertrate")
 ALTITUDE_COLUMNS = ("baroaltitude", "geoaltitude")
@@ -64,10 +65,11 @@ def read_states(path: str | Path) -> States:
 
 
 def read_states_checked(path: str | Path) -> tuple[States, RejectedRows]:
-    """Read a state-vector file; return the valid rows and a report of the rejected ones."""
+    """Read a state-vector file (SPEC §2, OpenSky, or a `traffic` table: `deconflict.io.tables`);
+    return the valid rows and a report of the rejected ones."""
     path = Path(path)
     table, location = _read_table(path)
-    return validate_table(table, path, location)
+    return validate_table(standard_columns(table), path, location)
 
 
 def validate_table(table: pa.Table, path: str | Path, location: Callable[[int], str] = lambda row: f"row {row + 1}",
@@ -160,12 +162,14 @@ def _read_table(path: Path):
             return pq.read_table(path), lambda row: f"row {row + 1}"
         if name.endswith(".csv") or name.endswith(".csv.gz"):
             return _read_csv(path), lambda row: f"line {row + 2}"
+        if name.endswith(".json") or name.endswith(".json.gz"):  # a pandas/traffic table as JSON records
+            return pa.Table.from_pandas(pd.read_json(path), preserve_index=False), lambda row: f"record {row + 1}"
     except FileNotFoundError:
         raise StatesFileError(f"{path}: no such file") from None
     except (OSError, pa.ArrowException, ValueError) as error:
         first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise StatesFileError(f"{path}: cannot read: {first_line}") from None
-    raise StatesFileError(f"{path}: unknown file type; expected .csv, .csv.gz or .parquet")
+    raise StatesFileError(f"{path}: unknown file type; expected .csv, .csv.gz, .parquet, .json or .json.gz")
 
 
 def _read_csv(path: Path) -> pa.Table:
@@ -221,6 +225,8 @@ def _has_control_character(table: pa.Table, name: str) -> np.ndarray:
     data = array.buffers()[2]
     raw = np.frombuffer(data, dtype=np.uint8) if data is not None else np.zeros(0, np.uint8)
     bad = ((raw < 32) & (raw != 9) & (raw != 10) & (raw != 13)) | (raw == 127)
+    if not bad.any():  # the usual case: no row to find
+        return np.zeros(n, dtype=bool)
     seen = np.concatenate(([0], np.cumsum(bad, dtype=np.int64)))
     found = seen[offsets[1:]] - seen[offsets[:-1]] > 0
     return found & np.asarray(array.is_valid(), dtype=bool) if array.null_count else found
