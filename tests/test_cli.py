@@ -81,7 +81,7 @@ def test_output_files(states_file, tmp_path, capsys, name):
     (["detect", "{f}", "--hsep", "5"], "error: --hsep: '5' has no unit"),
     (["detect", "{f}", "--lookahead", "5nm"], "error: --lookahead: unknown unit 'nm'"),
     (["detect", "{f}", "--at", "yesterday"], "error: --at: 'yesterday' is not a time"),
-    (["detect", "{f}", "--vtol", "2000ft"], "error: vtol must be in [0, vsep)"),
+    (["detect", "{f}", "--vtol", "2000ft"], "error: --vtol: expected at least 0 and less than --vsep"),
     (["detect", "nowhere.csv"], "error: nowhere.csv: no such file"),
     (["detect"], "error: Missing argument 'input'"),
     (["detect", "{f}", "--bogus"], "error: No such option: --bogus"),
@@ -250,7 +250,7 @@ def test_scan_writes_episodes_and_reports_bad_files(tmp_path, capsys):
     assert "missing.parquet" in err and "1 episodes" in err
     assert pq.read_table(out).num_rows == 1
     code, _, err = run(["scan", str(path), "--vtol", "2000ft"], capsys)
-    assert code == 2 and "--vtol must be smaller than --vsep" in err
+    assert code == 2 and "--vtol: expected at least 0 and less than --vsep" in err
 
 
 def test_admin_creates_lists_and_revokes(tmp_path, capsys):
@@ -280,3 +280,37 @@ def test_admin_leaves_a_running_services_conflicts_alone(tmp_path, capsys):
         assert run(["admin", "add-party", "charlie", "--db", str(tmp_path / "live.db")], capsys)[0] == 0
         assert "service restarted" not in w["cell"].get("/v1/audit/chain").text
     w.service.engine.dispose()
+
+
+@pytest.mark.parametrize("arguments, message", [
+    (["scan", "{sample}", "--scheduler", "foo"], "--scheduler: expected local, none or tcp://HOST:PORT, got 'foo'"),
+    (["scan", "{sample}", "--scheduler", "none", "--from", "2030-01-01T00:00:00Z", "--to", "2020-01-01T00:00:00Z"],
+     "--from 2030-01-01T00:00:00Z is after --to"),
+    (["scan", "{missing}", "--scheduler", "none"], "no such file"),
+    (["scan", "{sample}", "--scheduler", "none", "-o", "out.xlsx"], "unknown output type"),
+    (["detect", "{sample}", "--at", "0"], "no aircraft at --at 0: the data starts at"),
+    (["detect", "{sample}", "-o", "out.xlsx"], "unknown output type"),
+    (["detect", "{sample}", "--hsep", "-5nm"], "--hsep: must be more than zero, got '-5nm'"),
+    (["alerts", "{sample}", "--at", "2000-01-01T00:00:00Z"], "no aircraft at --at"),
+    (["admin", "add-member", "x", "--role", "cell", "--party", "north", "--db", "{db}"], "the cell belongs to no party"),
+])
+def test_nothing_usable_and_bad_usage_fail_loudly_in_one_line(arguments, message, tmp_path, capsys):
+    """Each of these used to exit 0 with nothing, print a traceback, or do the work before refusing."""
+    sample = Path(__file__).resolve().parents[1] / "src" / "deconflict" / "data" / "sample_states.csv"
+    filled = [a.format(sample=sample, missing=tmp_path / "missing.csv", db=tmp_path / "x.db") for a in arguments]
+    code, out, err = run(filled, capsys)
+    lines = [line for line in err.strip().splitlines() if line.startswith("error:")]
+    assert code == 2 and len(lines) == 1 and message in lines[0], err
+    assert "Traceback" not in err
+
+
+def test_every_row_bad_is_a_failure(tmp_path, capsys):
+    path = tmp_path / "bad.csv"
+    path.write_text("time,icao24,lat,lon,velocity,heading,vertrate,baroaltitude\n1,a,95,0,200,90,0,9000\n")
+    code, _, err = run(["detect", str(path)], capsys)
+    assert code == 2 and "nothing usable read" in err
+
+
+def test_version(capsys):
+    code, out, _ = run(["--version"], capsys)
+    assert code == 0 and out.startswith("deconflict ")

@@ -7,6 +7,7 @@ no traceback reaches a user.
 from __future__ import annotations
 
 import json
+import re
 import sys
 import time
 from dataclasses import replace
@@ -38,7 +39,7 @@ from deconflict.io.station import DEFAULT_PORTS, Station, StationError, connect,
 from deconflict.io.states_file import StatesFileError, read_states_checked, write_conflicts, write_states
 from deconflict.io.service_feed import PushError
 from deconflict.service.errors import ServiceError
-from deconflict.store.audit import AuditError
+from deconflict.errors import DeconflictError, UserError
 from deconflict.store.errors import DatabaseError
 
 EXIT_USAGE = 2
@@ -51,8 +52,24 @@ app = typer.Typer(
 )
 
 
-class UserError(Exception):
-    """An error caused by the user's input: printed as one line, exit 2."""
+def _show_version(value: bool) -> None:
+    if value:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            print(f"deconflict {version('deconflict')}")
+        except PackageNotFoundError:
+            print("deconflict (not installed as a package)")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(version: Annotated[bool, typer.Option("--version", callback=_show_version, is_eager=True,
+                                                   help="Print the version and exit.")] = False) -> None:
+    """Open airspace de-confliction: find conflicts between aircraft of independent parties."""
+
+
+
 
 
 def _parse_time(text: str | None, flag: str = "--at") -> float | None:
@@ -73,13 +90,42 @@ def _parse_time(text: str | None, flag: str = "--at") -> float | None:
 
 
 def _snapshot(path: Path, at: str | None, max_age: str) -> States:
-    """Read a state-vector file (bad rows reported on stderr) and take its snapshot at ``at``."""
-    staleness = parse_duration(max_age, "--max-age")
+    """Read a state-vector file (bad rows reported on stderr) and take its snapshot at ``at``; a
+    picture with no aircraft in it is a failure (SPEC §2), said in one line with the reason."""
+    staleness = _positive(max_age, "--max-age", parse_duration)
     when = _parse_time(at)
     states, rejected = read_states_checked(path)
     if rejected.count:
         print(rejected.summary(path), file=sys.stderr)
-    return states.snapshot(at=when, max_age=staleness)
+    if len(states) == 0:
+        raise UserError(f"{path}: nothing usable read ({rejected.count} bad rows, no valid one)")
+    snapshot = states.snapshot(at=when, max_age=staleness)
+    if len(snapshot) == 0:
+        first, last = _utc(float(states.time.min())), _utc(float(states.time.max()))
+        if when is not None and when < float(states.time.min()):
+            raise UserError(f"{path}: no aircraft at --at {at}: the data starts at {first}")
+        raise UserError(f"{path}: no airborne aircraft reported within --max-age {max_age} before "
+                        f"{_utc(snapshot.at)} (the data runs from {first} to {last})")
+    return snapshot
+
+
+def _positive(text: str, flag: str, parse) -> float:  # noqa: ANN001
+    """A quantity flag that must be more than zero, refused with the user's own text."""
+    value = parse(text, flag)
+    if not value > 0:
+        raise UserError(f"{flag}: must be more than zero, got {text!r}")
+    return value
+
+
+def _output_checked(output: str | None) -> None:
+    """Refuse an output the writer would refuse, before any work is done."""
+    if output in (None, "-"):
+        return
+    if not str(output).lower().endswith((".csv", ".csv.gz", ".parquet")):
+        raise UserError(f"{output}: unknown output type; expected .csv, .csv.gz or .parquet (or - for stdout)")
+    parent = Path(output).expanduser().resolve().parent
+    if not parent.is_dir():
+        raise UserError(f"{output}: the folder {parent} does not exist")
 
 
 def _run_detection(
@@ -88,9 +134,11 @@ def _run_detection(
 ) -> tuple[Conflicts, int, str]:
     """Read, snapshot and detect; returns the conflicts, the number of aircraft and a summary line."""
     parameters = dict(
-        lookahead=parse_duration(lookahead, "--lookahead"), hsep=parse_distance(hsep, "--hsep"),
-        vsep=parse_distance(vsep, "--vsep"), vtol=parse_distance(vtol, "--vtol"),
+        lookahead=_positive(lookahead, "--lookahead", parse_duration), hsep=_positive(hsep, "--hsep", parse_distance),
+        vsep=_positive(vsep, "--vsep", parse_distance), vtol=parse_distance(vtol, "--vtol"),
     )
+    if not 0.0 <= parameters["vtol"] < parameters["vsep"]:
+        raise UserError(f"--vtol: expected at least 0 and less than --vsep, got {vtol!r}")
     start = time.perf_counter()
     snapshot = _snapshot(path, at, max_age)
     conflicts = detect_conflicts(snapshot, between_parties=between_parties, threads=threads, **parameters)
@@ -118,6 +166,7 @@ def detect(
     threads: Annotated[Optional[int], typer.Option(help="Worker threads (default: all cores).", min=1)] = None,
 ) -> None:
     """Find every pair of aircraft that will lose separation within the look-ahead."""
+    _output_checked(output)
     conflicts, _, summary = _run_detection(input, at, lookahead, hsep, vsep, vtol, max_age, between_parties, threads)
     write_conflicts(conflicts, output)
     print(summary, file=sys.stderr)
@@ -134,6 +183,7 @@ def alerts(
     between_parties: Annotated[bool, typer.Option("--between-parties", help="Only pairs of two different known parties.")] = False,
 ) -> None:
     """Alert level (preventive, corrective, warning) of every pair under a separation standard."""
+    _output_checked(output)
     chosen = named_standard(standard)
     start = time.perf_counter()
     snapshot = _snapshot(input, at, max_age)
@@ -597,15 +647,23 @@ def scan(
         "--keep-implausible", help="Scan frozen positions and position jumps too (left out and counted by default).")] = False,
 ) -> None:
     """Find every actual loss of separation in recorded traffic, and merge it into episodes."""
-    settings = ScanSettings(hsep=parse_distance(hsep, "--hsep"), vsep=parse_distance(vsep, "--vsep"),
+    _output_checked(output)
+    if scheduler not in ("local", "none") and not re.fullmatch(r"(tcp|tls|ws|wss)://[^/:]+:\d+", scheduler):
+        raise UserError(f"--scheduler: expected local, none or tcp://HOST:PORT, got {scheduler!r}")
+    settings = ScanSettings(hsep=_positive(hsep, "--hsep", parse_distance), vsep=_positive(vsep, "--vsep", parse_distance),
                             vtol=parse_distance(vtol, "--vtol"), step=parse_duration(step, "--step"),
                             max_gap=parse_duration(max_gap, "--max-gap"), window=parse_duration(window, "--window"),
                             start=_parse_time(from_, "--from"), end=_parse_time(to, "--to"),
                             plausible_only=not keep_implausible)
     if settings.step <= 0 or settings.max_gap < 0 or settings.window <= 0:
         raise UserError("--step and --window must be positive, --max-gap not negative")
-    if settings.vtol >= settings.vsep:
-        raise UserError("--vtol must be smaller than --vsep")
+    if not 0.0 <= settings.vtol < settings.vsep:
+        raise UserError(f"--vtol: expected at least 0 and less than --vsep, got {vtol!r}")
+    if settings.start is not None and settings.end is not None and settings.start > settings.end:
+        raise UserError(f"--from {from_} is after --to {to}")
+    missing = [str(a) for a in archives if not Path(a).exists()]
+    if len(missing) == len(archives):
+        raise UserError(f"{missing[0]}: no such file" + (f" (nor {len(missing) - 1} others)" if len(missing) > 1 else ""))
     console = Console(width=max(Console().width, 110), stderr=True)
     started = time.perf_counter()
     with Progress(TextColumn("scanning windows"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
@@ -671,8 +729,7 @@ def main(argv: list[str] | None = None) -> None:
     except typer.Abort:
         print("aborted", file=sys.stderr)
         sys.exit(130)
-    except (UserError, UnitError, StatesFileError, DetectionError, ScenarioError, StandardError, BandsError,
-            PlansFileError, PlanError, StationError, ServiceError, DatabaseError, PushError, AuditError) as error:
+    except DeconflictError as error:  # every expected error: one line, exit 2
         _fail(str(error))
     except typer.TyperException as error:  # usage errors (typer's own click): missing argument, unknown option
         message = error.format_message() if hasattr(error, "format_message") else str(error)

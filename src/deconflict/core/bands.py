@@ -35,6 +35,7 @@ from deconflict.core.geodesy import ground_velocity_ecef, surface_ecef
 from deconflict.core.standards import LEVEL_NAMES, Standard, standard as named_standard
 from deconflict.core.states import States
 from deconflict.core.units import FOOT, KNOT
+from deconflict.errors import DeconflictError
 
 VARIABLES = ("track", "ground_speed", "vertical_speed", "altitude")
 REGIONS = ("NONE", "FAR", "MID", "NEAR", "RECOVERY")
@@ -44,7 +45,7 @@ FLIGHT_LEVEL_STEP = 1000 * FOOT
 SHRINK_FLOOR = 0.01  # recovery volumes no smaller than 1 % of the loss volume
 
 
-class BandsError(ValueError):
+class BandsError(DeconflictError, ValueError):
     """An unknown aircraft or a nonsensical range."""
 
 

@@ -20,6 +20,7 @@ import numpy as np
 from deconflict.core import _kernels
 from deconflict.core.states import States
 from deconflict.core.units import FOOT, NAUTICAL_MILE
+from deconflict.errors import DeconflictError
 
 DEFAULT_LOOKAHEAD = 300.0  # s
 DEFAULT_HSEP = 5.0 * NAUTICAL_MILE  # m
@@ -30,7 +31,7 @@ _CELL_QUANTILE = 0.999  # boxes wider than this quantile are handled outside the
 _THIN_LAYER = 1.2  # altitude intervals up to 1.2 vsep (level flight) are swept in the thin layer
 
 
-class DetectionError(ValueError):
+class DetectionError(DeconflictError, ValueError):
     """Detection parameters that make no sense (negative minima, no look-ahead...)."""
 
 

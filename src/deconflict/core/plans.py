@@ -33,6 +33,7 @@ from deconflict.core.geojson import polygon_geometry
 from deconflict.core.geodesy import WGS84_A, WGS84_E2, WGS84_MIN_CURVATURE_RADIUS
 from deconflict.core.volumes import (PRECISION, Circle, Overlap, Polygon, Volume4D, VolumeError, aeqd, footprint_overlap,
                                      latlon_ring, overlap)
+from deconflict.errors import DeconflictError
 
 _GEOD = Geod(ellps="WGS84")
 CELL_DEGREES = 0.05  # index cell, about 5.5 km north-south
@@ -48,7 +49,7 @@ class PlanState(str, Enum):
     CONTINGENT = "Contingent"
 
 
-class PlanError(ValueError):
+class PlanError(DeconflictError, ValueError):
     """A plan that cannot be stored or checked; names the plan."""
 
 

@@ -22,13 +22,14 @@ from deconflict.core.detection import Conflicts, detect
 from deconflict.core.encounter import Encounter, horizontal_interval, ProtectedVolume
 from deconflict.core.geodesy import surface_ecef
 from deconflict.core.states import States
+from deconflict.errors import DeconflictError
 
 DIMENSIONS = ("horizontal", "heading", "speed", "vertical", "both")
 MIN_SOLVE_TIME = 1.0  # s: a manoeuvre has at least this long to act (keeps near-CPA pairs finite)
 HEAD_ON_MISS = 10.0  # m: below this miss distance the CPA direction is taken perpendicular (turn right)
 
 
-class ResolutionError(ValueError):
+class ResolutionError(DeconflictError, ValueError):
     """Resolution options that make no sense."""
 
 

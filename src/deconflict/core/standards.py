@@ -13,11 +13,12 @@ from typing import Iterable, Mapping
 
 from deconflict.core.encounter import ProtectedVolume
 from deconflict.core.units import FOOT, NAUTICAL_MILE
+from deconflict.errors import DeconflictError
 
 LEVEL_NAMES = ("none", "preventive", "corrective", "warning")
 
 
-class StandardError(ValueError):
+class StandardError(DeconflictError, ValueError):
     """An unknown standard name or inconsistent alert levels."""
 
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import re
 
+from deconflict.errors import DeconflictError
+
 FOOT = 0.3048  # m, exact
 NAUTICAL_MILE = 1852.0  # m, exact
 KNOT = NAUTICAL_MILE / 3600.0  # m/s
@@ -21,7 +23,7 @@ SPEED_UNITS: dict[str, float] = {"kt": KNOT, "m/s": 1.0, "km/h": 1000.0 / 3600.0
 _QUANTITY = re.compile(r"^\s*([+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?)\s*([A-Za-z/]*)\s*$")
 
 
-class UnitError(ValueError):
+class UnitError(DeconflictError, ValueError):
     """A quantity at the edge that has no unit, an unknown unit, or is not a number."""
 
 

@@ -21,6 +21,7 @@ from pyproj import Geod
 
 from deconflict.core.bounds import around_point, around_ring, grow, meet
 from deconflict.core.geojson import polygon_geometry
+from deconflict.errors import DeconflictError
 
 _GEOD = Geod(ellps="WGS84")
 EDGE_STEP = 500.0  # m, longest chord standing for a geodesic edge
@@ -28,7 +29,7 @@ PRECISION = 0.01  # m: an overlap thinner than this is not one
 CIRCLE_SEGMENTS = 64  # per quarter circle, for circles drawn as polygons (output, index bounds)
 
 
-class VolumeError(ValueError):
+class VolumeError(DeconflictError, ValueError):
     """A footprint, altitude band or time window that makes no sense; names the field."""
 
 

@@ -24,7 +24,15 @@ import pyarrow.parquet as pq
 from deconflict.core.episodes import SCAN_JOIN, SCAN_VTOL, Episodes, Hits, merge_episodes, scan_window
 from deconflict.core.quality import implausible
 from deconflict.core.states import States
+from deconflict.errors import DeconflictError
 from deconflict.io.states_file import StatesFileError, read_states_checked, validate_table
+
+
+SCHEDULER_TIMEOUT = "10s"  # to reach a Dask scheduler given by address
+
+
+class ScanError(DeconflictError):
+    """A scan that cannot run (the Dask scheduler cannot be reached)."""
 
 
 @dataclass
@@ -223,7 +231,11 @@ def _dask(scheduler: str, workers: int | None, processes: bool) -> Iterator:
     cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=processes, dashboard_address=":0") \
         if scheduler == "local" else None
     try:
-        with Client(cluster if cluster is not None else scheduler) as client:
+        try:
+            client = Client(cluster if cluster is not None else scheduler, timeout=SCHEDULER_TIMEOUT)
+        except (OSError, TimeoutError, ValueError) as error:
+            raise ScanError(f"Dask scheduler {scheduler}: cannot connect ({str(error).splitlines()[0][:120]})") from None
+        with client:
             yield client
     finally:
         if cluster is not None:

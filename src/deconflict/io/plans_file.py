@@ -18,6 +18,7 @@ from pyproj import Geod
 from deconflict.core.plans import Plan, PlanError, PlanState, Recurrence, corridor
 from deconflict.core.units import (ALTITUDE_RANGE, MAX_SPEED, UnitError, parse_altitude, parse_distance,
                                    parse_duration)
+from deconflict.errors import DeconflictError
 from deconflict.core.volumes import Circle, Polygon, Volume4D, VolumeError
 from deconflict.io.fields import load_yaml, Altitude, Distance, Speed, field_message
 
@@ -46,7 +47,7 @@ Longitude = Annotated[float, Field(ge=-180, le=180, strict=True)]
 PlanAltitude = Annotated[Altitude, Field(ge=ALTITUDE_RANGE[0], le=ALTITUDE_RANGE[1])]
 
 
-class PlansFileError(ValueError):
+class PlansFileError(DeconflictError, ValueError):
     """A plan file that cannot be read or a plan in it that is not valid."""
 
 

@@ -17,12 +17,13 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from deconflict.core.generated_traffic import CrossingTraffic
 from deconflict.core.simulation import Flights, Resolver, SimulationSettings
 from deconflict.core.standards import StandardError, standard
+from deconflict.errors import DeconflictError
 from deconflict.io.fields import load_yaml, Altitude, Distance, Duration, Speed, field_message
 
 BUNDLED = ("dense", "encounters")
 
 
-class ScenarioError(ValueError):
+class ScenarioError(DeconflictError, ValueError):
     """A scenario file that cannot be read or does not follow the format."""
 
 

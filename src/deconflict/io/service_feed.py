@@ -9,9 +9,10 @@ import numpy as np
 import orjson
 
 from deconflict.core.states import States
+from deconflict.errors import DeconflictError
 
 
-class PushError(RuntimeError):
+class PushError(DeconflictError, RuntimeError):
     """The service refused the feed for good (bad token, not allowed, bad URL): one line."""
 
 

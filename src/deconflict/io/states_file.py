@@ -24,6 +24,7 @@ import pyarrow.parquet as pq
 from deconflict.core.detection import Conflicts
 from deconflict.core.states import States
 from deconflict.core.units import ALTITUDE_RANGE, MAX_SPEED
+from deconflict.errors import DeconflictError
 from deconflict.io.tables import standard_columns
 
 REQUIRED_COLUMNS = ("time", "icao24", "lat", "lon", "velocity", "heading", "vertrate")
@@ -37,7 +38,7 @@ _FALSE = {"false", "f", "0", "no", ""}
 EXAMPLES = 5
 
 
-class StatesFileError(Exception):
+class StatesFileError(DeconflictError):
     """A state-vector file that cannot be used at all (unreadable, wrong format, missing column)."""
 
 

@@ -23,6 +23,7 @@ from deconflict.core.alerting import AlertChanges, AlertFilter, Alerts, alerts
 from deconflict.core.standards import Standard, standard as named_standard
 from deconflict.core.states import States
 from deconflict.core.units import FOOT
+from deconflict.errors import DeconflictError
 from deconflict.io.mode_s import ModeSDecoder
 from deconflict.io.receivers import AvrParser, BeastParser, Frame, SbsParser, Update, aircraft_json
 from deconflict.io.states_file import StatesFileError, read_states_checked
@@ -31,7 +32,7 @@ from deconflict.io.tracks import TrackTable
 DEFAULT_PORTS = {"avr": 30002, "beast": 30005, "sbs": 30003}
 
 
-class StationError(ValueError):
+class StationError(DeconflictError, ValueError):
     """A feed that cannot be opened or a format that cannot be told."""
 
 

@@ -1,7 +1,9 @@
 """Errors the service turns into HTTP answers (one line each, never a traceback)."""
 
+from deconflict.errors import DeconflictError
 
-class ServiceError(Exception):
+
+class ServiceError(DeconflictError):
     status = 400
 
 

@@ -31,13 +31,14 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from deconflict.errors import DeconflictError
 from deconflict.store.schema import AuditEntry, AuditHead
 
 GENESIS = "0" * 64
 WHOLE_CHAIN = "*"
 
 
-class AuditError(ValueError):
+class AuditError(DeconflictError, ValueError):
     """An audit record that does not verify: names the entry and what is wrong."""
 
 
