@@ -41,3 +41,23 @@ def test_demo_port_in_use_is_one_line(tmp_path):
     assert result.returncode == 2
     assert result.stderr.strip().splitlines()[-1].startswith("error: ")
     assert "Traceback" not in result.stderr
+
+
+def test_a_demo_whose_scenes_did_not_happen_fails(tmp_path, monkeypatch):
+    """On a loaded machine the demo once ended '0 tactical and 3 strategic conflicts ... audit verified'
+    with exit 0, the main scene missing: a whole run that misses a promised scene is a failure."""
+    from deconflict.service import demo
+    from deconflict.service.errors import DemoError
+
+    import copy
+
+    import pytest
+
+    scenario = demo.load_demo_scenario()
+    for flight in scenario.flights:
+        if flight.party == "north":
+            flight.start += 10 * 3600  # the fighters take off after the demo ends: no tactical conflict
+    monkeypatch.setattr(demo, "load_demo_scenario", lambda: copy.copy(scenario))
+
+    with pytest.raises(DemoError, match="tactical conflicts of the fighters .* did not happen"):
+        demo.run_demo(port=free_port(), speed=200.0, database=str(tmp_path / "d.db"), say=lambda text: None)

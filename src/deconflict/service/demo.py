@@ -302,9 +302,17 @@ def run_demo(database: str, port: int = 8000, speed: float = 40.0, duration: flo
                       session.scalar(select(func.count()).select_from(StrategicConflict)),
                       session.scalar(select(func.count()).where(Message.kind == "proposal")),
                       session.scalar(select(func.count()).where(Message.kind == "accept")))
+        missing = [scene for scene, happened in (
+            ("the two tactical conflicts of the fighters with the cargo flight", counts[0] >= 2),
+            ("the strategic conflicts of the strike plan with the cargo arrivals", counts[1] >= 1),
+            ("the proposals accepted on the hotline", not bots or counts[3] >= 2)) if not happened]
         if keep_serving:
             say(f"scenario over; still serving {url} (Ctrl-C to stop)")
             server.wait()
+        if missing and duration >= scenario.duration:  # a whole demo that did not show what it promises must not look like a success
+            raise DemoError(f"the demo ran, but {'; '.join(missing)} did not happen (counted {counts[0]} tactical, "
+                            f"{counts[1]} strategic, {counts[3]} accepted); the machine may be too busy for "
+                            f"--speed {speed:g}: try a lower one")
         return DemoResult(*counts, verified=verified, url=url, tokens=tokens)
     finally:
         for client in clients.values():
