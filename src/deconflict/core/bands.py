@@ -110,13 +110,7 @@ class Bands:
 def bands(states: States, icao24: str, standard: Standard | str = "en-route",
           ranges: BandRanges = BandRanges()) -> Bands:
     """Conflict (or recovery) bands of aircraft ``icao24`` against every other aircraft of ``states``."""
-    if isinstance(standard, str):
-        standard = named_standard(standard)
-    s = states if states.is_snapshot else states.snapshot()
-    rows = np.flatnonzero(s.icao24 == icao24)
-    if rows.size != 1:
-        raise BandsError(f"aircraft {icao24!r} is {'not in' if rows.size == 0 else 'more than once in'} the snapshot")
-    own = int(rows[0])
+    standard, s, own = _ownship(states, icao24, standard)
     geometry = Geometry(s, own, standard, ranges.climb_rate, _nearby(s, own, standard, ranges))
     current = {"track": float(s.heading[own]), "ground_speed": float(s.velocity[own]),
                "vertical_speed": float(s.vertrate[own]), "altitude": float(s.altitude[own])}
@@ -149,6 +143,17 @@ def bands(states: States, icao24: str, standard: Standard | str = "en-route",
     return Bands(icao24=icao24, current=current, bands=result_bands, recommended=recommended, recovery=recovering,
                  intruders=s.icao24[geometry.others].tolist(), regions=regions, preferred=preferred,
                  recommended_level=level, recovery_factor=factors)
+
+
+def _ownship(states: States, icao24: str, standard: Standard | str) -> tuple[Standard, States, int]:
+    """The standard, the snapshot and the row of the aircraft advised (exactly once in it)."""
+    if isinstance(standard, str):
+        standard = named_standard(standard)
+    s = states if states.is_snapshot else states.snapshot()
+    rows = np.flatnonzero(s.icao24 == icao24)
+    if rows.size != 1:
+        raise BandsError(f"aircraft {icao24!r} is {'not in' if rows.size == 0 else 'more than once in'} the snapshot")
+    return standard, s, int(rows[0])
 
 
 def _grid(low: float, high: float, step: float) -> np.ndarray:
@@ -355,13 +360,7 @@ def flown_level(states: States, icao24: str, standard: Standard | str, variable:
     others kept) against every aircraft of ``states``. Returns (the highest alert level it raises with
     anyone within each level's alerting time, whether it enters the loss volume within the whole
     look-ahead)."""
-    if isinstance(standard, str):
-        standard = named_standard(standard)
-    s = states if states.is_snapshot else states.snapshot()
-    rows = np.flatnonzero(s.icao24 == icao24)
-    if rows.size != 1:
-        raise BandsError(f"aircraft {icao24!r} is {'not in' if rows.size == 0 else 'more than once in'} the snapshot")
-    own = int(rows[0])
+    standard, s, own = _ownship(states, icao24, standard)
     others = np.flatnonzero(np.arange(len(s)) != own)
     geometry = Geometry(s, own, standard, climb_rate, others)
     values = np.array([float(value)])
