@@ -314,3 +314,14 @@ def test_every_row_bad_is_a_failure(tmp_path, capsys):
 def test_version(capsys):
     code, out, _ = run(["--version"], capsys)
     assert code == 0 and out.startswith("deconflict ")
+
+
+def test_help_loads_no_numeric_library():
+    """`deconflict --help` took 1.6 s importing numba, pyarrow, pandas and Dask up front; the commands
+    now import what they need when they run."""
+    probe = ("import sys, deconflict.cli; "
+             "print(sorted(m for m in ('numpy', 'numba', 'pyarrow', 'pandas', 'dask', 'fastapi') if m in sys.modules))")
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "[]"
+    shown = subprocess.run([sys.executable, "-m", "deconflict.cli", "--help"], capture_output=True, text=True)
+    assert shown.returncode == 0 and "detect" in shown.stdout and "scan" in shown.stdout

@@ -6,24 +6,29 @@
     >>> conflicts.to_pandas()
 """
 
-from deconflict.core.detection import Conflicts, DetectionError, detect, detect_all_pairs
-from deconflict.core.states import States
-from deconflict.core.units import UnitError, parse_distance, parse_duration, parse_speed
-
 __all__ = [
-    "Conflicts", "DetectionError", "States", "detect", "detect_all_pairs", "read_states", "read_states_checked",
-    "StatesFileError",
-    "UnitError", "parse_distance", "parse_duration", "parse_speed",
+    "Conflicts", "DeconflictError", "DetectionError", "States", "detect", "detect_all_pairs", "read_states",
+    "read_states_checked", "StatesFileError", "UnitError", "parse_distance", "parse_duration", "parse_speed",
 ]
 __version__ = "0.1.0"
 
+# Everything is imported on first use, so that `import deconflict` (and `deconflict --help`) does not load
+# numpy, numba and pyarrow until a function needs them.
+_HOMES = {
+    "Conflicts": "deconflict.core.detection", "DetectionError": "deconflict.core.detection",
+    "detect": "deconflict.core.detection", "detect_all_pairs": "deconflict.core.detection",
+    "States": "deconflict.core.states", "UnitError": "deconflict.core.units",
+    "parse_distance": "deconflict.core.units", "parse_duration": "deconflict.core.units",
+    "parse_speed": "deconflict.core.units", "DeconflictError": "deconflict.errors",
+    "read_states": "deconflict.io.states_file", "read_states_checked": "deconflict.io.states_file",
+    "StatesFileError": "deconflict.io.states_file",
+}
 
-_FROM_IO = {"read_states", "read_states_checked", "StatesFileError"}
 
+def __getattr__(name: str):
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module 'deconflict' has no attribute {name!r}")
+    import importlib
 
-def __getattr__(name: str):  # file reading lives in io/ (pyarrow, pandas): imported on first use
-    if name in _FROM_IO:
-        from deconflict.io import states_file
-
-        return getattr(states_file, name)
-    raise AttributeError(f"module 'deconflict' has no attribute {name!r}")
+    return getattr(importlib.import_module(home), name)

@@ -1,0 +1,5 @@
+"""`python -m deconflict.cli ...`: the same as the `deconflict` command."""
+
+from deconflict.cli import main
+
+main()
