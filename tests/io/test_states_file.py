@@ -144,3 +144,31 @@ def test_ascii_ids_read_straight_from_arrow_buffers():
     assert _ascii_text(pa.chunked_array([pa.array(["abc", "def"]).slice(1)])).tolist() == ["def"]
     assert _ascii_text(pa.chunked_array([pa.array(["été"])])) is None  # not ASCII: the general path
     assert _ascii_text(pa.chunked_array([pa.array(["a", None])])) is None
+
+
+def test_values_in_another_unit_are_warned_about_and_iso_times_read(tmp_path):
+    """Milliseconds for seconds and knots for m/s were read silently; ISO 8601 times (as the API takes)
+    were rows rejected as 'time is not a number'."""
+    import pandas as pd
+
+    from deconflict.io.states_file import read_states_checked
+
+    rows = pd.DataFrame({"time": 1_700_000_000.0 + np.arange(20.0), "icao24": [f"a{k}" for k in range(20)],
+                         "lat": 50.0, "lon": 10.0, "velocity": 230.0, "heading": 90.0, "vertrate": 0.0,
+                         "baroaltitude": 10_000.0})
+    bad_units = rows.assign(time=rows.time * 1000.0, velocity=rows.velocity / 0.514444, baroaltitude=rows.baroaltitude / 0.3048)
+    bad_units.to_csv(tmp_path / "units.csv", index=False)
+    _, report = read_states_checked(tmp_path / "units.csv")
+    assert report.suspicions == ["time looks like UNIX milliseconds (expected seconds)",
+                                 "velocity looks like knots or km/h (expected m/s)",
+                                 "baroaltitude looks like feet (expected metres)"]
+    _, clean = read_states_checked(_write(tmp_path / "clean.csv", rows))
+    assert clean.suspicions == []
+    iso = rows.assign(time=pd.to_datetime(rows.time, unit="s", utc=True).dt.strftime("%Y-%m-%dT%H:%M:%S.%fZ"))
+    states, report = read_states_checked(_write(tmp_path / "iso.csv", iso))
+    assert report.count == 0 and states.time.tolist() == rows.time.tolist()
+
+
+def _write(path, frame):
+    frame.to_csv(path, index=False)
+    return path

@@ -44,6 +44,8 @@ def _snapshot(path: Path, at: str | None, max_age: str) -> States:
     states, rejected = read_states_checked(path)
     if rejected.count:
         print(rejected.summary(path), file=sys.stderr)
+    for suspicion in rejected.suspicions:
+        print(f"warning: {path}: {suspicion}", file=sys.stderr)
     if len(states) == 0:
         raise UserError(f"{path}: nothing usable read ({rejected.count} bad rows, no valid one)")
     snapshot = states.snapshot(at=when, max_age=staleness)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sys
 import warnings
+from datetime import datetime
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -49,6 +50,7 @@ class RejectedRows:
     count: int = 0
     reasons: Counter[str] = field(default_factory=Counter)
     examples: list[tuple[str, str]] = field(default_factory=list)  # (location, reason)
+    suspicions: list[str] = field(default_factory=list)  # columns whose values look like another unit
 
     def summary(self, path: str | Path) -> str:
         """One line: ``file: 3 bad rows skipped (line 4: lat outside [-90, 90]; ...)``."""
@@ -58,10 +60,13 @@ class RejectedRows:
 
 
 def read_states(path: str | Path) -> States:
-    """Read a state-vector file; bad rows are skipped with a `UserWarning` that says which."""
+    """Read a state-vector file; bad rows are skipped, and they and values that look like another unit
+    are reported with a `UserWarning`."""
     states, rejected = read_states_checked(path)
     if rejected.count:
         warnings.warn(rejected.summary(path), stacklevel=2)
+    for suspicion in rejected.suspicions:
+        warnings.warn(f"{path}: {suspicion}", stacklevel=2)
     return states
 
 
@@ -103,6 +108,8 @@ def validate_table(table: pa.Table, path: str | Path, location: Callable[[int], 
             bad[new] = True
         reasons.append(why)
 
+    if "time" in table.column_names and pa.types.is_string(table.column("time").type):
+        table = table.set_column(table.column_names.index("time"), "time", _times_of_text(table.column("time")))
     numeric = {name: _numeric(table, name, reject) for name in NUMERIC_COLUMNS}
     ids = _text(table, "icao24")
     onground_text = _text(table, "onground", lower=True)
@@ -146,6 +153,7 @@ def validate_table(table: pa.Table, path: str | Path, location: Callable[[int], 
         for row in np.flatnonzero(bad)[:EXAMPLES]:
             rejected.examples.append((location(int(row)), reasons[reason[row]]))
     keep = ~bad
+    rejected.suspicions = _unit_suspicions(numeric, keep & ~onground)
     states = States.from_arrays(
         icao24=ids[keep], time=numeric["time"][keep], lat=numeric["lat"][keep],
         lon=numeric["lon"][keep], velocity=numeric["velocity"][keep], heading=numeric["heading"][keep],
@@ -154,6 +162,45 @@ def validate_table(table: pa.Table, path: str | Path, location: Callable[[int], 
         onground=onground[keep], copy=False,  # every array here is a fresh selection
     )
     return states, rejected
+
+
+# (column, test on the valid rows, what it looks like): SPEC §2 units are s, m/s and m; a file in another
+# unit is read as it says, and the user is warned, not second-guessed
+_SUSPICIONS = (
+    ("time", lambda v: np.nanmedian(v) > 1e11, "UNIX milliseconds (expected seconds)"),
+    ("velocity", lambda v: np.nanpercentile(v, 90) > 350.0, "knots or km/h (expected m/s)"),
+    ("vertrate", lambda v: np.nanpercentile(np.abs(v), 99) > 60.0, "ft/min (expected m/s)"),
+    ("baroaltitude", lambda v: np.nanpercentile(v, 90) > 16_000.0, "feet (expected metres)"),
+    ("geoaltitude", lambda v: np.nanpercentile(v, 90) > 16_000.0, "feet (expected metres)"),
+)
+
+
+def _unit_suspicions(numeric: dict[str, np.ndarray], rows: np.ndarray) -> list[str]:
+    """Columns whose valid airborne values look like another unit than SPEC §2's."""
+    found = []
+    for name, test, looks in _SUSPICIONS:
+        values = numeric[name][rows]
+        values = values[np.isfinite(values)]
+        if values.size >= 10 and test(values):
+            found.append(f"{name} looks like {looks}")
+    return found
+
+
+def _times_of_text(column: pa.ChunkedArray) -> pa.Array:
+    """A time column of text: UNIX seconds, or ISO 8601 with an offset as in the API (SPEC §1); what
+    is neither stays text, and its row is rejected as not a number."""
+    values = column.to_pylist()
+    out = []
+    for value in values:
+        try:
+            out.append(str(float(value)) if value not in (None, "") else "")
+        except ValueError:
+            try:
+                moment = datetime.fromisoformat(str(value).strip().replace("Z", "+00:00"))
+                out.append(str(moment.timestamp()) if moment.tzinfo is not None else str(value))
+            except ValueError:
+                out.append(str(value))
+    return pa.array(out, pa.string())
 
 
 def _read_table(path: Path):
