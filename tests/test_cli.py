@@ -325,3 +325,30 @@ def test_help_loads_no_numeric_library():
     assert result.stdout.strip() == "[]"
     shown = subprocess.run([sys.executable, "-m", "deconflict.cli", "--help"], capture_output=True, text=True)
     assert shown.returncode == 0 and "detect" in shown.stdout and "scan" in shown.stdout
+
+
+def test_detect_on_a_terminal_prints_a_table_for_a_person(tmp_path):
+    """On a terminal the conflict table reads in NM, ft and minutes with callsigns; piped it stays CSV."""
+    import pty
+
+    sample = Path(__file__).resolve().parents[1] / "src" / "deconflict" / "data" / "sample_states.csv"
+    parent, child = pty.openpty()
+    done = subprocess.run([sys.executable, "-m", "deconflict.cli", "detect", str(sample)], stdout=child,
+                          stderr=subprocess.PIPE, env={**__import__("os").environ, "COLUMNS": "160"}, timeout=120)
+    import os
+
+    os.close(child)
+    shown = b""
+    while True:
+        try:
+            chunk = os.read(parent, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        shown += chunk
+    text = shown.decode(errors="replace")
+    assert done.returncode == 0 and "conflicts, soonest first" in text and " NM" in text and " ft" in text
+    piped = subprocess.run([sys.executable, "-m", "deconflict.cli", "detect", str(sample)], capture_output=True,
+                           text=True, timeout=120)
+    assert piped.stdout.replace('"', "").startswith("a,b,party_a,party_b,t_in")  # CSV, as before

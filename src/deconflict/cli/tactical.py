@@ -55,13 +55,20 @@ def detect(
     max_age: Annotated[str, typer.Option(help="States older than this at --at are stale and ignored.")] = "60s",
     between_parties: Annotated[bool, typer.Option("--between-parties", help="Only pairs of two different known parties.")] = False,
     threads: Annotated[Optional[int], typer.Option(help="Worker threads (default: all cores).", min=1)] = None,
+    table_as_csv: Annotated[bool, typer.Option("--csv", help="CSV on a terminal too (piped or -o: always CSV).")] = False,
 ) -> None:
-    """Find every pair of aircraft that will lose separation within the look-ahead."""
-    from deconflict.cli.common import _output_checked
+    """Find every pair of aircraft that will lose separation within the look-ahead. On a terminal a
+    table for a person (NM, ft, time to loss, callsigns); CSV when piped, with ``-o`` or ``--csv``."""
+    from deconflict.cli.common import _output_checked, conflict_table
     from deconflict.io.states_file import write_conflicts
     _output_checked(output)
     conflicts, _, summary = _run_detection(input, at, lookahead, hsep, vsep, vtol, max_age, between_parties, threads)
-    write_conflicts(conflicts, output)
+    if output == "-" and sys.stdout.isatty() and not table_as_csv:
+        from rich.console import Console
+
+        Console().print(conflict_table(conflicts))  # on a terminal: for a person (CSV when piped or with -o)
+    else:
+        write_conflicts(conflicts, output)
     print(summary, file=sys.stderr)
 
 
