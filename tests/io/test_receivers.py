@@ -84,7 +84,8 @@ def test_aircraft_json_document():
         {"hex": "~abc123", "alt_baro": "ground"}, {"hex": "bad", "lat": "north"}]})
     counts = Counter()
     updates = aircraft_json(document, counts)
-    assert [u.icao24 for u in updates] == ["4ca2d6", "abc123"]
+    # "~" marks an address that is not an ICAO one: kept, so it cannot clash with the aircraft abc123
+    assert [u.icao24 for u in updates] == ["4ca2d6", "~abc123"]
     assert updates[0].time == 999.5 and updates[0].fields["callsign"] == "RYR1"
     assert updates[1].fields == {"onground": True}
     assert counts == {"unreadable aircraft entry": 1}

@@ -226,9 +226,13 @@ def aircraft_json(data: str | bytes, counts: Counter[str] | None = None) -> list
     updates = []
     for a in aircraft:
         try:
-            icao = str(a["hex"]).lower().lstrip("~")
+            raw = str(a["hex"]).lower()
+            # readsb marks addresses that are not ICAO addresses (TIS-B, anonymous) with "~": the same six
+            # digits may belong to a real aircraft, so the marker stays part of the id (no address clash)
+            icao = raw[1:] if raw.startswith("~") else raw
             if len(icao) != 6 or not all(c in "0123456789abcdef" for c in icao):
                 raise ValueError("hex")
+            icao = raw
             fields: dict[str, Any] = {}
             if "lat" in a and "lon" in a:
                 fields["lat"], fields["lon"] = float(a["lat"]), float(a["lon"])
