@@ -352,3 +352,21 @@ def test_detect_on_a_terminal_prints_a_table_for_a_person(tmp_path):
     piped = subprocess.run([sys.executable, "-m", "deconflict.cli", "detect", str(sample)], capture_output=True,
                            text=True, timeout=120)
     assert piped.stdout.replace('"', "").startswith("a,b,party_a,party_b,t_in")  # CSV, as before
+
+
+def test_one_aircraft_json_shows_its_alerts_unconfirmed_with_time_to_loss_and_distance(tmp_path, capsys):
+    """A single aircraft.json never showed an alert (the steady filter needs two pictures), and the
+    alert table had no time to loss nor distance."""
+    import json
+
+    document = {"now": 1_700_000_000.0, "aircraft": [
+        {"hex": "aaa001", "flight": "ONE", "alt_baro": 30000, "gs": 450, "track": 90, "baro_rate": 0,
+         "lat": 50.0, "lon": 10.0, "seen_pos": 0.0},
+        {"hex": "bbb002", "flight": "TWO", "alt_baro": 30000, "gs": 450, "track": 270, "baro_rate": 0,
+         "lat": 50.0, "lon": 10.25, "seen_pos": 0.0}]}
+    path = tmp_path / "aircraft.json"
+    path.write_text(json.dumps(document))
+    code, stdout, _ = run(["station", "--replay", str(path), "--format", "json"], capsys)
+    assert code == 0
+    row = next(line for line in stdout.splitlines() if "aaa001 / bbb002" in line)
+    assert "(unconfirmed)" in row and " s" in row and " NM" in row and " ft" in row

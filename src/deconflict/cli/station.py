@@ -116,7 +116,7 @@ def _lat_lon(text: str) -> tuple[float, float]:
 def _station_view(post: "Station", picture, source: str) -> Group:  # noqa: ANN001
     """Tracks, displayed alerts and message counts."""
     from deconflict.core.standards import LEVEL_NAMES
-    from deconflict.core.units import FOOT, KNOT
+    from deconflict.core.units import FOOT, KNOT, NAUTICAL_MILE
     from rich.console import Group
     from rich.table import Table
     when = datetime.fromtimestamp(picture.time, timezone.utc).strftime("%Y-%m-%d %H:%M:%S") if picture.time == picture.time else "-"
@@ -130,10 +130,23 @@ def _station_view(post: "Station", picture, source: str) -> Group:  # noqa: ANN0
         tracks.add_row(t.icao24, t.callsign, t.squawk, f"{t.lat:.4f}", f"{t.lon:.4f}",
                        "ground" if t.onground else f"{t.altitude / FOOT:.0f}", f"{t.velocity / KNOT:.0f}",
                        f"{t.heading:.0f}", f"{t.vertrate / FOOT * 60:.0f}", f"{picture.time - t.last_seen:.0f}")
-    alerts_table = Table(title="alerts (steady)", header_style="bold")
-    for heading in ("pair", "level"):
-        alerts_table.add_column(heading)
-    for (a, b), level in sorted(picture.shown.items(), key=lambda kv: -kv[1]):
-        alerts_table.add_row(f"{a} / {b}", LEVEL_NAMES[level])
+    alerts_table = Table(title="alerts", header_style="bold")
+    for heading in ("pair", "level", "loss in", "closest", "vertical"):
+        alerts_table.add_column(heading, justify="left" if heading in ("pair", "level") else "right")
+    found = picture.alerts
+    raw = {tuple(sorted((str(a), str(b)))): k for k, (a, b) in enumerate(zip(found.a, found.b))}
+    shown = {tuple(sorted(pair)): level for pair, level in picture.shown.items()}
+    rows = []
+    for pair in set(raw) | set(shown):
+        k = raw.get(pair)
+        level = shown.get(pair, 0)
+        unconfirmed = k is not None and int(found.level[k]) > level  # seen, not yet steady (one picture alone)
+        label = LEVEL_NAMES[int(found.level[k])] + " (unconfirmed)" if unconfirmed else LEVEL_NAMES[level]
+        timing = ("-", "-", "-") if k is None else (
+            "now" if found.t_in[k] == 0.0 else f"{found.t_in[k]:.0f} s", f"{found.d_cpa[k] / NAUTICAL_MILE:.1f} NM",
+            f"{found.dz_cpa[k] / FOOT:.0f} ft")
+        rows.append((-(max(level, int(found.level[k]) if k is not None else 0)), f"{pair[0]} / {pair[1]}", label, *timing))
+    for _, *row in sorted(rows):
+        alerts_table.add_row(*row)
     counts = ", ".join(f"{reason}: {n}" for reason, n in post.counts.most_common())
     return Group(header, tracks, alerts_table, f"messages: {counts or 'none yet'}")
