@@ -126,8 +126,9 @@ def _station_view(post: "Station", picture, source: str) -> Group:  # noqa: ANN0
     for heading in ("icao24", "callsign", "squawk", "lat", "lon", "alt ft", "gs kt", "track", "vs ft/min", "age s"):
         tracks.add_column(heading, justify="right" if heading not in ("icao24", "callsign") else "left")
     recent = sorted(post.tracks.tracks.values(), key=lambda t: -(t.last_seen if t.last_seen == t.last_seen else 0))[:15]
+    placed = lambda value: f"{value:.4f}" if value == value else "-"  # noqa: E731 - NaN: no position yet
     for t in recent:
-        tracks.add_row(t.icao24, t.callsign, t.squawk, f"{t.lat:.4f}", f"{t.lon:.4f}",
+        tracks.add_row(t.icao24, t.callsign, t.squawk, placed(t.lat), placed(t.lon),
                        "ground" if t.onground else f"{t.altitude / FOOT:.0f}", f"{t.velocity / KNOT:.0f}",
                        f"{t.heading:.0f}", f"{t.vertrate / FOOT * 60:.0f}", f"{picture.time - t.last_seen:.0f}")
     alerts_table = Table(title="alerts", header_style="bold")
@@ -149,4 +150,9 @@ def _station_view(post: "Station", picture, source: str) -> Group:  # noqa: ANN0
     for _, *row in sorted(rows):
         alerts_table.add_row(*row)
     counts = ", ".join(f"{reason}: {n}" for reason, n in post.counts.most_common())
-    return Group(header, tracks, alerts_table, f"messages: {counts or 'none yet'}")
+    notes = []
+    unplaced = [t for t in post.tracks.tracks.values() if t.onground and not t.lat == t.lat]
+    if unplaced and post.decoder.receiver is None:
+        notes.append(f"{len(unplaced)} aircraft on the ground have no position: surface positions are decoded "
+                     f"relative to the receiver, give --receiver LAT,LON")
+    return Group(header, tracks, alerts_table, *notes, f"messages: {counts or 'none yet'}")
