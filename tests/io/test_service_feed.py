@@ -50,3 +50,18 @@ def test_bad_token_stops_the_feed_with_one_line(service_at_recording_time, capsy
     assert done.value.code == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: ") and "401" in err and len(err.splitlines()) == 1
+
+
+def test_an_old_recording_pushed_with_retime_reaches_a_live_service(tmp_path, capsys):
+    """Pushed as they are, a recording's 2015 reports were all dropped as stale by a service on real time."""
+    service = Deconfliction(ServiceSettings(database=str(tmp_path / "live.db"), key_file=str(tmp_path / "k")))
+    token = service.add_member("station", "cell", None)
+    with BackgroundServer(create_app(service), port=free_port()) as url:
+        for retime, expected in ((False, 0), (True, 200)):
+            with pytest.raises(SystemExit) as done:
+                main(["station", "--replay", str(SAMPLE), "--format", "states", "--push", url, "--token", token]
+                     + (["--retime"] if retime else []))
+            assert done.value.code == 0
+            seen = httpx.get(f"{url}/v1/tracks", headers={"Authorization": f"Bearer {token}"}).json()
+            assert (len(seen) > expected) if retime else (len(seen) == 0)
+    service.engine.dispose()

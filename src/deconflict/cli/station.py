@@ -34,6 +34,8 @@ def station(
     push: Annotated[Optional[str], typer.Option(help="Push every picture's state vectors to a deconflict service (http://HOST:PORT).")] = None,
     token: Annotated[Optional[str], typer.Option(help="With --push: the member's bearer token (default $DECONFLICT_TOKEN).")] = None,
     party: Annotated[str, typer.Option(help="With --push and a cell token: the party of these aircraft (empty: unknown).")] = "",
+    retime: Annotated[bool, typer.Option(help="With --push: stamp each picture of a recording now, its reports keeping "
+                                              "their ages (a service drops reports older than its staleness limit).")] = False,
 ) -> None:
     """The portable ATC station: decode a receiver feed, assemble tracks, show them and their conflicts live."""
     from deconflict.cli.common import _parse_time
@@ -76,7 +78,7 @@ def station(
         token = token or os.environ.get("DECONFLICT_TOKEN")
         if not token:
             raise UserError("--push needs --token (or DECONFLICT_TOKEN): a member's bearer token")
-        pusher = TrackPusher(push, token, party)
+        pusher = TrackPusher(push, token, party, retime=retime)
         pictures = _pushed(pictures, pusher)
     console = Console(width=max(Console().width, 110))
     last = None

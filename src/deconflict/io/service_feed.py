@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 
 import httpx
@@ -19,9 +20,11 @@ class PushError(DeconflictError, RuntimeError):
 class TrackPusher:
     """Sends each batch as SPEC §2 columns. ``party`` stamps rows for a cell token (a station that
     sees every party's traffic gives ``""``: unknown); an operator's rows get its party anyway.
+    ``retime``: each batch of a recording is stamped now, its reports keeping their ages (a service drops
+    reports older than its staleness limit, and refuses ones from the future).
     A service that is down costs the batch (counted), not the feed: the next one goes again."""
 
-    def __init__(self, url: str, token: str, party: str = "", timeout: float = 10.0) -> None:
+    def __init__(self, url: str, token: str, party: str = "", timeout: float = 10.0, retime: bool = False) -> None:
         if not url.startswith(("http://", "https://")):
             raise PushError(f"--push: expected the service's URL (http://HOST:PORT), got {url!r}")
         self.url = url.rstrip("/") + "/v1/tracks"
@@ -29,13 +32,17 @@ class TrackPusher:
         self.client = httpx.Client(headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
                                    timeout=timeout)
         self.counts: Counter[str] = Counter()
+        self.retime = retime
 
     def push(self, states: States) -> int:
         """Send ``states`` (a snapshot or history); returns the rows the service accepted."""
         if not len(states):
             return 0
+        times = states.time
+        if self.retime:  # each picture stamped now, its reports keeping their ages
+            times = times + (time.time() - float(np.max(times)))
         body = orjson.dumps({
-            "time": states.time.tolist(), "icao24": states.icao24.tolist(), "callsign": states.callsign.tolist(),
+            "time": times.tolist(), "icao24": states.icao24.tolist(), "callsign": states.callsign.tolist(),
             "lat": states.lat.tolist(), "lon": states.lon.tolist(), "velocity": states.velocity.tolist(),
             "heading": np.mod(states.heading, 360.0).tolist(), "vertrate": states.vertrate.tolist(),
             "baroaltitude": states.altitude.tolist(),
