@@ -370,3 +370,16 @@ def test_one_aircraft_json_shows_its_alerts_unconfirmed_with_time_to_loss_and_di
     assert code == 0
     row = next(line for line in stdout.splitlines() if "aaa001 / bbb002" in line)
     assert "(unconfirmed)" in row and " s" in row and " NM" in row and " ft" in row
+
+
+def test_a_readsb_trace_is_read_as_a_trace(tmp_path, capsys):
+    """A readsb trace JSON was read as AVR and ended 'exit 0, no tracks'."""
+    import json
+
+    trace = {"icao": "3c6444", "timestamp": 1_700_000_000.0, "trace": [
+        [float(k), 50.0, 10.0 + 0.01 * k, 35000, 450.0, 90.0, 0, 0, {"flight": "DLH1  "} if k == 0 else None]
+        for k in range(30)] + [[31.0, "north"]]}
+    path = tmp_path / "trace_full_3c6444.json"
+    path.write_text(json.dumps(trace))
+    code, stdout, _ = run(["station", "--replay", str(path)], capsys)
+    assert code == 0 and "3c6444" in stdout and "DLH1" in stdout and "unreadable trace row: 1" in stdout

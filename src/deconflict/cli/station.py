@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 def station(
     replay_file: Annotated[Optional[Path], typer.Option("--replay", help="Recorded feed: AVR (.avr, .jsonl, text), Beast (.bin), SBS (.sbs), aircraft.json.")] = None,
     connect_to: Annotated[Optional[str], typer.Option("--connect", help="Live feed HOST:PORT (reconnects by itself).")] = None,
-    format: Annotated[str, typer.Option(help="auto, avr, beast, sbs, json (aircraft.json) or states (SPEC §2 file).")] = "auto",
+    format: Annotated[str, typer.Option(help="auto, avr, beast, sbs, json (aircraft.json), trace (readsb trace_full JSON) or states (SPEC §2 file).")] = "auto",
     receiver: Annotated[Optional[str], typer.Option(help="Receiver position LAT,LON: the reference for surface positions.")] = None,
     speed: Annotated[float, typer.Option(help="Replay speed, times real time (0: as fast as possible).", min=0)] = 0.0,
     update: Annotated[str, typer.Option(help="Picture every ... of feed time.")] = "1s",

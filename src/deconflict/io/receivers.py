@@ -260,6 +260,41 @@ def aircraft_json(data: str | bytes, counts: Counter[str] | None = None) -> list
     return updates
 
 
+def readsb_trace(data: str | bytes, counts: Counter[str] | None = None) -> list[Update]:
+    """Updates from a readsb trace document (``trace_full_<hex>.json``: ``icao``, ``timestamp`` and
+    ``trace`` rows of seconds after it, lat, lon, altitude ft or "ground", ground speed kt, track,
+    flags, vertical rate ft/min, ...), in time order."""
+    counts = Counter() if counts is None else counts
+    try:
+        document = json.loads(data)
+        icao, start, trace = str(document["icao"]).lower(), float(document["timestamp"]), document["trace"]
+        if not isinstance(trace, list):
+            raise TypeError("trace")
+    except (ValueError, KeyError, TypeError):
+        counts["unreadable readsb trace"] += 1
+        return []
+    updates = []
+    for row in trace:
+        try:
+            fields: dict[str, Any] = {"lat": float(row[1]), "lon": float(row[2])}
+            if row[3] == "ground":
+                fields["onground"] = True
+            elif row[3] is not None:
+                fields["altitude"], fields["onground"] = float(row[3]) * FOOT, False
+            if row[4] is not None and row[5] is not None:
+                fields["velocity"], fields["heading"] = float(row[4]) * KNOT, float(row[5])
+            if len(row) > 7 and row[7] is not None:
+                fields["vertrate"] = float(row[7]) * FOOT / 60.0
+            details = row[8] if len(row) > 8 and isinstance(row[8], dict) else {}
+            if details.get("flight"):
+                fields["callsign"] = str(details["flight"]).strip()
+            updates.append(Update(start + float(row[0]), icao, fields))
+        except (ValueError, TypeError, IndexError):
+            counts["unreadable trace row"] += 1
+    updates.sort(key=lambda u: u.time)
+    return updates
+
+
 def parse_timezone(text: str) -> tz:
     """``UTC``, ``+02:00`` or ``-0530``: the zone of receiver times that carry none."""
     if text.upper() in ("UTC", "Z"):

@@ -25,7 +25,7 @@ from deconflict.core.states import States
 from deconflict.core.units import FOOT
 from deconflict.errors import DeconflictError
 from deconflict.io.mode_s import ModeSDecoder
-from deconflict.io.receivers import AvrParser, BeastParser, Frame, SbsParser, Update, aircraft_json
+from deconflict.io.receivers import AvrParser, BeastParser, Frame, SbsParser, Update, aircraft_json, readsb_trace
 from deconflict.io.states_file import StatesFileError, read_states_checked
 from deconflict.io.tracks import TrackTable
 
@@ -118,6 +118,8 @@ def guess_format(path: Path) -> str:
         return "beast"
     if head.lstrip()[:1] == b"{" and b'"aircraft"' in head:
         return "json"
+    if head.lstrip()[:1] == b"{" and b'"trace"' in head:
+        return "trace"
     if head.startswith(b"MSG,"):
         return "sbs"
     return "avr"
@@ -162,6 +164,11 @@ def replay(station: Station, path: Path, kind: str, speed: float = 0.0, step: fl
         return
     if kind == "states":
         yield from _paced(station, _state_updates(path, station.parser_counts), speed, step)
+        return
+    if kind == "trace":
+        with _open(path) as stream:
+            updates = readsb_trace(stream.read(), station.parser_counts)
+        yield from _paced(station, updates, speed, step)
         return
     parser = parser_for(kind, clock_origin, timezone)
 
