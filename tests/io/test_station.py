@@ -107,3 +107,43 @@ def test_state_vector_files_feed_the_station(tmp_path):
     final = pictures[-1]
     assert len(final.states) >= 240  # the bundled snapshot's airborne aircraft
     assert final.shown  # its conflicts, raised once two pictures agree
+
+
+def test_aircraft_json_polled_over_http():
+    """Live aircraft.json polling over HTTP (how tar1090 reads a receiver) was missing."""
+    import http.server
+    import json
+    import threading
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        calls = 0
+
+        def do_GET(self):  # noqa: N802 - the http.server API
+            Handler.calls += 1
+            if Handler.calls == 2:
+                self.send_response(503)
+                self.end_headers()
+                return
+            body = json.dumps({"now": 1000.0 + Handler.calls, "aircraft": [
+                {"hex": "aaa001", "alt_baro": 30000, "gs": 450, "track": 90, "baro_rate": 0, "lat": 50.0,
+                 "lon": 10.0 + 0.001 * Handler.calls, "seen_pos": 0.1}]}).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):  # quiet
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        from deconflict.io.station import poll
+
+        station = Station()
+        pictures = list(poll(station, f"http://127.0.0.1:{server.server_address[1]}/data/aircraft.json", step=0.05,
+                             attempts=3))
+    finally:
+        server.shutdown()
+    assert len(pictures) == 3 and station.parser_counts["polls"] == 2 and station.parser_counts["failed polls"] == 1
+    assert "aaa001" in station.tracks.tracks and len(pictures[-1].states) == 1

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 @app.command()
 def station(
     replay_file: Annotated[Optional[Path], typer.Option("--replay", help="Recorded feed: AVR (.avr, .jsonl, text), Beast (.bin), SBS (.sbs), aircraft.json.")] = None,
-    connect_to: Annotated[Optional[str], typer.Option("--connect", help="Live feed HOST:PORT (reconnects by itself).")] = None,
+    connect_to: Annotated[Optional[str], typer.Option("--connect", help="Live feed HOST:PORT (reconnects by itself), or the URL of an aircraft.json to poll every --update.")] = None,
     format: Annotated[str, typer.Option(help="auto, avr, beast, sbs, json (aircraft.json), trace (readsb trace_full JSON) or states (SPEC §2 file).")] = "auto",
     receiver: Annotated[Optional[str], typer.Option(help="Receiver position LAT,LON: the reference for surface positions.")] = None,
     speed: Annotated[float, typer.Option(help="Replay speed, times real time (0: as fast as possible).", min=0)] = 0.0,
@@ -30,7 +30,7 @@ def station(
     clock_origin: Annotated[Optional[str], typer.Option(help="UNIX time or ISO 8601 of receiver clock zero (Beast/MLAT); default: first frame's arrival.")] = None,
     receiver_tz: Annotated[str, typer.Option("--receiver-tz", help="Time zone of SBS times, which carry none: UTC or +HH:MM.")] = "UTC",
     parquet: Annotated[Optional[Path], typer.Option(help="Write every picture's state vectors (SPEC §2) to this Parquet file.")] = None,
-    attempts: Annotated[Optional[int], typer.Option(help="With --connect: stop after this many connections.", min=1)] = None,
+    attempts: Annotated[Optional[int], typer.Option(help="With --connect: stop after this many connections (polls for a URL).", min=1)] = None,
     push: Annotated[Optional[str], typer.Option(help="Push every picture's state vectors to a deconflict service (http://HOST:PORT).")] = None,
     token: Annotated[Optional[str], typer.Option(help="With --push: the member's bearer token (default $DECONFLICT_TOKEN).")] = None,
     party: Annotated[str, typer.Option(help="With --push and a cell token: the party of these aircraft (empty: unknown).")] = "",
@@ -62,6 +62,11 @@ def station(
         kind = guess_format(replay_file) if format == "auto" else format
         pictures = replay(post, replay_file, kind, speed=speed, step=step, clock_origin=origin, timezone=zone)
         source = f"{replay_file} ({kind})"
+    elif connect_to.startswith(("http://", "https://")):  # a web map's aircraft.json, polled
+        from deconflict.io.station import poll
+
+        pictures = poll(post, connect_to, step=step, attempts=attempts)
+        source = f"{connect_to} (aircraft.json, polled every {update})"
     else:
         host, _, port = connect_to.rpartition(":")
         kind = "avr" if format == "auto" else format

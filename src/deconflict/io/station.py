@@ -253,3 +253,29 @@ def _open(path: Path):  # noqa: ANN202 - a binary file object
         return gzip.open(path, "rb") if str(path).endswith(".gz") else open(path, "rb")
     except OSError as error:
         raise StationError(f"{path}: cannot open recording ({error.strerror})") from None
+
+
+def poll(station: Station, url: str, step: float = 1.0, attempts: int | None = None,
+         timeout: float = 5.0) -> Iterator[Picture]:
+    """Poll a readsb/dump1090/tar1090 ``aircraft.json`` over HTTP every ``step`` s (the way those web
+    maps read their receiver), a picture after each poll. A failed poll is counted and tried again at
+    the next step. ``attempts``: stop after that many polls (None: never)."""
+    import httpx  # the live web source only
+
+    made = 0
+    with httpx.Client(timeout=timeout, follow_redirects=True) as client:
+        while attempts is None or made < attempts:
+            made += 1
+            started = wallclock.time()
+            try:
+                answer = client.get(url)
+                answer.raise_for_status()
+                station.parser_counts["polls"] += 1
+                station.ingest(iter(aircraft_json(answer.content, station.parser_counts)))
+            except httpx.HTTPError:
+                station.parser_counts["failed polls"] += 1
+            yield station.picture(keep=True)
+            if attempts is not None and made >= attempts:
+                break
+            wallclock.sleep(max(0.0, step - (wallclock.time() - started)))
+
