@@ -9,6 +9,7 @@
 __all__ = [
     "Conflicts", "DeconflictError", "DetectionError", "States", "detect", "detect_all_pairs", "read_states",
     "read_states_checked", "StatesFileError", "UnitError", "parse_distance", "parse_duration", "parse_speed",
+    "from_pandas",
 ]
 __version__ = "0.1.0"
 
@@ -21,7 +22,7 @@ _HOMES = {
     "parse_distance": "deconflict.core.units", "parse_duration": "deconflict.core.units",
     "parse_speed": "deconflict.core.units", "DeconflictError": "deconflict.errors",
     "read_states": "deconflict.io.states_file", "read_states_checked": "deconflict.io.states_file",
-    "StatesFileError": "deconflict.io.states_file",
+    "StatesFileError": "deconflict.io.states_file", "from_pandas": "deconflict.io.tables",
 }
 
 
@@ -31,4 +32,6 @@ def __getattr__(name: str):
         raise AttributeError(f"module 'deconflict' has no attribute {name!r}")
     import importlib
 
+    if name == "from_pandas":  # States and the rejected rows of a DataFrame (SPEC §2, OpenSky or traffic columns)
+        return importlib.import_module(home).states_from_pandas
     return getattr(importlib.import_module(home), name)

@@ -172,3 +172,26 @@ def test_values_in_another_unit_are_warned_about_and_iso_times_read(tmp_path):
 def _write(path, frame):
     frame.to_csv(path, index=False)
     return path
+
+
+def test_dataframes_of_every_schema_and_file_column_names():
+    """Converting a `traffic` table or an OpenSky history took a hand-written 20-line conversion."""
+    import pandas as pd
+
+    import deconflict
+    from deconflict import States
+
+    traffic = pd.DataFrame({"timestamp": pd.to_datetime([1_700_000_000, 1_700_000_001], unit="s", utc=True),
+                            "icao24": ["abc123"] * 2, "latitude": [50.0, 50.01], "longitude": [10.0, 10.0],
+                            "groundspeed": [400.0, 400.0], "track": [0.0, 0.0], "vertical_rate": [1000.0, None],
+                            "altitude": [30000.0, 30025.0], "callsign": ["DLH1"] * 2})
+    states, rejected = deconflict.from_pandas(traffic)
+    assert rejected.count == 0 and states.time.tolist() == [1_700_000_000.0, 1_700_000_001.0]
+    assert states.velocity[0] == pytest.approx(400 * 1852 / 3600) and states.altitude[0] == pytest.approx(9144.0)
+    assert states.vertrate.tolist() == pytest.approx([1000 * 0.3048 / 60] * 2)  # the missing one filled
+    opensky = states.to_pandas().rename(columns={"altitude": "baroaltitude"})
+    again, _ = deconflict.from_pandas(opensky)
+    assert again.lat.tolist() == states.lat.tolist()
+    columns = {k: opensky[k].to_numpy() for k in ("icao24", "time", "lat", "lon", "velocity", "heading", "vertrate",
+                                                   "baroaltitude")}
+    assert States.from_arrays(**columns).altitude.tolist() == states.altitude.tolist()

@@ -50,18 +50,28 @@ class States:
         velocity: Any,
         heading: Any,
         vertrate: Any,
-        altitude: Any,
+        altitude: Any = None,
         callsign: Any = None,
         party: Any = None,
         onground: Any = None,
         at: float | None = None,
         copy: bool = True,
+        baroaltitude: Any = None,
+        geoaltitude: Any = None,
     ) -> "States":
         """Build from array-likes, broadcasting scalars; text columns default to empty strings.
 
+        The file's column names work too (SPEC §2): ``States.from_arrays(**columns)`` with
+        ``baroaltitude`` and/or ``geoaltitude`` instead of ``altitude`` (barometric where known).
         ``copy=False`` keeps arrays that already have the right type and length instead of copying
         them (for readers that built them fresh).
         """
+        if altitude is None:
+            if baroaltitude is None and geoaltitude is None:
+                raise TypeError("States.from_arrays needs altitude, baroaltitude or geoaltitude")
+            baro = np.asarray(baroaltitude if baroaltitude is not None else np.nan, dtype=np.float64)
+            geo = np.asarray(geoaltitude if geoaltitude is not None else np.nan, dtype=np.float64)
+            altitude = np.where(np.isnan(baro), geo, baro)
         ids = np.asarray(icao24)
         if ids.dtype.kind != "U":
             ids = ids.astype(str)

@@ -8,9 +8,10 @@
 - pandas DataFrames of either (`states_from_pandas`).
 
 ADS-B sends positions and velocities in separate messages, so a recording has rows with a position
-and no velocity: each such row takes the same aircraft's velocity, track and vertical rate from its
-latest report at most `FILL_AGE` seconds before, or else its next one at most `FILL_AGE` seconds
-after (the first positions of a track come before its first velocity), instead of being rejected.
+and no velocity: each such row takes the same aircraft's velocity, track and vertical rate (each on
+its own) from its latest report that has it at most `FILL_AGE` seconds before, or else its next one
+at most `FILL_AGE` seconds after (the first positions of a track come before its first velocity),
+instead of being rejected.
 """
 
 from __future__ import annotations
@@ -55,8 +56,8 @@ def standard_columns(table: pa.Table) -> pa.Table:
 
 
 def fill_velocities(table: pa.Table, age: float = FILL_AGE) -> pa.Table:
-    """Rows without a velocity take their aircraft's latest velocity, heading and vertical rate from at
-    most ``age`` s before (the same row order otherwise)."""
+    """Rows without a velocity, a track or a vertical rate take each from their aircraft's latest report
+    that has it within ``age`` s before, or else its next one within ``age`` s after (row order kept)."""
     names = ("velocity", "heading", "vertrate")
     if not {"time", "icao24", *names} <= set(table.column_names) or table.num_rows == 0:
         return table
@@ -64,30 +65,27 @@ def fill_velocities(table: pa.Table, age: float = FILL_AGE) -> pa.Table:
                or pa.types.is_null(table.column(n).type) for n in (*names, "time")):
         return table  # text columns: validation will say what is wrong
     time = np.asarray(pc.cast(table.column("time"), pa.float64()).to_numpy(zero_copy_only=False), dtype=float)
-    values = {n: np.asarray(pc.cast(table.column(n), pa.float64()).to_numpy(zero_copy_only=False), dtype=float)
-              for n in names}
-    missing = np.isnan(values["velocity"])
-    if not missing.any():
-        return table
-    ids = np.asarray(table.column("icao24").to_numpy(zero_copy_only=False)).astype(str)
-    order = np.lexsort((time, ids))
-    sorted_ids, sorted_time = ids[order], time[order]
-    have = ~np.isnan(values["velocity"][order])
-    n_rows = order.size
-    # the latest row with a velocity before each row (in sorted order), else the next one after it
-    before = np.maximum.accumulate(np.where(have, np.arange(n_rows), -1))
-    after = np.minimum.accumulate(np.where(have, np.arange(n_rows), n_rows)[::-1])[::-1]
-    ok_before = (before >= 0) & (sorted_ids[np.maximum(before, 0)] == sorted_ids) \
-        & (sorted_time - sorted_time[np.maximum(before, 0)] <= age)
-    ok_after = (after < n_rows) & (sorted_ids[np.minimum(after, n_rows - 1)] == sorted_ids) \
-        & (sorted_time[np.minimum(after, n_rows - 1)] - sorted_time <= age)
-    source = np.where(ok_before, np.maximum(before, 0), np.minimum(after, n_rows - 1))
-    fill = ~have & (ok_before | ok_after)
-    target, source = order[fill], order[source[fill]]
-    for n in names:
-        column = values[n].copy()
-        column[target] = values[n][source]
-        table = table.set_column(table.column_names.index(n), n, pa.array(column))
+    ids = None
+    for name in names:
+        values = np.asarray(pc.cast(table.column(name), pa.float64()).to_numpy(zero_copy_only=False), dtype=float)
+        if not np.isnan(values).any():
+            continue
+        if ids is None:
+            ids = np.asarray(table.column("icao24").to_numpy(zero_copy_only=False)).astype(str)
+            order = np.lexsort((time, ids))
+            sorted_ids, sorted_time = ids[order], time[order]
+            n_rows = order.size
+        have = ~np.isnan(values[order])
+        before = np.maximum.accumulate(np.where(have, np.arange(n_rows), -1))
+        after = np.minimum.accumulate(np.where(have, np.arange(n_rows), n_rows)[::-1])[::-1]
+        b, a = np.maximum(before, 0), np.minimum(after, n_rows - 1)
+        ok_before = (before >= 0) & (sorted_ids[b] == sorted_ids) & (sorted_time - sorted_time[b] <= age)
+        ok_after = (after < n_rows) & (sorted_ids[a] == sorted_ids) & (sorted_time[a] - sorted_time <= age)
+        fill = ~have & (ok_before | ok_after)
+        if fill.any():
+            filled = values.copy()
+            filled[order[fill]] = values[order[np.where(ok_before, b, a)[fill]]]
+            table = table.set_column(table.column_names.index(name), name, pa.array(filled))
     return table
 
 
