@@ -383,3 +383,25 @@ def test_a_readsb_trace_is_read_as_a_trace(tmp_path, capsys):
     path.write_text(json.dumps(trace))
     code, stdout, _ = run(["station", "--replay", str(path)], capsys)
     assert code == 0 and "3c6444" in stdout and "DLH1" in stdout and "unreadable trace row: 1" in stdout
+
+
+def test_a_surface_aircraft_without_receiver_says_why_it_has_no_position():
+    """Surface positions printed 'nan' without --receiver, and nothing said why."""
+    from rich.console import Console
+
+    from deconflict.cli.station import _station_view
+    from deconflict.io.station import Station
+
+    station = Station()
+    station.tracks.update("abc123", 1000.0, {"onground": True, "callsign": "TAXI1"})
+    console = Console(record=True, width=160)
+    console.print(_station_view(station, station.picture(1000.0), "test"))
+    text = console.export_text()
+    assert "nan" not in text and "give --receiver LAT,LON" in text
+
+
+def test_a_file_that_is_no_database_is_one_line(tmp_path, capsys):
+    junk = tmp_path / "junk.db"
+    junk.write_text("this is not a database")
+    code, _, err = run(["admin", "list", "--db", str(junk)], capsys)
+    assert code == 2 and "file is not a database" in err and "Traceback" not in err

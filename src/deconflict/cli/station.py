@@ -133,11 +133,13 @@ def _station_view(post: "Station", picture, source: str) -> Group:  # noqa: ANN0
     for heading in ("icao24", "callsign", "squawk", "lat", "lon", "alt ft", "gs kt", "track", "vs ft/min", "age s"):
         tracks.add_column(heading, justify="right" if heading not in ("icao24", "callsign") else "left")
     recent = sorted(post.tracks.tracks.values(), key=lambda t: -(t.last_seen if t.last_seen == t.last_seen else 0))[:15]
-    placed = lambda value: f"{value:.4f}" if value == value else "-"  # noqa: E731 - NaN: no position yet
+    def shown(value: float, scale: float = 1.0, digits: int = 0) -> str:
+        return f"{value / scale:.{digits}f}" if value == value else "-"  # NaN: not received yet
+
     for t in recent:
-        tracks.add_row(t.icao24, t.callsign, t.squawk, placed(t.lat), placed(t.lon),
-                       "ground" if t.onground else f"{t.altitude / FOOT:.0f}", f"{t.velocity / KNOT:.0f}",
-                       f"{t.heading:.0f}", f"{t.vertrate / FOOT * 60:.0f}", f"{picture.time - t.last_seen:.0f}")
+        tracks.add_row(t.icao24, t.callsign, t.squawk, shown(t.lat, digits=4), shown(t.lon, digits=4),
+                       "ground" if t.onground else shown(t.altitude, FOOT), shown(t.velocity, KNOT),
+                       shown(t.heading), shown(t.vertrate, FOOT / 60), shown(picture.time - t.last_seen))
     alerts_table = Table(title="alerts", header_style="bold")
     for heading in ("pair", "level", "loss in", "closest", "vertical"):
         alerts_table.add_column(heading, justify="left" if heading in ("pair", "level") else "right")
