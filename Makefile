@@ -38,6 +38,7 @@ test: $(STAMP) $(ASSETS)
 bench: $(STAMP) $(ASSETS)
 	$(BIN)/python benchmarks/detect_scale.py
 	$(BIN)/python benchmarks/simulate_mvp.py
+	$(BIN)/python benchmarks/guidance.py
 	$(BIN)/python benchmarks/plans_check.py
 	$(BIN)/python benchmarks/decode_rate.py
 	$(BIN)/python benchmarks/scan_archive.py
