@@ -200,3 +200,25 @@ def test_closest_approach_of_a_co_moving_pair_is_within_the_look_ahead():
         assert len(table) == 1
         assert 0.0 <= table.t_cpa[0] <= horizon
         assert table.d_cpa[0] == pytest.approx(1852.0, rel=0.02)  # the distance then, not 25 h later
+
+
+@pytest.mark.parametrize("name", ["en-route", "terminal", "do-365"])
+def test_small_snapshots_decide_as_the_general_path(name, monkeypatch):
+    """Up to 32 aircraft alerts() takes one compiled call over every pair: the same table as the broad
+    phase and numpy intervals give."""
+    import deconflict.core.alerting as alerting
+
+    compared = 0
+    for seed in range(12):
+        s = random_traffic(seed, 30, radius_km=30.0 if name != "do-365" else 2.0)
+        for vtol in (0.0, 60.96):
+            fast = alerts(s, name, vtol=vtol)
+            monkeypatch.setattr(alerting, "SMALL", 0)
+            general = alerts(s, name, vtol=vtol)
+            monkeypatch.setattr(alerting, "SMALL", 32)
+            compared += len(general)
+            for column in ("a", "b", "level", "standard"):
+                assert getattr(fast, column).tolist() == getattr(general, column).tolist(), column
+            for column in ("t_in", "t_out", "t_cpa", "d_cpa", "dz_cpa"):
+                assert np.allclose(getattr(fast, column), getattr(general, column), rtol=1e-9, atol=1e-6), column
+    assert compared >= 10  # the comparison saw alerts, not two empty tables

@@ -8,6 +8,7 @@ from pyproj import Geod
 
 from deconflict import States
 from deconflict.core.bands import BandRanges, BandsError, bands
+from deconflict.core.standards import standard as named_standard
 from deconflict.core.units import FOOT, KNOT, NAUTICAL_MILE
 
 GEOD = Geod(ellps="WGS84")
@@ -117,3 +118,19 @@ def test_current_values_carry_the_alert_level_of_the_aircraft():
             assert result.level_at(variable, value) == worst.get(ident, 0), (ident, variable)
         checked += 1
     assert checked >= 5 and len({worst.get(i, 0) for i in s.icao24.tolist()}) >= 3
+
+
+@pytest.mark.parametrize("name", ["en-route", "terminal", "do-365"])
+def test_the_compiled_band_levels_equal_the_numpy_reference(name):
+    """The kernel behind `bands` decides every value exactly as the numpy intervals do."""
+    from deconflict.core.bands import Geometry, _grid, _nearby
+    from tests.core.traffic import random_traffic
+
+    for seed in range(3):
+        s = random_traffic(seed, 60, radius_km=40.0 if name != "do-365" else 8.0)
+        for own in (0, 7, 21):
+            geometry = Geometry(s, own, named_standard(name), BandRanges().climb_rate,
+                                _nearby(s, own, named_standard(name), BandRanges()))
+            for variable, values in (("track", _grid(0.0, 359.0, 1.0)), ("ground_speed", _grid(50.0, 300.0, 2.5)),
+                                     ("vertical_speed", _grid(-30.0, 30.0, 0.5)), ("altitude", _grid(0.0, 15000.0, 30.48))):
+                assert geometry.levels(variable, values).tolist() == geometry.levels_reference(variable, values).tolist()

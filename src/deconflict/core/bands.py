@@ -30,6 +30,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from deconflict.core import _guidance
 from deconflict.core.encounter import Encounter, ProtectedVolume, horizontal_interval, vertical_interval
 from deconflict.core.geodesy import ground_velocity_ecef, surface_ecef
 from deconflict.core.standards import LEVEL_NAMES, Standard, standard as named_standard
@@ -227,7 +228,24 @@ class Geometry:
 
     def levels(self, variable: str, values: np.ndarray) -> np.ndarray:
         """Band level of each value: the highest level violated within its horizon with anyone; at least
-        1 for a value entering the loss volume within the whole look-ahead (never offered as clear)."""
+        1 for a value entering the loss volume within the whole look-ahead (never offered as clear).
+        Compiled (`_guidance.band_levels`, early exits); `levels_reference` is the same in numpy."""
+        s, own, standard = self.s, self.own, self.standard
+        if self.others.size == 0:
+            return np.zeros(values.size, dtype=np.int8)
+        return _guidance.band_levels(
+            VARIABLES.index(variable), np.ascontiguousarray(values, dtype=np.float64),
+            np.ascontiguousarray(self.base.position), np.ascontiguousarray(self.intruder_velocity),
+            np.ascontiguousarray(self.base.normal), self.east, self.north, np.ascontiguousarray(self.base.dz),
+            np.ascontiguousarray(s.vertrate[self.others], dtype=np.float64), float(s.velocity[own]),
+            float(s.heading[own]), float(s.vertrate[own]), float(s.altitude[own]), float(self.climb_rate),
+            _volume_rows([alert.volume for alert in standard.levels]),
+            np.array([alert.early_alerting_time for alert in standard.levels], dtype=np.float64),
+            np.array([alert.number for alert in standard.levels], dtype=np.int64),
+            _volume_rows([standard.loss])[0], float(standard.lookahead))
+
+    def levels_reference(self, variable: str, values: np.ndarray) -> np.ndarray:
+        """`levels` with numpy over values x intruders (the reference of the compiled kernel)."""
         standard = self.standard
         level = np.zeros(values.size, dtype=np.int8)
         for alert in standard.levels:
@@ -271,6 +289,11 @@ class Geometry:
             low, high = (middle, high) if recovers(values, middle).any() else (low, middle)
         factor = low
         return (lambda vals: np.where(recovers(vals, factor), 0, 3).astype(np.int8)), factor
+
+
+def _volume_rows(volumes: list[ProtectedVolume]) -> np.ndarray:
+    """Volumes as rows (hsep, vsep, tau, miss distance, tcoa) for the compiled kernel."""
+    return np.array([(v.hsep, v.vsep, v.tau, v.miss_distance, v.tcoa) for v in volumes], dtype=np.float64)
 
 
 def _shrunk(volume: ProtectedVolume, factor: float) -> ProtectedVolume:
