@@ -279,7 +279,7 @@ def test_admin_leaves_a_running_services_conflicts_alone(tmp_path, capsys):
         w.service.detect_now()
         assert run(["admin", "add-party", "charlie", "--db", str(tmp_path / "live.db")], capsys)[0] == 0
         assert "service restarted" not in w["cell"].get("/v1/audit/chain").text
-    w.service.engine.dispose()
+    w.service.close()
 
 
 @pytest.mark.parametrize("arguments, message", [

@@ -28,7 +28,7 @@ def service_at_recording_time(tmp_path):
     token = service.add_member("station", "cell", None)
     with BackgroundServer(create_app(service), port=free_port()) as url:
         yield url, token
-    service.engine.dispose()
+    service.close()
 
 
 def test_station_replay_pushes_its_picture(service_at_recording_time, capsys):
@@ -64,4 +64,4 @@ def test_an_old_recording_pushed_with_retime_reaches_a_live_service(tmp_path, ca
             assert done.value.code == 0
             seen = httpx.get(f"{url}/v1/tracks", headers={"Authorization": f"Bearer {token}"}).json()
             assert (len(seen) > expected) if retime else (len(seen) == 0)
-    service.engine.dispose()
+    service.close()

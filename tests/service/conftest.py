@@ -71,7 +71,7 @@ def world(database, tmp_path):
     w = make_world(database, tmp_path)
     with w.clients["cell"]:  # runs the app's lifespan (binds the event bus)
         yield w
-    w.service.engine.dispose()
+    w.service.close()
 
 
 @pytest.fixture
@@ -79,4 +79,4 @@ def sqlite_world(tmp_path):
     w = make_world(str(tmp_path / "service.db"), tmp_path)
     with w.clients["cell"]:
         yield w
-    w.service.engine.dispose()
+    w.service.close()

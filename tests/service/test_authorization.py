@@ -54,7 +54,7 @@ def setup(tmp_path_factory):
         w.clients["forged"] = type(w["cell"])(w["cell"].app, headers={"Authorization": "Bearer dcf_forged"})
         tactical_id = w["cell"].get("/v1/conflicts").json()["tactical"][0]["id"]
         yield Setup(w, threads["alpha"], conflict_thread, tactical_id)
-    w.service.engine.dispose()
+    w.service.close()
 
 
 def _version(setup: Setup, party: str, plan_id: str) -> str:
@@ -180,4 +180,4 @@ def test_revoked_token_is_refused_and_the_revocation_recorded(tmp_path):
         assert w["alpha_obs"].get("/v1/me").status_code == 401
         assert w["alpha_op"].get("/v1/me").status_code == 200
         assert "member.revoked" in w["alpha_op"].get("/v1/audit/receipts").text
-    w.service.engine.dispose()
+    w.service.close()

@@ -39,7 +39,7 @@ def test_kill_9_loses_no_acknowledged_write(database, tmp_path):
         setup.add_party(party)
     tokens = {p: setup.add_member(f"{p} op", "operator", p) for p in ("alpha", "bravo")}
     tokens["cell"] = setup.add_member("cell", "cell", None)
-    setup.engine.dispose()
+    setup.close()
 
     port = free_port()
     server = _serve(database, key, port)

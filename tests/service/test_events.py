@@ -21,7 +21,7 @@ def live(tmp_path):
     w = make_world(str(tmp_path / "live.db"), tmp_path)
     with BackgroundServer(create_app(w.service, run_detection=False), port=free_port()) as url:
         yield w, url
-    w.service.engine.dispose()
+    w.service.close()
 
 
 def _listen(url: str, token: str, received: list, stop: threading.Event) -> None:

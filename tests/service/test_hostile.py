@@ -82,7 +82,7 @@ def test_with_a_confirming_filter_a_failed_raise_is_retried(tmp_path, database):
             else:
                 w.service.detect_now()
         assert [(c["a"], c["b"]) for c in _tactical(w)] == [("a1", "b1")]
-    w.service.engine.dispose()
+    w.service.close()
 
 
 def test_a_control_character_in_an_id_is_a_bad_row_and_blinds_nobody(world):
@@ -184,7 +184,7 @@ def test_a_revoked_members_open_event_stream_ends(database, tmp_path):
         w.service.detect_now()
         assert ended.wait(5), "the revoked member's stream is still open"
         assert not any("conflict.raised" in line for line in received)
-    w.service.engine.dispose()
+    w.service.close()
 
 
 def test_a_revocation_by_another_process_ends_the_stream_within_the_token_cache(database, tmp_path):
@@ -205,9 +205,9 @@ def test_a_revocation_by_another_process_ends_the_stream_within_the_token_cache(
         time.sleep(0.5)
         admin = Deconfliction(w.service.settings, serving=False)  # `deconflict admin revoke` elsewhere
         admin.revoke_member(next(m["id"] for m in admin.members() if m["name"] == "bravo_op"))
-        admin.engine.dispose()
+        admin.close()
         assert ended.wait(10), "the stream outlived the revocation"
-    w.service.engine.dispose()
+    w.service.close()
 
 
 # -- 5. the record is append-only, and the service checks its own chain ---------------------------
@@ -233,8 +233,10 @@ def test_a_truncated_and_reforged_chain_is_refused_at_start(world, tmp_path):
     before = world["cell"].get("/v1/audit/chain").text
     old_head = parse_records(before)[1]
     _truncate_and_reforge(world.service, old_head["count"] - 1)  # the whole chain's count is its last seq
+    world.service.lease.release()  # the service is started again on the rewritten database ...
     with pytest.raises(AuditError, match="witness"):
         Deconfliction(world.service.settings, clock=world.clock)
+    assert world.service.lease.try_acquire(world.clock.now())  # ... refused: the old process leads again
     # the running service notices too: it refuses to write on a head that went backwards
     answer = world["alpha_op"].post("/v1/threads", json={"parties": ["bravo"], "subject": "two"})
     assert answer.status_code == 503 and "audit" in answer.json()["detail"]
@@ -255,11 +257,12 @@ def test_a_party_holding_an_earlier_head_proves_a_later_record_extends_it(world)
     whole = parse_records(world["cell"].get("/v1/audit/chain").text)[1]
     _truncate_and_reforge(world.service, whole["count"] - 2)
     world.service.settings.witness_path.unlink()  # the operator also removes the service's witness
+    world.service.close()
     forger = Deconfliction(world.service.settings, clock=world.clock)
     alpha = forger.authenticate(world.tokens["alpha_op"])
     forger.create_thread(alpha, ["bravo"], "rewritten")
     forged, forged_head = parse_records("\n".join(json.dumps(r) for r in forger.audit_records(alpha)))
-    forger.engine.dispose()
+    forger.close()
     verify(forged, forged_head, key)  # self-consistent ...
     with pytest.raises(AuditError, match="does not extend"):
         verify(forged, forged_head, key, since=held)  # ... but not an extension of what alpha held
@@ -390,7 +393,7 @@ def test_the_sqlite_file_is_created_private(tmp_path):
     w = make_world(str(tmp_path / "private.db"), tmp_path)
     mode = stat.S_IMODE(os.stat(tmp_path / "private.db").st_mode)
     assert mode & 0o077 == 0, oct(mode)
-    w.service.engine.dispose()
+    w.service.close()
 
 
 def test_receipts_reveal_nothing_of_the_other_parties_activity(world):

@@ -115,6 +115,7 @@ def test_plans_survive_a_restart_and_still_conflict(world, tmp_path):
     from deconflict.service.deconfliction import Deconfliction
 
     world["alpha_op"].post("/v1/plans", json=plan("A1"))
+    world.service.close()  # the process stops: its lease goes with it
     again = Deconfliction(world.service.settings, clock=world.clock)
     assert "alpha/A1" in again.plans
     from deconflict.service.auth import Principal, Role
@@ -122,7 +123,7 @@ def test_plans_survive_a_restart_and_still_conflict(world, tmp_path):
     bravo = Principal(3, "bravo_op", "bravo", Role.OPERATOR)
     answer = again.submit_plan(bravo, plan("B1", lon=5.05))
     assert len(answer["conflicts"]) == 1
-    again.engine.dispose()
+    again.close()
 
 
 def test_batch_is_all_or_nothing(world):

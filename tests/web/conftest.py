@@ -76,7 +76,7 @@ def live_service(tmp_path):
               "cell": service.add_member("cecile", "cell", None)}
     with BackgroundServer(create_app(service), port=free_port()) as url:
         yield Live(service, url, tokens)
-    service.engine.dispose()
+    service.close()
 
 
 def login(browser, url: str, token: str):

@@ -15,6 +15,7 @@ from deconflict.errors import UserError
 admin_app = typer.Typer(help="Parties and members of the service (works on the database directly).",
                         no_args_is_help=True)
 app.add_typer(admin_app, name="admin")
+EXIT_LOST_LEAD = 3  # `serve` stopped because another node leads now: a supervisor restarts it as a standby
 DbOption = Annotated[Optional[str], typer.Option("--db", help="SQLite file or database URL (as for serve).")]
 audit_app = typer.Typer(help="The tamper-evident audit record.", no_args_is_help=True)
 app.add_typer(audit_app, name="audit")
@@ -69,18 +70,37 @@ def serve(
     standard: Annotated[str, typer.Option(help="Alert standard: en-route, terminal, do-365.")] = "en-route",
     vtol: Annotated[str, typer.Option(help="Vertical tolerance for level pairs (SPEC §3).")] = "200ft",
     equal_priority: Annotated[str, typer.Option(help="Plans of equal priority: accept (both notified) or reject.")] = "accept",
+    advertise: Annotated[Optional[str], typer.Option(
+        help="This node's URL as clients reach it (default http://HOST:PORT): standbys send clients there.")] = None,
 ) -> None:
-    """Run the multi-party service (HTTP API, live detection, hotline, audit record)."""
+    """Run the multi-party service (HTTP API, live detection, hotline, audit record).
+
+    Several nodes may run on one database: one leads, the others stand by (503 to every request,
+    with the leader's URL) and take over within about a second when the leader stops or dies. A node
+    that loses the lead exits with status 3, so that its supervisor restarts it as a standby."""
     from deconflict.core.units import parse_distance
     from rich.console import Console
     import uvicorn
 
     from deconflict.service.app import create_app
 
-    service = _service(db, key, standard=standard, vtol=parse_distance(vtol, "--vtol"), equal_priority=equal_priority)
-    Console(stderr=True).print(f"deconflict service on http://{host}:{port} (docs /docs), database "
+    service = _service(db, key, standard=standard, vtol=parse_distance(vtol, "--vtol"), equal_priority=equal_priority,
+                       advertise=advertise or f"http://{host}:{port}")
+    role = "leading" if service.role == "leader" else "standing by for " + (service.node()["leader"] or "another node")
+    Console(stderr=True).print(f"deconflict service on http://{host}:{port} (docs /docs), {role}; database "
                                f"{service.settings.database}, audit key {service.settings.key_path}")
-    uvicorn.run(create_app(service), host=host, port=port, log_level="warning")
+    server = uvicorn.Server(uvicorn.Config(create_app(service), host=host, port=port, log_level="warning"))
+    lost: list[str] = []
+
+    def deposed(reason: str) -> None:
+        lost.append(reason)
+        server.should_exit = True
+
+    service.on_deposed = deposed
+    server.run()
+    if lost:
+        print(f"error: this node lost the lead ({lost[0]}); restart it to stand by", file=sys.stderr)
+        raise typer.Exit(EXIT_LOST_LEAD)
 
 
 def _service(db: str | None, key: Path | None = None, serving: bool = True, **options):  # noqa: ANN202

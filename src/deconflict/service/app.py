@@ -21,7 +21,7 @@ from deconflict.io.fields import field_message
 from deconflict.io.plans_file import parse_time
 from deconflict.service.auth import Principal
 from deconflict.service.deconfliction import Deconfliction
-from deconflict.service.errors import BadRequest, ServiceError, TooManyRequests, Unauthorized
+from deconflict.service.errors import BadRequest, NotLeading, ServiceError, TooManyRequests, Unauthorized
 from deconflict.service.events import CELL, END
 from deconflict.service.limits import (MAX_BODY, MAX_PLAN_BATCH, MAX_PLAN_BATCH_BODY, MAX_ROW_ID, MAX_SUBJECT,
                                        MAX_TEXT, MAX_THREAD_PARTIES, MAX_TRACK_BODY)
@@ -31,6 +31,7 @@ from deconflict import web
 
 HEARTBEAT = 15.0  # s between SSE keep-alive comments
 TARPIT_LONGEST = 2.0  # s: longest wait before a 429 answer
+LEADER_HEADER = "X-Deconflict-Leader"  # on a standby's 503: the URL the leading node advertises
 class ErrorAnswer(BaseModel):
     detail: str = Field(description="one line: the field or resource, what was expected")
 
@@ -85,6 +86,8 @@ def create_app(service: Deconfliction, run_detection: bool = True) -> FastAPI:
     @app.exception_handler(ServiceError)
     async def service_error(request: Request, error: ServiceError) -> JSONResponse:
         headers = {"WWW-Authenticate": "Bearer"} if isinstance(error, Unauthorized) else None  # RFC 6750
+        if isinstance(error, NotLeading):  # a standby: where to go, and when to try here again
+            headers = {"Retry-After": "1", **({LEADER_HEADER: error.leader} if error.leader else {})}
         if isinstance(error, TooManyRequests):
             headers = {"Retry-After": str(max(1, int(error.retry_after + 0.999)))}
             # a party over its share waits for the answer (costs this loop nothing): a client that
@@ -107,8 +110,10 @@ def create_app(service: Deconfliction, run_detection: bool = True) -> FastAPI:
 
     @app.get("/healthz", tags=["service"])
     def health() -> dict[str, Any]:
-        """Liveness, the service clock (UNIX s) and its speed, detection cycles so far. No token needed."""
-        return {"ok": True, "time": service.clock.now(), "speed": service.clock.speed, "detections": service.detections}
+        """Liveness, the service clock (UNIX s) and its speed, detection cycles so far, and this node's
+        role (``leader``, ``standby`` or ``deposed``), lease epoch and the leader's URL. No token needed."""
+        return {"ok": True, "time": service.clock.now(), "speed": service.clock.speed, "detections": service.detections,
+                **service.node()}
 
     @app.get("/v1/me", tags=["parties"])
     def me(who: Caller) -> dict[str, Any]:
@@ -296,7 +301,7 @@ def create_app(service: Deconfliction, run_detection: bool = True) -> FastAPI:
                 yield ": connected\n\n"
                 while not await request.is_disconnected():
                     event = await subscription.next(recheck)
-                    if event is END:
+                    if event is END or service.role != "leader":  # revoked, or this node lost the lead
                         return
                     if time.monotonic() - checked >= recheck:
                         if not await still_valid():

@@ -16,9 +16,9 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine
 
 from deconflict.core.alerting import alerts
 from deconflict.core.plans import Plan, PlanIndex
@@ -26,19 +26,22 @@ from deconflict.core.standards import standard as named_standard
 from deconflict.core.states import States
 from deconflict.service.audit_trail import AuditTrail
 from deconflict.service.auth import Principal
+from deconflict.service.errors import NotLeading
 from deconflict.service.hotline import Hotline
 from deconflict.service.parties import Parties
 from deconflict.service.plans import Plans
 from deconflict.service.settings import Clock, ServiceSettings
 from deconflict.service.tactical import IngestResult, Tactical
 from deconflict.service.unit_of_work import SERVICE_ACTOR, UnitOfWork
-from deconflict.store.audit import AuditLog, ServiceKey, Witness
+from deconflict.store.audit import AuditError, AuditLog, ServiceKey, Witness
 from deconflict.store.database import checkpoint, open_engine
-from deconflict.store.schema import TacticalConflict
+from deconflict.store.leadership import Lease
 
 __all__ = ["Deconfliction", "IngestResult"]
 LOG = logging.getLogger("deconflict")
 CHECKPOINT_EVERY = 1.0  # s
+LEASE_CHECK = 0.5  # s: a standby tries for the lease, a leader checks its lock, this often
+ROLE_LEADER, ROLE_STANDBY, ROLE_DEPOSED, ROLE_ADMIN = "leader", "standby", "deposed", "admin"
 
 
 class Deconfliction:
@@ -47,7 +50,10 @@ class Deconfliction:
     def __init__(self, settings: ServiceSettings, engine: Engine | None = None, clock: Clock | None = None,
                  serving: bool = True) -> None:
         """``serving`` False (admin commands): the database and audit key only; the plan index is not
-        rebuilt, the chain not walked, and the conflicts a running service displays are left as they are."""
+        rebuilt, the chain not walked, and the conflicts a running service displays are left as they are.
+        ``serving`` True: this node leads if no other node holds the database's lease (then the chain is
+        checked, the plan index rebuilt, open conflicts taken over); otherwise it is a standby that
+        answers 503 and takes the lead when the leader's lease lapses (`start` runs the watch)."""
         self.settings = settings
         self.standard = named_standard(settings.standard)  # a bad name fails before anything is created
         self.engine = engine or open_engine(settings.database)
@@ -63,10 +69,52 @@ class Deconfliction:
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        if serving:
+        self._watch: threading.Thread | None = None
+        self.lease = Lease(self.engine, settings.advertise) if serving else None
+        self.role = ROLE_ADMIN if not serving else ROLE_STANDBY
+        self.on_deposed: Callable[[str], None] = lambda reason: None  # `serve` exits: a supervisor restarts it
+        self.work.on_lost_lead = self._depose
+        self._leader_hint = ""
+        self.took_lead_at: float | None = None
+        if serving and not self._try_lead():
+            self._leader_hint = self.lease.leader()[0]
+            LOG.warning("another node leads this database (%s): standing by", self._leader_hint or "address unknown")
+
+    def _try_lead(self) -> bool:
+        """Take the lease if it is free, then load what a leader needs from the committed state."""
+        if not self.lease.try_acquire(self.clock.now()):
+            return False
+        self.work.lease = self.lease
+        try:
             self.audit.check()
             self.plan_book.load()
-            self._close_left_open()
+            self.tactical.resume()
+        except BaseException:
+            self.work.lease = None
+            self.lease.release()
+            raise
+        self.took_lead_at = self.clock.now()
+        self.role = ROLE_LEADER
+        return True
+
+    def _depose(self, reason: str) -> None:
+        """Another node leads (or may): stop detecting and writing; `on_deposed` says so to the process."""
+        if self.role != ROLE_LEADER:
+            return
+        self.role = ROLE_DEPOSED
+        self._stop.set()
+        self._wake.set()
+        if self.lease is not None:
+            self.lease.release()
+        LOG.critical("this node lost the lead: %s", reason)
+        self.on_deposed(reason)
+
+    def close(self) -> None:
+        """Stop, give the lead up and close the database connections (a clean stop)."""
+        self.stop()
+        if self.lease is not None:
+            self.lease.release()
+        self.engine.dispose()
 
     # -- shared pieces, as the app, the demo and the tests reach them ---------------------------
 
@@ -94,14 +142,6 @@ class Deconfliction:
     def detections(self) -> int:
         return self.tactical.detections
 
-    def _close_left_open(self) -> None:
-        """Tactical conflicts left open by a stop are closed (the picture starts empty)."""
-        with self.work.write() as session:
-            for row in session.scalars(select(TacticalConflict).where(TacticalConflict.cleared.is_(None))):
-                row.cleared = self.clock.now()
-                self.work.record(session, "conflict.cleared", SERVICE_ACTOR, (row.party_a, row.party_b),
-                                 {"conflict": f"tactical:{row.id}", "reason": "service restarted"})
-
     # -- detection thread -----------------------------------------------------------------------
 
     def warm_up(self) -> None:
@@ -116,7 +156,7 @@ class Deconfliction:
         alerts(pair.snapshot(0.0), self.standard, vtol=self.settings.vtol)
 
     def start(self) -> None:
-        """Start the detection thread (after loading the compiled kernels)."""
+        """Start the detection thread (after loading the compiled kernels) and the lease watch."""
         self.warm_up()
         if self._thread is None:
             self._stop.clear()
@@ -124,13 +164,58 @@ class Deconfliction:
             self._thread.start()
             self._checkpointer = threading.Thread(target=self._checkpoints, name="checkpoint", daemon=True)
             self._checkpointer.start()
+            if self.lease is not None:
+                self._watch = threading.Thread(target=self._watch_lease, name="lease", daemon=True)
+                self._watch.start()
 
     def stop(self) -> None:
         self._stop.set()
         self._wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-            self._thread = None
+        for thread in (self._thread, self._watch):
+            if thread is not None and thread is not threading.current_thread():
+                thread.join(timeout=10)
+        self._thread = self._watch = None
+
+    def _watch_lease(self) -> None:
+        while not self._stop.wait(LEASE_CHECK):
+            self.check_lease()
+
+    def check_lease(self) -> None:
+        """A standby tries for the lease (and leads if it gets it); a leader checks it still holds it.
+        Run every `LEASE_CHECK` by `start`."""
+        try:
+            if self.role == ROLE_STANDBY:
+                if self._try_lead():
+                    LOG.warning("this node leads now (epoch %s)", self.lease.epoch)
+                    self._wake.set()
+                else:
+                    self._leader_hint = self.lease.leader()[0]
+            elif self.role == ROLE_LEADER and not self.lease.alive():
+                self._depose("the connection holding the database lock was lost")
+        except AuditError as error:  # a standby must not lead on a broken record
+            LOG.critical("%s", error)
+            self._depose_standby(str(error))
+        except Exception as error:  # the database away: try again next time
+            LOG.error("lease check failed (retried): %s", str(error).splitlines()[0])
+
+    def _depose_standby(self, reason: str) -> None:
+        self.role = ROLE_DEPOSED
+        self._stop.set()
+        self.on_deposed(reason)
+
+    def leading(self) -> None:
+        """Raise `NotLeading` (503, with the leader's URL) unless this node leads."""
+        if self.role == ROLE_LEADER:
+            return
+        if self.role == ROLE_DEPOSED:
+            raise NotLeading("this node lost the lead and is stopping; retry on the leading node", self._leader_hint)
+        raise NotLeading("this node is a standby; retry on the leading node"
+                         + (f" ({self._leader_hint})" if self._leader_hint else ""), self._leader_hint)
+
+    def node(self) -> dict[str, Any]:
+        """This node's part in the cluster (for /healthz)."""
+        return {"role": self.role, "epoch": self.lease.epoch if self.lease is not None else None,
+                "leader": self.settings.advertise if self.role == ROLE_LEADER else self._leader_hint}
 
     def _checkpoints(self) -> None:
         """The SQLite WAL copied into the database every second, outside any write."""
@@ -146,6 +231,8 @@ class Deconfliction:
             self._wake.clear()
             if self._stop.is_set():
                 break
+            if self.role != ROLE_LEADER:
+                continue
             try:
                 self.detect_now()
                 self.escalate_overdue()
@@ -159,6 +246,8 @@ class Deconfliction:
         return self.party_book.authenticate(token)
 
     def admit(self, token: str | None) -> Principal:
+        """The caller of an API request: only the leading node answers (`leading`)."""
+        self.leading()
         return self.party_book.admit(token)
 
     def revoke_member(self, member: int) -> str:

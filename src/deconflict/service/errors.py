@@ -62,3 +62,12 @@ class PreconditionRequired(ServiceError):
 
 class DemoError(ServiceError):
     """The bundled demo cannot run (scenario file, port in use): says which and why."""
+
+
+class NotLeading(Unavailable):
+    """This node is a standby (or lost the lead): nothing was done; ``leader`` is the URL the leading
+    node advertises ('' when unknown). Clients retry there, or here after ``Retry-After``."""
+
+    def __init__(self, message: str, leader: str = "") -> None:
+        super().__init__(message)
+        self.leader = leader

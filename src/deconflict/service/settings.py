@@ -30,6 +30,7 @@ class ServiceSettings:
     ``token_cache``: seconds a checked token is trusted before the database is asked again (a
     revocation by another process takes effect within this, open event streams included).
     ``requests``/``plan_writes``/``conflicts_raised``/``state_vectors``: each party's fair share (`quotas.Rate`).
+    ``advertise``: this node's URL, shown by standbys to clients that reach them (issue 18).
     """
 
     database: str = field(default_factory=lambda: os.environ.get("DECONFLICT_DATABASE_URL", DEFAULT_DATABASE))
@@ -54,6 +55,7 @@ class ServiceSettings:
     plan_writes: Rate = PLAN_WRITES
     conflicts_raised: Rate = CONFLICTS_RAISED
     state_vectors: Rate = STATE_VECTORS
+    advertise: str = ""
 
     @property
     def witness_path(self) -> Path:

@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from deconflict.core.alerting import AlertFilter, alerts
@@ -35,11 +36,11 @@ from deconflict.service.errors import BadRequest, Forbidden, NotFound
 from deconflict.service.hotline import Hotline
 from deconflict.service.limits import PARTY_ID_PATTERN
 from deconflict.service.parties import Parties
-from deconflict.service.picture import Picture, track_ids
+from deconflict.service.picture import TRACK_SEPARATOR, Picture, track_ids
 from deconflict.service.quotas import Quota
 from deconflict.service.settings import ServiceSettings
 from deconflict.service.unit_of_work import SERVICE_ACTOR, UnitOfWork
-from deconflict.store.schema import TacticalConflict
+from deconflict.store.schema import TacticalConflict, Thread
 
 CHANGES_PER_TRANSACTION = 50  # short transactions (about 60 ms at most): writers and ingest interleave
 UPDATES_EVERY = 1.0  # s (real time) between two conflicts.updated events
@@ -71,7 +72,26 @@ class Tactical:
         self._open: dict[tuple[str, str], dict[str, Any]] = {}  # stored open conflicts by (track, track)
         self._clashes: dict[str, dict[str, Any]] = {}  # icao24 -> parties reporting it, since when
         self._updates_published = float("-inf")
+        self._resumed_until = float("-inf")  # service time until which stored conflicts wait for their tracks
         self.detections = 0
+
+    def resume(self) -> None:
+        """Take over the conflicts stored as open (a restart, or a standby taking the lead): they stay
+        open, neither cleared nor raised again, until both aircraft are reported again and detection
+        decides, or until ``max_age`` has passed without them (then they clear as stale tracks do)."""
+        with self.work.Session() as session:
+            rows = session.scalars(select(TacticalConflict).where(TacticalConflict.cleared.is_(None))).all()
+            threads = dict(session.execute(select(Thread.conflict, Thread.id).where(
+                Thread.conflict.in_([f"tactical:{row.id}" for row in rows]))).all()) if rows else {}
+        for row in rows:
+            conflict = {"id": f"tactical:{row.id}", "kind": "tactical", "a": row.a, "b": row.b,
+                        "party_a": row.party_a, "party_b": row.party_b, "level": row.level,
+                        "raised": ntk.iso(row.raised), **row.geometry}
+            if conflict["id"] in threads:
+                conflict["thread"] = threads[conflict["id"]]
+            pair = tuple(sorted((f"{row.party_a}{TRACK_SEPARATOR}{row.a}", f"{row.party_b}{TRACK_SEPARATOR}{row.b}")))
+            self._open[pair] = conflict
+        self._resumed_until = self.work.clock.now() + self.settings.max_age
 
     # -- tracks in ------------------------------------------------------------------------------
 
@@ -129,6 +149,9 @@ class Tactical:
         geometry = {pair: _geometry(found, snapshot, rows_of[pair]) for pair in wanted if pair in rows_of}
         self.detections += 1
         rows = list(zip(changes.a.tolist(), changes.b.tolist(), changes.previous.tolist(), changes.current.tolist()))
+        if now < self._resumed_until:  # taken over: a stored conflict waits for both its tracks to come back
+            present = set(ids.tolist())
+            rows = [r for r in rows if not (r[3] < r[2] and not (r[0] in present and r[1] in present))]
         for first in range(0, len(rows), CHANGES_PER_TRANSACTION):
             with self.work.write() as session:
                 suspended = Parties.suspended(session)

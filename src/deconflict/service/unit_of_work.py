@@ -20,11 +20,12 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from deconflict.service.errors import Unavailable
+from deconflict.service.errors import NotLeading, Unavailable
 from deconflict.service.events import CELL, EventBus
 from deconflict.service.settings import Clock
 from deconflict.store.audit import AuditLog, ChainBroken
 from deconflict.store.database import sessions, writer
+from deconflict.store.leadership import Lease, LostLead
 
 SERVICE_ACTOR = {"member": 0, "name": "service", "party": None, "role": "service"}
 LOG = logging.getLogger("deconflict")
@@ -44,22 +45,32 @@ class UnitOfWork:
         self.events = EventBus()
         self._lock = threading.RLock()
         self._ids: dict[str, int] = {}
+        self.lease: Lease | None = None  # set once this node leads: every write is fenced by it
+        self.on_lost_lead: Callable[[str], None] = lambda reason: None
 
     @contextmanager
     def write(self) -> Iterator[Session]:
         """One serialised transaction, committed durably on success, rolled back on any error.
 
         Storage faults become `Unavailable` (503) with nothing stored, nothing shown and nothing
-        published; in-memory changes registered with `undo` are reverted.
+        published; in-memory changes registered with `undo` are reverted. On a leading node the
+        transaction first checks the fencing epoch (`Lease.fence`): once another node leads, nothing
+        more is written here (`NotLeading`, 503).
         """
         with self._lock, self._WriteSession() as session:
             session.info.update(events=[], undo=[], after=[])
             try:
                 with session.begin():
+                    if self.lease is not None:
+                        self.lease.fence(session)
                     yield session
             except BaseException as error:
                 for undo in reversed(session.info["undo"]):  # in-memory indexes follow the database
                     undo()
+                if isinstance(error, LostLead):
+                    LOG.critical("%s: this node stops writing", error)
+                    self.on_lost_lead(str(error))
+                    raise NotLeading(f"this node no longer leads ({error}); nothing was stored") from None
                 if isinstance(error, ChainBroken):
                     LOG.critical("%s", error)
                     raise Unavailable(f"audit record: {error}") from None

@@ -187,7 +187,8 @@ class AuditLog:
                 expected[party] = expected.get(party, 0) + 1
             prev, seq, last, walked = entry.hash, entry.seq, entry, walked + 1
         if known is not None and (last is None or seq < known["seq"]):
-            raise ChainBroken(f"audit chain ends at seq {seq}, behind the witness's seq {known['seq']} "
+            ends = f"ends at seq {seq}" if last is not None else "has no entry from there on"
+            raise ChainBroken(f"audit chain {ends}, behind the witness's seq {known['seq']} "
                               f"({self.witness.path}): entries were removed (truncated, or an old backup restored); "
                               f"refusing to sign on top of it. If this database was replaced on purpose, move the "
                               f"witness file away")

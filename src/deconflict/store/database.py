@@ -16,6 +16,7 @@ from sqlalchemy.orm import sessionmaker
 from deconflict.store.errors import DatabaseError
 
 MIGRATIONS = Path(__file__).with_name("migrations")
+MIGRATION_LOCK = 0x6465636F6E6D67  # "deconmg": PostgreSQL advisory lock id held while migrating
 AUTOCHECKPOINT_PAGES = 20_000  # 80 MB of WAL before a commit checkpoints by itself
 
 
@@ -93,7 +94,9 @@ def migrate(engine: Engine) -> None:
     """Upgrade the schema to the latest migration (``alembic upgrade head`` on this engine)."""
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
-    with engine.begin() as connection:
+    with writer(engine).begin() as connection:  # SQLite: BEGIN IMMEDIATE, so two nodes wait for each other
+        if engine.dialect.name == "postgresql":  # two nodes starting together migrate one after the other
+            connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK})")
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Float, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import JSON, BigInteger, Boolean, Float, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -148,3 +148,14 @@ class AuditHead(Base):
     count: Mapped[int] = mapped_column(Integer)
     seq: Mapped[int] = mapped_column(Integer)
     hash: Mapped[str] = mapped_column(String(64))
+
+
+class Leadership(Base):
+    """The one row naming the service node that may write: ``epoch`` grows by one at every change of
+    leader and every write transaction checks it (`deconflict.store.leadership`)."""
+
+    __tablename__ = "leadership"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    epoch: Mapped[int] = mapped_column(BigInteger)
+    holder: Mapped[str] = mapped_column(String(200))  # the leader's advertised URL ('' when unknown)
+    since: Mapped[float] = mapped_column(Float)  # UNIX s (service clock) of the last change of leader
