@@ -65,3 +65,28 @@ def test_an_old_recording_pushed_with_retime_reaches_a_live_service(tmp_path, ca
             seen = httpx.get(f"{url}/v1/tracks", headers={"Authorization": f"Bearer {token}"}).json()
             assert (len(seen) > expected) if retime else (len(seen) == 0)
     service.close()
+
+
+def test_a_feed_given_two_nodes_follows_the_leader(tmp_path):
+    """`--push http://standby,http://leader`: a standby's 503 sends the batch to the leader at once, and
+    when the leader goes and the standby takes over, the next batch goes to the new leader."""
+    from deconflict.io.service_feed import TrackPusher
+    from deconflict.core.states import States
+
+    settings = ServiceSettings(database=str(tmp_path / "two.db"), key_file=str(tmp_path / "k"))
+    first = Deconfliction(settings)
+    token = first.add_member("station", "cell", None)
+    second = Deconfliction(settings)
+    assert (first.role, second.role) == ("leader", "standby")
+    picture = States.from_arrays(["abc123"], 0.0, 45.0, 5.0, 200.0, 90.0, 0.0, 9000.0)
+    with BackgroundServer(create_app(second, run_detection=False), port=free_port()) as standby_url:
+        with BackgroundServer(create_app(first, run_detection=False), port=free_port()) as leader_url:
+            pusher = TrackPusher(f"{standby_url},{leader_url}", token, retime=True)
+            assert pusher.push(picture) == 1 and pusher.url == f"{leader_url}/v1/tracks"
+        first.close()  # the leader and its server are gone
+        second.check_lease()
+        assert second.role == "leader"
+        assert pusher.push(picture) == 1 and pusher.url == f"{standby_url}/v1/tracks"
+        assert pusher.counts["batches pushed"] == 2 and "batches lost (service unreachable)" not in pusher.counts
+        pusher.close()
+    second.close()

@@ -163,3 +163,33 @@ def test_a_leader_whose_lock_connection_dies_steps_down(world):
     world.service.check_lease()
     assert world.service.role == "deposed" and deposed and "lost" in deposed[0]
     assert world["alpha_op"].get("/v1/plans").status_code == 503
+
+
+def test_a_standby_keeps_its_plan_index_in_step_with_the_leader(world):
+    """Hot standby: the index is built when the standby starts and follows the leader's plan writes
+    (new, edited, deleted), so taking over reads only what was written since."""
+    alpha = world["alpha_op"]
+    assert alpha.post("/v1/plans", json=plan("A1")).status_code == 201
+    assert alpha.post("/v1/plans", json=plan("A2", lon=20.0)).status_code == 201
+    standby, clients = _node(world)
+    try:
+        assert {"alpha/A1", "alpha/A2"} <= set(standby.plans._plans)
+        assert alpha.post("/v1/plans", json=plan("A3", lon=30.0)).status_code == 201
+        version = alpha.get("/v1/plans/alpha/A1").headers["ETag"]
+        assert alpha.put("/v1/plans/alpha/A1", json=plan("A1", lon=40.0),
+                         headers={"If-Match": version}).status_code == 200
+        version = alpha.get("/v1/plans/alpha/A2").headers["ETag"]
+        assert alpha.delete("/v1/plans/alpha/A2", headers={"If-Match": version}).status_code == 204
+        standby.check_lease()  # not leading: follows
+        assert standby.role == "standby"
+        assert set(standby.plans._plans) == {"alpha/A1", "alpha/A3"}
+        circle = standby.plans._plans["alpha/A1"].volumes[0].footprint
+        assert abs(circle.lon - 40.0) < 1e-9
+        world.service.close()
+        standby.check_lease()
+        assert standby.role == "leader"
+        answer = clients["bravo_op"].post("/v1/plans", json=plan("B1", lon=40.05)).json()
+        assert [c["other_party"] for c in answer["conflicts"]] == ["alpha"]  # meets the edited plan
+        assert clients["bravo_op"].post("/v1/plans", json=plan("B2", lon=5.05)).json()["conflicts"] == []
+    finally:
+        standby.close()

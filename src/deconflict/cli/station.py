@@ -31,7 +31,8 @@ def station(
     receiver_tz: Annotated[str, typer.Option("--receiver-tz", help="Time zone of SBS times, which carry none: UTC or +HH:MM.")] = "UTC",
     parquet: Annotated[Optional[Path], typer.Option(help="Write every picture's state vectors (SPEC §2) to this Parquet file.")] = None,
     attempts: Annotated[Optional[int], typer.Option(help="With --connect: stop after this many connections (polls for a URL).", min=1)] = None,
-    push: Annotated[Optional[str], typer.Option(help="Push every picture's state vectors to a deconflict service (http://HOST:PORT).")] = None,
+    push: Annotated[Optional[str], typer.Option(help="Push every picture's state vectors to a deconflict service (http://HOST:PORT; several nodes of one "
+                                                          "service comma-separated: the feed follows the leader).")] = None,
     token: Annotated[Optional[str], typer.Option(help="With --push: the member's bearer token (default $DECONFLICT_TOKEN).")] = None,
     party: Annotated[str, typer.Option(help="With --push and a cell token: the party of these aircraft (empty: unknown).")] = "",
     retime: Annotated[bool, typer.Option(help="With --push: stamp each picture of a recording now, its reports keeping "

@@ -22,12 +22,18 @@ class TrackPusher:
     sees every party's traffic gives ``""``: unknown); an operator's rows get its party anyway.
     ``retime``: each batch of a recording is stamped now, its reports keeping their ages (a service drops
     reports older than its staleness limit, and refuses ones from the future).
+    ``url`` may name several nodes of one service, comma-separated: a batch refused by a standby
+    (503, with the leader's URL in ``X-Deconflict-Leader``) or sent to a node that is down goes to the
+    leader it names, or to the next node, at once; the pusher then stays with the node that took it.
     A service that is down costs the batch (counted), not the feed: the next one goes again."""
 
     def __init__(self, url: str, token: str, party: str = "", timeout: float = 10.0, retime: bool = False) -> None:
-        if not url.startswith(("http://", "https://")):
-            raise PushError(f"--push: expected the service's URL (http://HOST:PORT), got {url!r}")
-        self.url = url.rstrip("/") + "/v1/tracks"
+        nodes = [u.strip().rstrip("/") for u in url.split(",") if u.strip()]
+        if not nodes or not all(u.startswith(("http://", "https://")) for u in nodes):
+            raise PushError(f"--push: expected the service's URL (http://HOST:PORT, or several, comma-separated), got {url!r}")
+        self.nodes = nodes
+        self.current = 0
+        self.url = nodes[0] + "/v1/tracks"
         self.party = party
         self.client = httpx.Client(headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
                                    timeout=timeout)
@@ -47,9 +53,8 @@ class TrackPusher:
             "heading": np.mod(states.heading, 360.0).tolist(), "vertrate": states.vertrate.tolist(),
             "baroaltitude": states.altitude.tolist(),
             "party": [self.party] * len(states) if self.party else states.party.tolist()})
-        try:
-            answer = self.client.post(self.url, content=body)
-        except httpx.TransportError:
+        answer = self._post(body)
+        if answer is None:
             self.counts["batches lost (service unreachable)"] += 1
             return 0
         if answer.status_code in (401, 403, 404):
@@ -63,6 +68,30 @@ class TrackPusher:
         self.counts["batches pushed"] += 1
         self.counts["state vectors pushed"] += accepted
         return accepted
+
+    def _post(self, body: bytes) -> httpx.Response | None:
+        """To the node that took the last batch; on a standby's 503 or a node that is down, to the
+        leader it names or the next node (each node tried once). None: no node reachable."""
+        tried: set[str] = set()
+        answer = None
+        node = self.nodes[self.current]
+        while node not in tried:
+            tried.add(node)
+            self.url = node + "/v1/tracks"
+            try:
+                answer = self.client.post(self.url, content=body)
+            except httpx.TransportError:
+                answer = None
+            if answer is not None and answer.status_code != 503:
+                if node in self.nodes:
+                    self.current = self.nodes.index(node)
+                return answer
+            leader = answer.headers.get("X-Deconflict-Leader", "").rstrip("/") if answer is not None else ""
+            if leader in self.nodes and leader not in tried:
+                node = leader  # only a node given on the command line: a standby does not redirect the feed elsewhere
+            else:
+                node = next((n for n in self.nodes[self.current:] + self.nodes[:self.current] if n not in tried), node)
+        return answer
 
     def close(self) -> None:
         self.client.close()

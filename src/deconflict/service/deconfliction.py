@@ -79,6 +79,8 @@ class Deconfliction:
         if serving and not self._try_lead():
             self._leader_hint = self.lease.leader()[0]
             LOG.warning("another node leads this database (%s): standing by", self._leader_hint or "address unknown")
+            self.audit.check()  # a hot standby: the chain checked and the plan index built now, followed
+            self.plan_book.load()  # from then on (`check_lease`), so that taking over reads only the tail
 
     def _try_lead(self) -> bool:
         """Take the lease if it is free, then load what a leader needs from the committed state."""
@@ -86,8 +88,11 @@ class Deconfliction:
             return False
         self.work.lease = self.lease
         try:
-            self.audit.check()
-            self.plan_book.load()
+            self.audit.check()  # from the last entry this node checked: the whole chain at first
+            if self.plan_book.synced or len(self.plan_book.index):
+                self.plan_book.follow()  # a hot standby: only what the old leader wrote since
+            else:
+                self.plan_book.load()
             self.tactical.resume()
         except BaseException:
             self.work.lease = None
@@ -190,6 +195,8 @@ class Deconfliction:
                     self._wake.set()
                 else:
                     self._leader_hint = self.lease.leader()[0]
+                    self.audit.check()  # the entries the leader appended since, verified
+                    self.plan_book.follow()
             elif self.role == ROLE_LEADER and not self.lease.alive():
                 self._depose("the connection holding the database lock was lost")
         except AuditError as error:  # a standby must not lead on a broken record

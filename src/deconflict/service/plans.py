@@ -1,6 +1,7 @@
 """Plans and strategic conflicts: each party's plans, checked on submit and on edit against every
 stored plan of every party (the in-memory `PlanIndex`, rebuilt from the database at start and kept
-in step with it: changed inside the transaction, reverted if it fails).
+in step with it: changed inside the transaction, reverted if it fails; on a standby node, kept in
+step with the leader's writes by `follow`).
 
 A higher priority blocks; at equal priority both plans are accepted and both parties told (or
 refused, with ``equal_priority`` reject). A conflict between two parties opens a hotline thread.
@@ -9,9 +10,10 @@ refused, with ``equal_priority`` reject). A conflict between two parties opens a
 from __future__ import annotations
 
 import hashlib
+import json
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from deconflict.core.plans import Plan, PlanIndex
@@ -24,7 +26,7 @@ from deconflict.service.limits import MAX_CONFLICTS_PER_REQUEST, MAX_PLAN_BATCH
 from deconflict.service.quotas import CONFLICTS_RAISED, PLAN_WRITES, Quota, Rate
 from deconflict.service.unit_of_work import SERVICE_ACTOR, UnitOfWork
 from deconflict.store.audit import canonical
-from deconflict.store.schema import PlanRecord, StrategicConflict, plan_id_of, plan_key
+from deconflict.store.schema import AuditEntry, PlanRecord, StrategicConflict, plan_id_of, plan_key
 
 
 class Plans:
@@ -35,13 +37,38 @@ class Plans:
         self.index = PlanIndex(margin=margin, equal_priority=equal_priority)
         self.writes = Quota("plan writes", writes)
         self.conflicts = Quota("strategic conflicts raised", conflicts)
+        self.synced = 0  # the audit seq up to which the index holds every plan written
 
     def load(self) -> int:
-        """Rebuild the index from the stored accepted plans; returns how many."""
+        """Rebuild the index from the stored accepted plans; returns how many. The audit chain's
+        length is read first: `follow` re-reads every plan written after it."""
         with self.work.Session() as session:
+            self.synced = session.scalar(select(func.max(AuditEntry.seq))) or 0
             for record in session.scalars(select(PlanRecord).where(PlanRecord.status == "accepted")):
                 self.index.add(self._plan(record.document, record.party, f"plan {record.key}"))
         return len(self.index)
+
+    def follow(self) -> int:
+        """Keep a standby's index in step with the leader's writes: every plan named by an audit
+        entry after the last `load` or `follow` is read again (added, replaced or removed). Returns
+        how many plans were read. Reading a plan twice is harmless: what is read is the stored state."""
+        with self.work.Session() as session:
+            entries = session.execute(select(AuditEntry.seq, AuditEntry.body).where(AuditEntry.seq > self.synced)
+                                      .order_by(AuditEntry.seq)).all()
+            keys = set()
+            for _, body in entries:
+                if '"kind":"plan.' in body:  # canonical JSON: compact separators
+                    entry = json.loads(body)
+                    keys.add(plan_key(entry["parties"][0], entry["payload"]["plan"]))
+            for key in sorted(keys):
+                record = session.get(PlanRecord, key)
+                if record is not None and record.status == "accepted":
+                    self.index.add(self._plan(record.document, record.party, f"plan {record.key}"))
+                elif key in self.index:
+                    self.index.remove(key)
+        if entries:
+            self.synced = entries[-1][0]
+        return len(keys)
 
     @staticmethod
     def _plan(document: dict[str, Any], party: str, source: str) -> Plan:
