@@ -21,6 +21,7 @@ import base64
 import hashlib
 import json
 import math
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
@@ -71,7 +72,7 @@ class Witness:
             raise ChainBroken(f"audit witness {self.path}: unreadable; it was damaged or edited") from None
 
     def save(self, head: dict[str, Any]) -> None:
-        partial = self.path.with_name(self.path.name + ".partial")
+        partial = self.path.with_name(f"{self.path.name}.{os.getpid()}.partial")  # nodes sharing it never tear it
         partial.write_text(json.dumps(head, sort_keys=True, separators=(",", ":")))
         partial.chmod(0o600)
         partial.replace(self.path)
