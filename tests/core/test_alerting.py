@@ -222,3 +222,47 @@ def test_small_snapshots_decide_as_the_general_path(name, monkeypatch):
             for column in ("t_in", "t_out", "t_cpa", "d_cpa", "dz_cpa"):
                 assert np.allclose(getattr(fast, column), getattr(general, column), rtol=1e-9, atol=1e-6), column
     assert compared >= 10  # the comparison saw alerts, not two empty tables
+
+
+@pytest.mark.parametrize("name, vtol", [("en-route", 0.0), ("terminal", 60.96)])
+def test_losses_now_are_every_pair_inside_the_minima_by_brute_force(name, vtol):
+    """`losses` (occurrences) against every pair's geodesic distance and height difference now."""
+    from pyproj import Geod
+
+    from deconflict.core.alerting import LEVEL_VERTRATE, losses
+
+    geod = Geod(ellps="WGS84")
+    chosen = standard(name)
+    hsep, vsep = chosen.loss.hsep, chosen.loss.vsep
+    seen = 0
+    for seed in range(8):
+        s = random_traffic(seed, 60, radius_km=40.0).snapshot(0.0)
+        found = alerts(s, chosen, vtol=vtol)
+        inside, horizontal, vertical = losses(found, chosen, vtol)
+        listed = {tuple(sorted((a, b))) for a, b in zip(found.a[inside].tolist(), found.b[inside].tolist())}
+        n = len(s)
+        i, j = np.triu_indices(n, 1)
+        _, _, distance = geod.inv(s.lon[i], s.lat[i], s.lon[j], s.lat[j])
+        dz = np.abs(s.altitude[j] - s.altitude[i])
+        level = (np.abs(s.vertrate[i]) < LEVEL_VERTRATE) & (np.abs(s.vertrate[j]) < LEVEL_VERTRATE)
+        separated_by_vtol = level & (dz >= vsep - vtol) if vtol > 0 else np.zeros(i.size, bool)
+        for k in range(i.size):
+            pair = tuple(sorted((s.icao24[i[k]], s.icao24[j[k]])))
+            clearly_in = distance[k] < hsep * 0.999 and dz[k] < vsep - 0.01 and not separated_by_vtol[k]
+            clearly_out = distance[k] > hsep * 1.001 or dz[k] > vsep + 0.01 or separated_by_vtol[k]
+            if clearly_in:
+                assert pair in listed, (seed, pair, distance[k], dz[k])
+                seen += 1
+            if clearly_out:
+                assert pair not in listed, (seed, pair, distance[k], dz[k])
+        assert np.all(horizontal[inside] <= hsep * 1.001) and np.all(vertical[inside] <= vsep + 0.01)
+    assert seen >= 10
+
+
+def test_a_standard_whose_warning_does_not_cover_its_loss_volume_is_refused():
+    from deconflict.core.encounter import ProtectedVolume
+    from deconflict.core.standards import AlertLevel
+
+    small = ProtectedVolume(hsep=1000.0, vsep=100.0)
+    with pytest.raises(StandardError, match="contain the loss volume"):
+        Standard("odd", (AlertLevel(3, small, 30.0, 30.0),), loss=ProtectedVolume(hsep=2000.0, vsep=100.0))

@@ -102,6 +102,23 @@ def alerts(
                   t_in=t_in[keep], t_out=t_out[keep], t_cpa=t_cpa, d_cpa=d_cpa, dz_cpa=dz_cpa, states=s)
 
 
+def losses(found: Alerts, standard: Standard, vtol: float = 0.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The rows of ``found`` whose pair is inside ``standard.loss`` now: a loss of separation
+    happening (with ``vtol``'s rule for level pairs, as alerts). Returns (row mask, horizontal distance
+    now in m, vertical distance now in m). Every such pair alerts (`Standard` requires its most severe
+    level to contain the loss volume), so searching the alerts misses none."""
+    s = found.states
+    i, j = found.index_a, found.index_b
+    encounter = Encounter.between(s.lat, s.lon, s.velocity, s.heading, s.vertrate, s.altitude, i, j)
+    start, end = violation_interval(encounter, standard.loss, 0.0)
+    inside = start <= end
+    if vtol > 0.0:
+        level_pair = (np.abs(s.vertrate[i]) < LEVEL_VERTRATE) & (np.abs(s.vertrate[j]) < LEVEL_VERTRATE)
+        inside &= ~(level_pair & (np.abs(encounter.dz) >= standard.loss.vsep - vtol))
+    horizontal = np.linalg.norm(encounter.position, axis=1) if i.size else np.empty(0)
+    return inside, horizontal, np.abs(encounter.dz)
+
+
 def _small(s: States, standard: Standard, vtol: float) -> Alerts:
     """A small snapshot under one standard: every pair through one compiled call (`_guidance.small_alerts`;
     the general path's fixed cost, about 0.4 ms of numpy calls, is what an onboard use pays per update)."""

@@ -59,6 +59,11 @@ class Standard:
         for level in self.levels:
             if not 0 < level.alerting_time <= level.early_alerting_time:
                 raise StandardError(f"standard {self.name!r}, level {level.name}: need 0 < alerting_time <= early_alerting_time")
+        top, loss = self.levels[-1].volume, self.loss
+        if not (top.hsep >= loss.hsep and top.vsep >= loss.vsep and top.tau >= loss.tau and top.tcoa >= loss.tcoa
+                and top.miss_distance >= loss.miss_distance):
+            # a loss of separation happening now must alert: occurrences are found among the alerts
+            raise StandardError(f"standard {self.name!r}: the {self.levels[-1].name} volume must contain the loss volume")
 
     @property
     def lookahead(self) -> float:

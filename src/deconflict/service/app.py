@@ -215,6 +215,17 @@ def create_app(service: Deconfliction, run_detection: bool = True) -> FastAPI:
         """Open tactical conflicts (sorted by time to loss of separation) and active strategic ones."""
         return _json({"tactical": service.tactical_conflicts(who), "strategic": service.strategic_conflicts(who)})
 
+    @app.get("/v1/occurrences", tags=["conflicts"])
+    def occurrences(who: Caller, format: Literal["json", "csv"] = "json") -> Response:
+        """Losses of separation that happened (newest first; your party's, or all for the cell): the
+        pair, both parties, start, end (null while it lasts), why it ended (``separated`` or ``tracks
+        lost``), the closest horizontal distance seen and the height difference then (m), and the
+        conflict shown at the time. ``format=csv``: every one, as a file to export."""
+        if format == "csv":
+            return Response(service.occurrences_csv(who), media_type="text/csv",
+                            headers={"Content-Disposition": 'attachment; filename="occurrences.csv"'})
+        return _json(service.occurrences(who))
+
     @app.get("/v1/tracks/clashes", tags=["tracks"])
     def clashes(who: Caller) -> list[dict[str, Any]]:
         """Addresses (icao24) now reported by more than one party, with the parties: one aircraft

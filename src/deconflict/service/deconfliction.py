@@ -326,6 +326,12 @@ class Deconfliction:
     def tactical_conflicts(self, who: Principal) -> list[dict[str, Any]]:
         return self.tactical.conflicts(who)
 
+    def occurrences(self, who: Principal) -> list[dict[str, Any]]:
+        return self.tactical.occurrences.list(who)
+
+    def occurrences_csv(self, who: Principal) -> str:
+        return self.tactical.occurrences.csv(who)
+
     def resolutions(self, who: Principal, conflict_id: str) -> list[dict[str, Any]]:
         return self.tactical.resolutions(who, conflict_id)
 

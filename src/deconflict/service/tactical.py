@@ -22,7 +22,7 @@ import pyarrow as pa
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from deconflict.core.alerting import AlertFilter, alerts
+from deconflict.core.alerting import AlertFilter, alerts, losses
 from deconflict.core.bands import BandsError, bands as conflict_bands, flown_level
 from deconflict.core.geodesy import geodesic_distance
 from deconflict.core.standards import Standard
@@ -35,12 +35,13 @@ from deconflict.service.auth import Principal, Role
 from deconflict.service.errors import BadRequest, Forbidden, NotFound
 from deconflict.service.hotline import Hotline
 from deconflict.service.limits import PARTY_ID_PATTERN
+from deconflict.service.occurrences import Loss, Occurrences
 from deconflict.service.parties import Parties
 from deconflict.service.picture import TRACK_SEPARATOR, Picture, track_ids
 from deconflict.service.quotas import Quota
 from deconflict.service.settings import ServiceSettings
 from deconflict.service.unit_of_work import SERVICE_ACTOR, UnitOfWork
-from deconflict.store.schema import TacticalConflict, Thread
+from deconflict.store.schema import Occurrence, TacticalConflict, Thread
 
 CHANGES_PER_TRANSACTION = 50  # short transactions (about 60 ms at most): writers and ingest interleave
 UPDATES_EVERY = 1.0  # s (real time) between two conflicts.updated events
@@ -73,6 +74,7 @@ class Tactical:
         self._clashes: dict[str, dict[str, Any]] = {}  # icao24 -> parties reporting it, since when
         self._updates_published = float("-inf")
         self._resumed_until = float("-inf")  # service time until which stored conflicts wait for their tracks
+        self.occurrences = Occurrences(work, standard.name, settings.max_age)
         self.detections = 0
 
     def resume(self) -> None:
@@ -92,6 +94,7 @@ class Tactical:
             pair = tuple(sorted((f"{row.party_a}{TRACK_SEPARATOR}{row.a}", f"{row.party_b}{TRACK_SEPARATOR}{row.b}")))
             self._open[pair] = conflict
         self._resumed_until = self.work.clock.now() + self.settings.max_age
+        self.occurrences.resume()
 
     # -- tracks in ------------------------------------------------------------------------------
 
@@ -157,6 +160,13 @@ class Tactical:
                 suspended = Parties.suspended(session)
                 for a, b, before, after in rows[first:first + CHANGES_PER_TRANSACTION]:
                     self._apply(session, (a, b), before, after, geometry, now, suspended)
+        inside, horizontal, vertical = losses(found, self.standard, self.settings.vtol)
+        self.occurrences.observe(now, [
+            Loss(tuple(sorted((ids[found.index_a[r]], ids[found.index_b[r]]))), str(snapshot.icao24[found.index_a[r]]),
+                 str(snapshot.icao24[found.index_b[r]]), str(snapshot.party[found.index_a[r]]),
+                 str(snapshot.party[found.index_b[r]]), float(horizontal[r]), float(vertical[r]))
+            for r in np.flatnonzero(keep & inside).tolist()],
+            set(ids.tolist()), {pair: c["id"] for pair, c in self._open.items()})
         for pair, conflict in self._open.items():
             if pair in geometry:
                 conflict.update(geometry[pair])
@@ -178,9 +188,13 @@ class Tactical:
         row = session.get(TacticalConflict, int(conflict["id"].split(":")[1]))
         if after == 0:
             row.cleared, row.updated = now, now
+            happened = [f"occurrence:{k}" for k in session.scalars(
+                select(Occurrence.id).where(Occurrence.conflict == conflict["id"]).order_by(Occurrence.id))]
             self.work.record(session, "conflict.cleared", SERVICE_ACTOR, (row.party_a, row.party_b),
-                             {"conflict": conflict["id"], "level_before": before})
-            self.hotline.close_thread(session, conflict["id"], "the conflict cleared")
+                             {"conflict": conflict["id"], "level_before": before,
+                              **({"occurrences": happened} if happened else {})})
+            self.hotline.close_thread(session, conflict["id"], "the conflict cleared" + (
+                f" after a loss of separation ({', '.join(happened)})" if happened else ""))
             self.work.after_commit(session, lambda: self._open.pop(pair, None))
             self.work.emit(session, "conflict.cleared", views(conflict))
         else:

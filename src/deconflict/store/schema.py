@@ -159,3 +159,25 @@ class Leadership(Base):
     epoch: Mapped[int] = mapped_column(BigInteger)
     holder: Mapped[str] = mapped_column(String(200))  # the leader's advertised URL ('' when unknown)
     since: Mapped[float] = mapped_column(Float)  # UNIX s (service clock) of the last change of leader
+
+
+class Occurrence(Base):
+    """A loss of separation that happened: two tracks inside the standard's loss volume from
+    ``started`` to ``ended`` (None while it lasts). ``closest_horizontal``/``closest_vertical`` (m):
+    the smallest horizontal distance seen and the height difference then, at ``closest_at``."""
+
+    __tablename__ = "occurrences"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    a: Mapped[str] = mapped_column(String(32))
+    b: Mapped[str] = mapped_column(String(32))
+    party_a: Mapped[str] = mapped_column(String(32))
+    party_b: Mapped[str] = mapped_column(String(32))
+    standard: Mapped[str] = mapped_column(String(32))
+    conflict: Mapped[str | None] = mapped_column(String(40), nullable=True)  # the tactical conflict shown then
+    started: Mapped[float] = mapped_column(Float)
+    ended: Mapped[float | None] = mapped_column(Float, nullable=True)
+    end_reason: Mapped[str | None] = mapped_column(String(16), nullable=True)  # separated | tracks lost
+    closest_horizontal: Mapped[float] = mapped_column(Float)
+    closest_vertical: Mapped[float] = mapped_column(Float)
+    closest_at: Mapped[float] = mapped_column(Float)
+    __table_args__ = (Index("ix_occurrences_open", "ended"),)

@@ -430,10 +430,33 @@ async function loadAudit() {
   const lines = text.trim().split("\n").map((line) => JSON.parse(line));
   const entries = lines.filter((line) => line.body).map((line) => ({ ...JSON.parse(line.body), hash: line.hash }));
   document.getElementById("audit").innerHTML = entries.slice(-25).reverse().map((e) =>
-    `<li title="${e.hash}">#${e.seq} ${new Date(e.time * 1000).toISOString().slice(11, 19)} ${escapeHtml(e.kind)}
+    `<li title="${e.hash}">${e.hash.slice(0, 8)} ${new Date(e.time * 1000).toISOString().slice(11, 19)} ${escapeHtml(e.kind)}
      ${e.payload.thread ? `thread ${e.payload.thread}` : ""}${e.payload.message ? ` msg ${e.payload.message}` : ""}
      ${escapeHtml(e.actor.party || e.actor.name || "")}</li>`).join("");
 }
+
+async function loadOccurrences() {
+  const occurrences = await api("/v1/occurrences");
+  state.occurrences = occurrences;
+  document.getElementById("occurrences").innerHTML = occurrences.slice(0, 20).map((o) => `
+    <li class="occurrence${o.ended ? "" : " ongoing"}" data-id="${escapeHtml(o.id)}">
+      <b>${escapeHtml(o.a)}</b> (${escapeHtml(o.party_a || "?")}) / <b>${escapeHtml(o.b)}</b> (${escapeHtml(o.party_b || "?")})<br>
+      ${escapeHtml(shortTime(o.started))}${o.ended ? `, ${Math.round(o.duration_s)} s (${escapeHtml(o.end_reason)})` : " <b>now</b>"},
+      closest ${(o.closest_horizontal_m / 1852).toFixed(2)} NM / ${Math.round(o.closest_vertical_m / 0.3048)} ft</li>`).join("")
+    || "<li>none</li>";
+}
+
+document.getElementById("export-occurrences").onclick = async () => {
+  try {
+    const answer = await fetch("/v1/occurrences?format=csv", { headers: { Authorization: `Bearer ${state.token}` } });
+    if (!answer.ok) throw new Error(`occurrences: ${answer.status}`);
+    const link = document.createElement("a");
+    link.href = URL.createObjectURL(await answer.blob());
+    link.download = "occurrences.csv";
+    link.click();
+    URL.revokeObjectURL(link.href);
+  } catch (error) { showError(error); }
+};
 
 // -- data ------------------------------------------------------------------------------------------
 
@@ -496,6 +519,7 @@ async function listen() {
             soon("thread", loadThread); soon("audit", loadAudit);
           }
           if (kind === "conflict.raised" || kind === "conflict.cleared") soon("plans", refreshPlans);
+          if (kind.startsWith("occurrence.")) soon("occurrences", loadOccurrences);
         }
       }
     } catch (error) { /* reconnect below */ }
@@ -520,13 +544,13 @@ async function login(token) {
   document.getElementById("who").textContent = `${state.me.name} · ${state.me.party || "de-confliction cell"} · ${state.me.role}`;
   state.timers.forEach(clearInterval);
   state.timers = [setInterval(refresh, 1000), setInterval(refreshPlans, 10000),
-    setInterval(() => { loadThread().catch(showError); loadAudit().catch(showError); }, 3000),
+    setInterval(() => { loadThread().catch(showError); loadAudit().catch(showError); loadOccurrences().catch(showError); }, 3000),
     setInterval(async () => {
       const h = await (await fetch("/healthz")).json();
       state.clockSkew = h.time * 1000 - Date.now();
       document.getElementById("clock").textContent = new Date(h.time * 1000).toISOString().slice(11, 19) + "Z";
     }, 1000)];
-  await Promise.all([refresh(), refreshPlans(), loadAudit()]);
+  await Promise.all([refresh(), refreshPlans(), loadAudit(), loadOccurrences()]);
   listen();
 }
 
