@@ -113,7 +113,8 @@ def test_thread_of_a_cleared_conflict_closes_and_does_not_escalate(conflict_thre
     proposal = w["alpha_op"].post(f"/v1/threads/{thread}/messages",
                                   json={"kind": "proposal", "proposal": CLIMB, "answer_within": "10min"}).json()
     mine, _ = head_on()
-    w["alpha_op"].post("/v1/tracks", json=tracks({**mine, "time": w.clock.now() + 1, "baroaltitude": 12000.0}))
+    w["alpha_op"].post("/v1/tracks", json=tracks({**mine, "time": w.clock.now() + 1, "baroaltitude": 12000.0,
+                                                  "lon": mine["lon"] + 200.0 / 78_850.0}))  # flown on 1 s
     w.clock.advance(1)
     w.service.detect_now()
     assert w["cell"].get("/v1/conflicts").json()["tactical"] == []

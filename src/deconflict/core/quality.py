@@ -31,6 +31,7 @@ from deconflict.core.states import States, by_aircraft
 SURFACE_SPEED, SURFACE_ALTITUDE = 25.7, 457.2  # m/s (50 kt), m (1500 ft): slower and lower is surface traffic
 FROZEN_SHARE = 0.1  # of the reported distance flown
 FROZEN_MIN_SPEED = 10.0  # m/s: slower reports (holding, taxiing) may stand still
+HELD_WINDOW = 10.0  # s: the most time a held-position test counts (see `held_positions`)
 JUMP_FACTOR, JUMP_SLACK = 3.0, 100.0  # x the reported speed, + m/s
 REASONS = ("frozen position", "position jump", "surface traffic (under 50 kt below 1500 ft)")
 
@@ -77,3 +78,39 @@ def _verdicts(same, time, lat, lon, speed, max_gap):
                     jump[k] = True
         px, py, pz = x, y, z
     return frozen, jump
+
+
+def held_positions(same: np.ndarray, time: np.ndarray, lat: np.ndarray, lon: np.ndarray,
+                   speed: np.ndarray) -> np.ndarray:
+    """For a live picture: which reports (sorted by track, then time; ``same``: row k follows a row of
+    its track) bring a new position. A report is *held* (False) when it is frozen (as above) against
+    its track's last report that brought one, however long ago, so that a position repeated for
+    minutes stays as old as it is. The time in the test is taken between 1 and `HELD_WINDOW` s: after
+    a long silence a real aircraft needs only to have moved 10 % of 10 s of its speed (200 m at
+    200 m/s) to be believed, so an aircraft departing near where it was last seen is not hidden.
+    Only a moving report (at least 10 m/s) can be held."""
+    return _held(np.ascontiguousarray(same), np.ascontiguousarray(time, dtype=np.float64),
+                 np.ascontiguousarray(lat, dtype=np.float64), np.ascontiguousarray(lon, dtype=np.float64),
+                 np.ascontiguousarray(speed, dtype=np.float64))
+
+
+@njit(cache=True, nogil=True)
+def _held(same, time, lat, lon, speed):
+    n = time.size
+    fresh = np.ones(n, dtype=np.bool_)
+    px = py = pz = 0.0
+    last = -1
+    for k in range(n):
+        la, lo = math.radians(lat[k]), math.radians(lon[k])
+        radius = WGS84_A / math.sqrt(1.0 - WGS84_E2 * math.sin(la) ** 2)
+        x = radius * math.cos(la) * math.cos(lo)
+        y = radius * math.cos(la) * math.sin(lo)
+        z = radius * (1.0 - WGS84_E2) * math.sin(la)
+        if same[k] and last >= 0 and speed[k] >= FROZEN_MIN_SPEED:
+            dt = min(max(time[k] - time[last], 1.0), HELD_WINDOW)
+            moved = math.sqrt((x - px) ** 2 + (y - py) ** 2 + (z - pz) ** 2)
+            if moved < FROZEN_SHARE * speed[k] * dt:
+                fresh[k] = False
+                continue
+        px, py, pz, last = x, y, z, k
+    return fresh

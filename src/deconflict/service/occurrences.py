@@ -3,8 +3,9 @@
 A conflict that ends in a loss of separation used to leave nothing but "the conflict cleared". Now
 each detection cycle finds the pairs inside the standard's loss volume now (`core.alerting.losses`,
 vtol rule included); a pair entering it starts an occurrence (stored, audited, told to both parties
-and the cell), its closest approach is kept up to date while it lasts, and it ends when the pair is
-separated again or its tracks are lost (stored, audited, told). Shown state follows committed state:
+and the cell), its closest approach is kept up to date while it lasts, and it ends when the pair has
+been out of it for `JOIN` s, separated again or with a track lost (stored with the time it was last
+seen inside, audited, told). Shown state follows committed state:
 `_open` changes only once a transaction commits. After a restart or a change of leader, stored open
 occurrences are taken over and wait, like conflicts, for their tracks (`resume`).
 """
@@ -25,6 +26,7 @@ from deconflict.service.unit_of_work import SERVICE_ACTOR, UnitOfWork
 from deconflict.store.schema import Occurrence
 
 LISTED = 500  # occurrences in one answer, newest first
+JOIN = 30.0  # s: a pair back inside the loss volume within this is the same occurrence (as `scan --join`)
 CSV_FIELDS = ("id", "a", "b", "party_a", "party_b", "standard", "conflict", "started", "ended", "end_reason",
               "duration_s", "closest_horizontal_m", "closest_vertical_m", "closest_at")
 
@@ -49,6 +51,7 @@ class Occurrences:
         self.max_age = max_age
         self._open: dict[tuple[str, str], dict[str, Any]] = {}  # stored open occurrences by (track, track)
         self._resumed_until = float("-inf")
+        self._last_inside: dict[tuple[str, str], float] = {}  # service time each open pair was last seen inside
 
     def resume(self) -> None:
         """Take over the occurrences stored as open; each waits ``max_age`` for its tracks."""
@@ -56,16 +59,21 @@ class Occurrences:
             for row in session.scalars(select(Occurrence).where(Occurrence.ended.is_(None))):
                 pair = tuple(sorted((f"{row.party_a}{TRACK_SEPARATOR}{row.a}", f"{row.party_b}{TRACK_SEPARATOR}{row.b}")))
                 self._open[pair] = _record(row)
+                self._last_inside[pair] = max(row.closest_at, row.started)
         self._resumed_until = self.work.clock.now() + self.max_age
 
     def observe(self, now: float, losses: list[Loss], present: set[str], conflicts: dict[tuple[str, str], str]) -> None:
         """One detection cycle's losses: start, update and end occurrences in one transaction.
-        ``present``: track ids in the picture; ``conflicts``: open tactical conflict id by pair."""
+        ``present``: track ids with a recent position (an occurrence whose track has none ends as
+        ``tracks lost``); ``conflicts``: open tactical conflict id by pair."""
         current = {loss.pair: loss for loss in losses}
+        for pair in current:
+            self._last_inside[pair] = now
         started = [loss for pair, loss in current.items() if pair not in self._open]
         closer = [loss for pair, loss in current.items()
                   if pair in self._open and loss.horizontal < self._open[pair]["closest_horizontal_m"]]
         ended = [pair for pair in self._open if pair not in current
+                 and now - self._last_inside.get(pair, now) >= JOIN  # out long enough: one encounter, one occurrence
                  and not (now < self._resumed_until and not set(pair) <= present)]  # taken over: wait for the tracks
         if not (started or closer or ended):
             return
@@ -89,17 +97,22 @@ class Occurrences:
                 self.work.after_commit(session, lambda pair=loss.pair, record=record: self._open.__setitem__(pair, record))
             for pair in ended:
                 row = session.get(Occurrence, _row_id(self._open[pair]))
-                row.ended, row.end_reason = now, "separated" if set(pair) <= present else "tracks lost"
+                row.ended = max(self._last_inside.get(pair, row.started), row.started)  # when last seen inside
+                row.end_reason = "separated" if set(pair) <= present else "tracks lost"
                 record = _record(row)
                 self.work.record(session, "occurrence.ended", SERVICE_ACTOR, (row.party_a, row.party_b),
                                  {k: record[k] for k in ("id", "a", "b", "conflict", "started", "ended",
                                                          "end_reason", "duration_s", "closest_horizontal_m",
                                                          "closest_vertical_m", "closest_at")})
                 self._emit(session, "occurrence.ended", record)
-                self.work.after_commit(session, lambda pair=pair: self._open.pop(pair, None))
+                self.work.after_commit(session, lambda pair=pair: (self._open.pop(pair, None),
+                                                                   self._last_inside.pop(pair, None)))
 
     def _emit(self, session, type: str, record: dict[str, Any]) -> None:  # noqa: ANN001
         self.work.emit(session, type, {v: record for v in ntk.audiences((record["party_a"], record["party_b"]))})
+
+    def open_pairs(self) -> list[tuple[str, str]]:
+        return list(self._open)
 
     def during(self, conflict_id: str) -> list[str]:
         """Ids of the open occurrences recorded under ``conflict_id``."""

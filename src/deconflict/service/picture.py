@@ -13,9 +13,11 @@ from dataclasses import replace
 
 import numpy as np
 
+from deconflict.core.quality import held_positions
 from deconflict.core.states import States, latest_rows
 
 TRACK_SEPARATOR = "/"  # party ids hold no "/": "party/icao24" is unambiguous
+GONE_MEMORY = 3600.0  # s: how long the last position of a dropped track is remembered (see `_merged`)
 
 
 def track_ids(states: States) -> np.ndarray:
@@ -29,7 +31,9 @@ class Picture:
     def __init__(self) -> None:
         self._latest: States | None = None
         self._pending: list[States] = []
+        self._gone: States | None = None  # last reports of tracks dropped as stale (`GONE_MEMORY`)
         self._lock = threading.Lock()
+        self.held = 0  # reports that repeated a held position (counted, not applied)
 
     def add(self, batch: States) -> None:
         """Queue a batch of state vectors (validated, party stamped, and committed to the record)."""
@@ -43,12 +47,40 @@ class Picture:
             return self._merged()
 
     def _merged(self) -> States | None:
-        """Fold the queued batches into the latest states (the caller holds the lock)."""
+        """Fold the queued batches into the latest states (the caller holds the lock). Reports that
+        only repeat a held position (`core.quality.held_positions`: a feed repeating an aircraft's last
+        position with new times, as recorders and aggregators do when its position messages stop) are
+        not applied: the track keeps the time of its last real position, is predicted from there and
+        ages out, instead of standing still on a runway and "colliding" with every aircraft landing
+        through it. A track dropped as stale that comes back with the same position stays dropped."""
         pending, self._pending = self._pending, []
         if pending:
-            merged = States.concat(([self._latest] if self._latest is not None else []) + pending)
+            batch = States.concat(pending)
+            ghosts = self._ghosts(batch)
+            parts = ([self._latest] if self._latest is not None else []) + ([ghosts] if ghosts is not None else [])
+            merged = States.concat(parts + [batch])
+            ghost = np.zeros(len(merged), dtype=bool)
+            if ghosts is not None:
+                start = len(self._latest) if self._latest is not None else 0
+                ghost[start:start + len(ghosts)] = True
+            order = np.lexsort((merged.time, merged.icao24, merged.party))
+            same = np.zeros(order.size, dtype=bool)
+            same[1:] = (merged.icao24[order][1:] == merged.icao24[order][:-1]) & \
+                       (merged.party[order][1:] == merged.party[order][:-1])
+            fresh = held_positions(same, merged.time[order], merged.lat[order], merged.lon[order],
+                                   merged.velocity[order])
+            self.held += int(order.size - np.count_nonzero(fresh))
+            kept = np.sort(order[fresh])
+            merged = merged.take(kept[~ghost[kept]])
             self._latest = merged.take(latest_rows(merged.icao24, merged.time, merged.party))
         return self._latest
+
+    def _ghosts(self, batch: States) -> States | None:
+        """The remembered last reports of dropped tracks that ``batch`` reports again."""
+        if self._gone is None or not len(self._gone):
+            return None
+        back = np.isin(track_ids(self._gone), track_ids(batch))
+        return self._gone.take(np.flatnonzero(back)) if back.any() else None
 
     def snapshot(self, at: float, max_age: float) -> States:
         """Airborne tracks seen within ``max_age`` s before ``at``, extrapolated to ``at`` (SPEC §3).
@@ -70,4 +102,13 @@ class Picture:
         with self._lock:
             latest = self._merged()
             if latest is not None:
-                self._latest = latest.take(np.flatnonzero(latest.time >= time))
+                alive = latest.time >= time
+                self._latest = latest.take(np.flatnonzero(alive))
+                gone = [latest.take(np.flatnonzero(~alive))] if not alive.all() else []
+                if self._gone is not None:
+                    remembered = self._gone.take(np.flatnonzero((self._gone.time >= time - GONE_MEMORY) & ~np.isin(
+                        track_ids(self._gone), track_ids(self._latest))))  # back with a real position: forgotten
+                    gone.insert(0, remembered)
+                if gone:
+                    table = States.concat(gone)
+                    self._gone = table.take(latest_rows(table.icao24, table.time, table.party))

@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 from deconflict.core.alerting import AlertFilter, alerts, losses
 from deconflict.core.bands import BandsError, bands as conflict_bands, flown_level
 from deconflict.core.geodesy import geodesic_distance
+from deconflict.core.quality import SURFACE_ALTITUDE, SURFACE_SPEED
 from deconflict.core.standards import Standard
 from deconflict.core.states import States
 from deconflict.core.units import FOOT, KNOT, NAUTICAL_MILE
@@ -49,6 +50,7 @@ UPDATE_FIELDS = ("id", "a", "b", "level", "t_in", "t_out", "t_cpa", "d_cpa", "dz
 FUTURE_TOLERANCE = 5.0  # s: live rows stamped later than this after the service clock are bad rows
 SAME_AIRCRAFT_HORIZONTAL = NAUTICAL_MILE  # m: two parties' tracks of one address this close are one aircraft
 SAME_AIRCRAFT_VERTICAL = 300 * FOOT  # m
+OCCURRENCE_EVIDENCE = 20.0  # s: an occurrence needs both positions reported within this (not predicted further)
 DETECTION_THREADS = 1  # the grid scan on one core: the others answer requests (a cycle of 20,000 aircraft
                        # takes about 0.3 s either way on 2 cores; requests waited behind the parallel one)
 
@@ -160,18 +162,38 @@ class Tactical:
                 suspended = Parties.suspended(session)
                 for a, b, before, after in rows[first:first + CHANGES_PER_TRANSACTION]:
                     self._apply(session, (a, b), before, after, geometry, now, suspended)
-        inside, horizontal, vertical = losses(found, self.standard, self.settings.vtol)
-        self.occurrences.observe(now, [
-            Loss(tuple(sorted((ids[found.index_a[r]], ids[found.index_b[r]]))), str(snapshot.icao24[found.index_a[r]]),
-                 str(snapshot.icao24[found.index_b[r]]), str(snapshot.party[found.index_a[r]]),
-                 str(snapshot.party[found.index_b[r]]), float(horizontal[r]), float(vertical[r]))
-            for r in np.flatnonzero(keep & inside).tolist()],
-            set(ids.tolist()), {pair: c["id"] for pair, c in self._open.items()})
+        self._observe_losses(now, snapshot, ids, found, keep)
         for pair, conflict in self._open.items():
             if pair in geometry:
                 conflict.update(geometry[pair])
         if self._open:
             self._publish_updates(now)
+
+    def _observe_losses(self, now: float, snapshot: States, ids: np.ndarray, found: Any, keep: np.ndarray) -> None:
+        """Occurrences: the pairs inside the loss volume now whose two positions were both reported
+        within `OCCURRENCE_EVIDENCE` s (what happened, not what a stale track predicts). Under ATC
+        minima (no tau: en-route, terminal) a pair with surface traffic (under 50 kt below 1500 ft,
+        as `scan`: a departure passing an aircraft parked at the gate) is no occurrence; under DO-365
+        it is, since drones fly there. Alerts are not filtered so: they stay conservative."""
+        inside, horizontal, vertical = losses(found, self.standard, self.settings.vtol)
+        if self.standard.loss.tau == 0.0:  # ATC minima: surface traffic is no occurrence (DO-365's drones fly there)
+            surface = (snapshot.velocity < SURFACE_SPEED) & (snapshot.altitude < SURFACE_ALTITUDE)
+            inside &= ~(surface[found.index_a] | surface[found.index_b])
+        rows = np.flatnonzero(keep & inside)
+        if not rows.size and not self.occurrences.open_pairs():
+            return
+        latest = self.picture.latest()
+        fresh = set() if latest is None else set(track_ids(latest.take(np.flatnonzero(
+            latest.time >= now - OCCURRENCE_EVIDENCE))).tolist())
+        fresh &= set(ids.tolist())  # in the picture (airborne, not stale)
+        observed = []
+        for r in rows.tolist():
+            a, b = str(ids[found.index_a[r]]), str(ids[found.index_b[r]])
+            if a in fresh and b in fresh:
+                observed.append(Loss(tuple(sorted((a, b))), str(snapshot.icao24[found.index_a[r]]),
+                                     str(snapshot.icao24[found.index_b[r]]), str(snapshot.party[found.index_a[r]]),
+                                     str(snapshot.party[found.index_b[r]]), float(horizontal[r]), float(vertical[r])))
+        self.occurrences.observe(now, observed, fresh, {pair: c["id"] for pair, c in self._open.items()})
 
     def _apply(self, session: Session, pair: tuple[str, str], before: int, after: int,
                geometry: dict[tuple[str, str], dict[str, Any]], now: float, suspended: set[str]) -> None:
