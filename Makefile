@@ -44,6 +44,7 @@ bench: $(STAMP) $(ASSETS)
 	$(BIN)/python benchmarks/scan_archive.py
 	$(BIN)/python benchmarks/service_load.py
 	$(BIN)/python benchmarks/hostile_batch.py
+	$(BIN)/python benchmarks/conformance.py
 	$(BIN)/python benchmarks/failover.py
 	$(BIN)/python benchmarks/map_frames.py
 

@@ -106,6 +106,7 @@ MATRIX: dict[str, tuple[Request, dict[str, int]]] = {
                                {A: 403, AO: 403, B: 403, BO: 403, C: 200}),
     "GET /v1/conflicts": (lambda s, r, c: c.get("/v1/conflicts"), {A: 200, AO: 200, B: 200, BO: 200, C: 200}),
     "GET /v1/occurrences": (lambda s, r, c: c.get("/v1/occurrences"), {A: 200, AO: 200, B: 200, BO: 200, C: 200}),
+    "GET /v1/nonconformances": (lambda s, r, c: c.get("/v1/nonconformances"), {A: 200, AO: 200, B: 200, BO: 200, C: 200}),
     "GET resolutions of the conflict": (lambda s, r, c: c.get(f"/v1/conflicts/{s.tactical_id}/resolutions"),
                                         {A: 200, AO: 200, B: 200, BO: 200, C: 200}),
     "GET /v1/threads": (lambda s, r, c: c.get("/v1/threads"), {A: 200, AO: 200, B: 200, BO: 200, C: 200}),
@@ -136,7 +137,7 @@ def test_every_route_is_in_the_matrix(setup):
                ("GET", "/v1/plans/{party}/{plan_id}"), ("PUT", "/v1/plans/{party}/{plan_id}"),
                ("DELETE", "/v1/plans/{party}/{plan_id}"), ("POST", "/v1/tracks"), ("GET", "/v1/tracks"),
                ("GET", "/v1/tracks/clashes"),
-               ("GET", "/v1/conflicts"), ("GET", "/v1/occurrences"), ("GET", "/v1/conflicts/{conflict_id}/resolutions"), ("GET", "/v1/threads"), ("POST", "/v1/threads"),
+               ("GET", "/v1/conflicts"), ("GET", "/v1/occurrences"), ("GET", "/v1/nonconformances"), ("GET", "/v1/conflicts/{conflict_id}/resolutions"), ("GET", "/v1/threads"), ("POST", "/v1/threads"),
                ("GET", "/v1/threads/{thread_id}"), ("POST", "/v1/threads/{thread_id}/messages"),
                ("GET", "/v1/audit/key"), ("GET", "/v1/audit/receipts"), ("GET", "/v1/audit/chain"),
                ("GET", "/v1/events")}  # events: test_events.py (a stream)

@@ -25,6 +25,9 @@ def test_demo_runs_the_scenario_and_verifies_the_record(tmp_path):
     assert "0 conflicts left" in out  # the delayed plan no longer overlaps
     assert "conflict tactical:1: n-viper1 / s-cargo1" in out
     assert "VIPER1 climbs to FL120" in out and "cleared tactical:1" in out
+    assert "nonconforming n-cap2 (north) left CAP-EAST" in out  # HAWK2 strays south of its box at T+5min ...
+    assert "south told: n-cap2 of north is off its plan and could reach PATROL-SOUTH" in out  # ... near south's patrol
+    assert "nonconforming n-cap1" not in out and "nonconforming s-" not in out  # the others fly what they declared
     assert "audit verified: cell" in out and "Traceback" not in result.stderr
     assert database.exists() and database.with_suffix(".key").exists()
 

@@ -129,3 +129,40 @@ def test_an_occurrence_is_listed_live_and_exported(browser, live_service):
     screenshot(page, "6-occurrence")
     assert not errors
     context.close()
+
+
+def test_an_aircraft_off_its_plan_is_shown_to_its_owner_and_to_the_party_it_could_reach(browser, live_service):
+    """alpha's a00001 flies 20 km outside the box its plan declares: after the 5 s confirmation its
+    plan is Nonconforming; alpha's panel names the plan, bravo's (whose aircraft it could reach) shows
+    the aircraft and what of bravo's it could reach, never alpha's plan."""
+    from datetime import datetime, timedelta, timezone
+
+    live = live_service
+    now = datetime.now(timezone.utc)
+    box = {"id": "BOX", "aircraft": ["a00001"], "volumes": [{
+        "polygon": [[45.5, 5.0], [45.7, 5.0], [45.7, 5.4], [45.5, 5.4]], "altitude": ["FL280", "FL320"],
+        "time": [(now - timedelta(minutes=10)).isoformat(), (now + timedelta(hours=1)).isoformat()]}]}
+    httpx.post(f"{live.url}/v1/plans", json=box,
+               headers={"Authorization": f"Bearer {live.tokens['alpha']}"}).raise_for_status()
+    base = {"velocity": 5.0, "vertrate": 0.0, "baroaltitude": 9144.0, "heading": 90.0}
+    _push(live, "bravo", [{**base, "time": time.time(), "icao24": "b00001", "callsign": "BRAVO1", "lat": 45.25,
+                           "lon": 5.3}])  # 10.5 km away, abeam: within its reach, in no conflict
+    for _ in range(2):  # two reports 5.5 s apart, both 20 km south of the box
+        _push(live, "alpha", [{**base, "time": time.time(), "icao24": "a00001", "callsign": "ALPHA1", "lat": 45.32,
+                               "lon": 5.2}])
+        time.sleep(5.5)
+    _push(live, "alpha", [{**base, "time": time.time(), "icao24": "a00001", "callsign": "ALPHA1", "lat": 45.32,
+                           "lon": 5.2}])
+    context, page, errors = _login(browser, live, "bravo")
+    item = page.locator("#nonconformances li.ongoing")
+    expect(item).to_have_count(1, timeout=15_000)
+    expect(item).to_contain_text("a00001")
+    expect(item).to_contain_text("b00001")
+    expect(item).not_to_contain_text("BOX")
+    screenshot(page, "7-off-plan")
+    assert not errors
+    context.close()
+    context, page, errors = _login(browser, live, "alpha")
+    expect(page.locator("#nonconformances li.ongoing")).to_contain_text("off BOX")
+    assert not errors
+    context.close()

@@ -21,7 +21,7 @@ from dataclasses import dataclass, replace
 from itertools import chain
 from datetime import date, datetime, timedelta, timezone
 from enum import Enum
-from typing import Iterator
+from typing import Iterator, KeysView
 
 import numpy as np
 import shapely
@@ -100,6 +100,7 @@ class Plan:
     state: PlanState = PlanState.ACCEPTED
     revision: int = 0
     recurrence: Recurrence | None = None
+    aircraft: tuple[str, ...] = ()  # the addresses (icao24) that fly it: their tracks are held to it
 
     def __post_init__(self) -> None:
         if not self.id:
@@ -191,6 +192,7 @@ class PlanIndex:
         self._large: set[int] = set()
         self._owner: list[tuple[str, int]] = []
         self._columns = _Columns()
+        self._flown_by: dict[tuple[str, str], set[str]] = defaultdict(set)  # (party, icao24) -> plan ids
 
     def __len__(self) -> int:
         return len(self._plans)
@@ -220,12 +222,27 @@ class PlanIndex:
                 self._cells[key].append(handle)
             keys.extend(volume_keys)
         self._handles[plan.id], self._keys[plan.id] = handles, keys
+        for icao24 in plan.aircraft:
+            self._flown_by[(plan.party, icao24)].add(plan.id)
+
+    def flown_by(self, party: str, icao24: str) -> list[Plan]:
+        """The stored plans of ``party`` that name the aircraft ``icao24``."""
+        return [self._plans[key] for key in sorted(self._flown_by.get((party, icao24), ()))]
+
+    def named_aircraft(self) -> "KeysView[tuple[str, str]]":
+        """Every (party, icao24) some stored plan names (a live view: no copy per detection cycle)."""
+        return self._flown_by.keys()
 
     def remove(self, plan_id: str) -> Plan:
         """Remove a stored plan; returns it."""
         plan = self._plans.pop(plan_id, None)
         if plan is None:
             raise PlanError(f"no stored plan {plan_id!r}")
+        for icao24 in plan.aircraft:
+            named = self._flown_by[(plan.party, icao24)]
+            named.discard(plan_id)
+            if not named:
+                del self._flown_by[(plan.party, icao24)]
         handles = set(self._handles.pop(plan_id))
         self._columns.alive[list(handles)] = False
         self._large -= handles

@@ -54,6 +54,15 @@ def implausible(states: States, max_gap: float) -> dict[str, np.ndarray]:
 
 
 @njit(cache=True, nogil=True)
+def _surface_point(lat, lon):
+    """ECEF (m) of a point on the WGS84 surface."""
+    la, lo = math.radians(lat), math.radians(lon)
+    radius = WGS84_A / math.sqrt(1.0 - WGS84_E2 * math.sin(la) ** 2)
+    return (radius * math.cos(la) * math.cos(lo), radius * math.cos(la) * math.sin(lo),
+            radius * (1.0 - WGS84_E2) * math.sin(la))
+
+
+@njit(cache=True, nogil=True)
 def _verdicts(same, time, lat, lon, speed, max_gap):
     """Frozen and jump verdicts of rows sorted by track then time (one pass; the chord between surface
     points stands for the distance moved: within a part in a million of the geodesic at these ranges,
@@ -63,11 +72,7 @@ def _verdicts(same, time, lat, lon, speed, max_gap):
     jump = np.zeros(n, dtype=np.bool_)
     px = py = pz = 0.0
     for k in range(n):
-        la, lo = math.radians(lat[k]), math.radians(lon[k])
-        radius = WGS84_A / math.sqrt(1.0 - WGS84_E2 * math.sin(la) ** 2)
-        x = radius * math.cos(la) * math.cos(lo)
-        y = radius * math.cos(la) * math.sin(lo)
-        z = radius * (1.0 - WGS84_E2) * math.sin(la)
+        x, y, z = _surface_point(lat[k], lon[k])
         if same[k]:
             dt = time[k] - time[k - 1]
             if 0.0 < dt <= max_gap:
@@ -101,11 +106,7 @@ def _held(same, time, lat, lon, speed):
     px = py = pz = 0.0
     last = -1
     for k in range(n):
-        la, lo = math.radians(lat[k]), math.radians(lon[k])
-        radius = WGS84_A / math.sqrt(1.0 - WGS84_E2 * math.sin(la) ** 2)
-        x = radius * math.cos(la) * math.cos(lo)
-        y = radius * math.cos(la) * math.sin(lo)
-        z = radius * (1.0 - WGS84_E2) * math.sin(la)
+        x, y, z = _surface_point(lat[k], lon[k])
         if same[k] and last >= 0 and speed[k] >= FROZEN_MIN_SPEED:
             dt = min(max(time[k] - time[last], 1.0), HELD_WINDOW)
             moved = math.sqrt((x - px) ** 2 + (y - py) ** 2 + (z - pz) ** 2)

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pyproj import Geod
 
 from deconflict.core.plans import Plan, PlanError, PlanState, Recurrence, corridor
@@ -41,10 +41,13 @@ MAX_OFFSET = 172_800.0  # s: a recurring plan's times are at most 2 days from it
 DATE_RANGE = (date(2000, 1, 1), date(2100, 1, 1))
 MAX_RECURRENCE_DAYS = 731
 MAX_TIMES_PER_DAY = 48
+MAX_AIRCRAFT = 64  # addresses named by one plan
+AIRCRAFT_ADDRESS = r"^[^\x00-\x1f\x7f]{1,32}$"  # as a state vector's icao24: 1-32 characters, no control character
 
 Latitude = Annotated[float, Field(ge=-90, le=90, strict=True)]
 Longitude = Annotated[float, Field(ge=-180, le=180, strict=True)]
 PlanAltitude = Annotated[Altitude, Field(ge=ALTITUDE_RANGE[0], le=ALTITUDE_RANGE[1])]
+AircraftAddress = Annotated[str, Field(pattern=AIRCRAFT_ADDRESS, strict=True)]
 
 
 class PlansFileError(DeconflictError, ValueError):
@@ -236,6 +239,14 @@ class PlanModel(_Model):
     volumes: list[VolumeModel] = Field(default_factory=list, max_length=MAX_VOLUMES)
     route: RouteModel | None = None
     recurring: RecurringModel | None = None
+    aircraft: list[AircraftAddress] = Field(default_factory=list, max_length=MAX_AIRCRAFT)
+
+    @field_validator("aircraft")
+    @classmethod
+    def _distinct_aircraft(cls, aircraft: list[str]) -> list[str]:
+        if len(set(aircraft)) < len(aircraft):
+            raise ValueError("an address appears twice")
+        return aircraft
 
 
 class PlansModel(_Model):
@@ -311,7 +322,7 @@ def _plan(model: PlanModel) -> Plan:
         recurrence = Recurrence(tuple(_time_of_day(t) for t in r.times), r.from_, r.to,
                                 None if r.weekdays is None else frozenset(WEEKDAYS.index(d) for d in r.weekdays))
     return Plan(model.id, model.party, tuple(volumes), priority=model.priority, state=PlanState(model.state),
-                recurrence=recurrence)
+                recurrence=recurrence, aircraft=tuple(model.aircraft))
 
 
 def _altitude(value: Any, field: str) -> float:

@@ -226,6 +226,14 @@ def create_app(service: Deconfliction, run_detection: bool = True) -> FastAPI:
                             headers={"Content-Disposition": 'attachment; filename="occurrences.csv"'})
         return _json(service.occurrences(who))
 
+    @app.get("/v1/nonconformances", tags=["plans"])
+    def nonconformances(who: Caller) -> Response:
+        """Aircraft that left every volume of their party's plans naming them (ASTM F3548
+        Nonconforming), newest first. The owner sees its own in full (plans, where, by how much, which
+        parties were told); a party told of one sees the aircraft, its times and which of its own
+        aircraft and plans it could reach; the cell sees all."""
+        return _json(service.nonconformances(who))
+
     @app.get("/v1/tracks/clashes", tags=["tracks"])
     def clashes(who: Caller) -> list[dict[str, Any]]:
         """Addresses (icao24) now reported by more than one party, with the parties: one aircraft

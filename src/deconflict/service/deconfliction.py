@@ -4,6 +4,7 @@
     parties.py       parties, members, tokens, suspension
     plans.py         plans and strategic conflicts (the plan index)
     tactical.py      track batches, the live picture, detection cycles, suggested resolutions
+    conformance.py   live tracks held to their party's plans (Nonconforming), and who is told
     hotline.py       threads, messages, proposals, escalation
     audit_trail.py   record downloads and the start-up check of the chain
 
@@ -26,6 +27,7 @@ from deconflict.core.standards import standard as named_standard
 from deconflict.core.states import States
 from deconflict.service.audit_trail import AuditTrail
 from deconflict.service.auth import Principal
+from deconflict.service.conformance import Conformance
 from deconflict.service.errors import NotLeading
 from deconflict.service.hotline import Hotline
 from deconflict.service.parties import Parties
@@ -66,6 +68,9 @@ class Deconfliction:
         self.plan_book = Plans(self.work, self.hotline, settings.plan_margin, settings.equal_priority,
                                settings.plan_writes, settings.conflicts_raised)
         self.tactical = Tactical(self.work, self.hotline, self.party_book, settings, self.standard)
+        self.conformance = Conformance(self.work, self.plan_book.index, self.standard, settings.conformance)
+        self.tactical.conformance = self.conformance
+        self.plan_book.nonconforming = self.conformance.nonconforming_plans
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -334,6 +339,9 @@ class Deconfliction:
 
     def resolutions(self, who: Principal, conflict_id: str) -> list[dict[str, Any]]:
         return self.tactical.resolutions(who, conflict_id)
+
+    def nonconformances(self, who: Principal) -> list[dict[str, Any]]:
+        return self.conformance.list(who)
 
     # -- hotline --------------------------------------------------------------------------------
 

@@ -234,6 +234,39 @@ class DemoResult:
     verified: dict[str, int]
     url: str
     tokens: dict[str, str]
+    nonconforming: int = 0
+
+
+class NonconformanceWatch:
+    """Says when an aircraft leaves its declared plans, who is told, and when it is back (the cell's view)."""
+
+    def __init__(self, cell: httpx.Client, say: Callable[[str], None]) -> None:
+        self.cell, self.say = cell, say
+        self.started: set[str] = set()
+        self.ended: set[str] = set()
+        self.told_to: set[tuple[str, str]] = set()
+
+    @property
+    def told(self) -> int:
+        return len(self.told_to)
+
+    def poll(self) -> None:
+        for record in self.cell.get("/v1/nonconformances").raise_for_status().json():
+            if record["id"] not in self.started:
+                self.started.add(record["id"])
+                outside = record["detail"]["outside_by"] or {}
+                self.say(f"[magenta]nonconforming[/magenta] {record['icao24']} ({record['party']}) left "
+                         f"{', '.join(record['plans'])}: {outside.get('lateral_m', 0):.0f} m out laterally, "
+                         f"{outside.get('vertical_m', 0):.0f} m vertically; plan state Nonconforming")
+            for told in record["told"]:
+                if (record["id"], told["party"]) not in self.told_to:
+                    self.told_to.add((record["id"], told["party"]))
+                    reach = ", ".join(told["aircraft"] + told["plans"]) or "its airspace"
+                    self.say(f"[magenta]{told['party']} told[/magenta]: {record['icao24']} of {record['party']} "
+                             f"is off its plan and could reach {reach}")
+            if record["ended"] and record["id"] not in self.ended:
+                self.ended.add(record["id"])
+                self.say(f"[green]conforming again[/green] {record['icao24']} ({record['end_reason']})")
 
 
 def run_demo(database: str, port: int = 8000, speed: float = 40.0, duration: float | None = None,
@@ -274,6 +307,7 @@ def run_demo(database: str, port: int = 8000, speed: float = 40.0, duration: flo
                    PartyBot("south", clients["south"], proposes=False, say=say)] if bots else []
         seen: set[str] = set()
         showing: set[str] = set()
+        straying = NonconformanceWatch(clients["cell"], say)
         while (t := service.clock.now() - origin) < duration:
             for party in scenario.parties:
                 rows = [{"time": origin + t, "icao24": f.id, "callsign": f.callsign, **state}
@@ -290,6 +324,7 @@ def run_demo(database: str, port: int = 8000, speed: float = 40.0, duration: flo
                     say(f"[red]conflict[/red] {conflict['id']}: {conflict['a']} / {conflict['b']} level "
                         f"{conflict['level']}, loss of separation in {conflict['t_in']:.0f} s, closest "
                         f"{conflict['d_cpa'] / 1852:.1f} NM")
+            straying.poll()
             for bot in parties:
                 bot.act(flights, t)
             time.sleep(0.25)
@@ -305,7 +340,8 @@ def run_demo(database: str, port: int = 8000, speed: float = 40.0, duration: flo
         missing = [scene for scene, happened in (
             ("the two tactical conflicts of the fighters with the cargo flight", counts[0] >= 2),
             ("the strategic conflicts of the strike plan with the cargo arrivals", counts[1] >= 1),
-            ("the proposals accepted on the hotline", not bots or counts[3] >= 2)) if not happened]
+            ("the proposals accepted on the hotline", not bots or counts[3] >= 2),
+            ("the patrol fighter straying from its box flagged and south told", straying.told >= 1)) if not happened]
         if keep_serving:
             say(f"scenario over; still serving {url} (Ctrl-C to stop)")
             server.wait()
@@ -313,7 +349,7 @@ def run_demo(database: str, port: int = 8000, speed: float = 40.0, duration: flo
             raise DemoError(f"the demo ran, but {'; '.join(missing)} did not happen (counted {counts[0]} tactical, "
                             f"{counts[1]} strategic, {counts[3]} accepted); the machine may be too busy for "
                             f"--speed {speed:g}: try a lower one")
-        return DemoResult(*counts, verified=verified, url=url, tokens=tokens)
+        return DemoResult(*counts, verified=verified, url=url, tokens=tokens, nonconforming=len(straying.started))
     finally:
         for client in clients.values():
             client.close()

@@ -37,9 +37,10 @@ def audiences(parties: Iterable[str]) -> list[Viewer]:
     return [None, *sorted({p for p in parties if p})]
 
 
-def plan_view(record: PlanRecord) -> dict[str, Any]:
-    """A plan as its own party (or the cell) sees it."""
+def plan_view(record: PlanRecord, state: str | None = None) -> dict[str, Any]:
+    """A plan as its own party (or the cell) sees it; ``state``: its F3548 state now (`Plans.state`)."""
     return {"id": record.plan_id, "party": record.party, "version": record.version, "status": record.status,
+            "state": state or record.document.get("state", "Accepted"),
             "document": record.document, "created": iso(record.created), "updated": iso(record.updated)}
 
 
@@ -112,9 +113,12 @@ def tactical_view(conflict: dict[str, Any], viewer: Viewer) -> dict[str, Any] | 
     return conflict  # both states are predictions around the conflict: each party may see the other's
 
 
-def tracks_columns(snapshot: States, conflicts: Iterable[dict[str, Any]], viewer: Viewer) -> dict[str, list]:
+def tracks_columns(snapshot: States, conflicts: Iterable[dict[str, Any]], viewer: Viewer,
+                   nonconforming: set[tuple[str, str]] = frozenset()) -> dict[str, list]:
     """Aircraft ``viewer`` may see now, as columns: its own, plus (flagged ``intruder``) each other
-    aircraft in an open conflict with one of its own, predicted to now. The cell sees every aircraft."""
+    aircraft in an open conflict with one of its own, predicted to now, and each nonconforming aircraft
+    it was told of (``nonconforming``: the (party, icao24) it may see so, flagged in the column of that
+    name). The cell sees every aircraft."""
     if viewer is None:
         own = np.ones(len(snapshot), dtype=bool)
         intruder = np.zeros(len(snapshot), dtype=bool)
@@ -128,24 +132,30 @@ def tracks_columns(snapshot: States, conflicts: Iterable[dict[str, Any]], viewer
         if ids:
             wanted = [f"{party}{TRACK_SEPARATOR}{icao24}" for party, icao24 in ids]
             intruder = np.isin(track_ids(snapshot), wanted) & ~own
+    flagged = np.zeros(len(snapshot), dtype=bool)
+    if nonconforming and len(snapshot):
+        flagged = np.isin(track_ids(snapshot), [f"{party}{TRACK_SEPARATOR}{icao24}" for party, icao24 in nonconforming])
+        intruder |= flagged & ~own
     rows = np.flatnonzero(own | intruder)
     return {"icao24": snapshot.icao24[rows].tolist(), "callsign": snapshot.callsign[rows].tolist(),
             "party": snapshot.party[rows].tolist(), "time": snapshot.time[rows].tolist(),
             "lat": snapshot.lat[rows].round(6).tolist(), "lon": snapshot.lon[rows].round(6).tolist(),
             "altitude": snapshot.altitude[rows].round(1).tolist(), "velocity": snapshot.velocity[rows].round(2).tolist(),
             "heading": snapshot.heading[rows].round(2).tolist(), "vertrate": snapshot.vertrate[rows].round(2).tolist(),
-            "intruder": intruder[rows].tolist()}
+            "intruder": intruder[rows].tolist(), "nonconforming": flagged[rows].tolist()}
 
 
-def tracks_view(snapshot: States, conflicts: Iterable[dict[str, Any]], viewer: Viewer) -> list[dict[str, Any]]:
-    """The same aircraft as `tracks_columns`, one object each (``intruder`` only where true)."""
-    columns = tracks_columns(snapshot, conflicts, viewer)
-    names = [n for n in columns if n != "intruder"]
+def tracks_view(snapshot: States, conflicts: Iterable[dict[str, Any]], viewer: Viewer,
+                nonconforming: set[tuple[str, str]] = frozenset()) -> list[dict[str, Any]]:
+    """The same aircraft as `tracks_columns`, one object each (``intruder`` and ``nonconforming`` only
+    where true)."""
+    columns = tracks_columns(snapshot, conflicts, viewer, nonconforming)
+    flags = ("intruder", "nonconforming")
+    names = [n for n in columns if n not in flags]
     rows = []
-    for k, flagged in enumerate(columns["intruder"]):
+    for k in range(len(columns["icao24"])):
         row = {n: columns[n][k] for n in names}
-        if flagged:
-            row["intruder"] = True
+        row.update({flag: True for flag in flags if columns[flag][k]})
         rows.append(row)
     return rows
 

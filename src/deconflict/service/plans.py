@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import Any
+from typing import Any, Callable
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
@@ -38,6 +38,7 @@ class Plans:
         self.writes = Quota("plan writes", writes)
         self.conflicts = Quota("strategic conflicts raised", conflicts)
         self.synced = 0  # the audit seq up to which the index holds every plan written
+        self.nonconforming: Callable[[], set[str]] = set  # keys of the plans Nonconforming now (`Conformance`)
 
     def load(self) -> int:
         """Rebuild the index from the stored accepted plans; returns how many. The audit chain's
@@ -73,7 +74,8 @@ class Plans:
     @staticmethod
     def _plan(document: dict[str, Any], party: str, source: str) -> Plan:
         plan = plan_from_document({**document, "party": party}, source)
-        return Plan(plan_key(party, plan.id), party, plan.volumes, plan.priority, plan.state, recurrence=plan.recurrence)
+        return Plan(plan_key(party, plan.id), party, plan.volumes, plan.priority, plan.state, recurrence=plan.recurrence,
+                    aircraft=plan.aircraft)
 
     @staticmethod
     def _own_party(who: Principal, party: str | None = None) -> str:
@@ -259,10 +261,23 @@ class Plans:
                 (row.party, row.other_party))})
         return rows, ([] if accepted else [c for c in check.conflicts if c.blocking])
 
-    @staticmethod
-    def _answer(record: PlanRecord, rows: list[StrategicConflict], blocked: list, party: str) -> dict[str, Any]:
+    def state(self, record: PlanRecord) -> str:
+        """A plan's F3548 state now: Nonconforming while one of its aircraft is outside it (`Conformance`);
+        else the state its document declares, Activated when it declares Accepted and is in force now
+        (a volume's time window holds now); Accepted otherwise."""
+        if record.key in self.nonconforming():
+            return "Nonconforming"
+        declared = record.document.get("state", "Accepted")
+        plan = self.index.get(record.key) if record.status == "accepted" else None
+        if declared == "Accepted" and plan is not None:
+            now = self.work.clock.now()
+            if any(v.time_start <= now <= v.time_end for _, volumes in plan.occurrences(now, now) for v in volumes):
+                return "Activated"
+        return declared
+
+    def _answer(self, record: PlanRecord, rows: list[StrategicConflict], blocked: list, party: str) -> dict[str, Any]:
         """The submitter's view: its plan, the conflicts it has, and (refused) what blocked it."""
-        answer = ntk.plan_view(record)
+        answer = ntk.plan_view(record, self.state(record))
         answer["conflicts"] = [ntk.strategic_view(r, party) for r in rows]
         answer["accepted"] = not blocked
         answer["blocked_by"] = [{"other_party": c.other_party, "reason": c.reason, "overlap": ntk.overlap_feature(c)}
@@ -288,13 +303,14 @@ class Plans:
             query = select(PlanRecord).where(PlanRecord.status != "deleted").order_by(PlanRecord.key)
             if not who.is_cell:
                 query = query.where(PlanRecord.party == who.party)
-            return [ntk.plan_view(r) for r in session.scalars(query)]
+            return [ntk.plan_view(r, self.state(r)) for r in session.scalars(query)]
 
     def get(self, who: Principal, party: str, plan_id: str) -> dict[str, Any]:
         if not who.sees_party(party):
             raise NotFound(f"no such plan of {party[:32]} that you may see")  # same answer whether it exists or not
         with self.work.Session() as session:
-            return ntk.plan_view(self._owned_record(session, party, plan_id))
+            record = self._owned_record(session, party, plan_id)
+            return ntk.plan_view(record, self.state(record))
 
     def strategic_conflicts(self, who: Principal) -> list[dict[str, Any]]:
         viewer = None if who.is_cell else who.party
@@ -310,10 +326,12 @@ class Plans:
         at = self.work.clock.now() if at is None else at
         viewer = None if who.is_cell else who.party
         features = []
+        off_plan = self.nonconforming()
         for plan, k, volume in self.index.active(at):
             if viewer is None or plan.party == viewer:
                 feature = ntk.volume_feature(volume)
-                feature["properties"].update(kind="own", plan=plan_id_of(plan.id), party=plan.party, volume=k)
+                feature["properties"].update(kind="own", plan=plan_id_of(plan.id), party=plan.party, volume=k,
+                                             state="Nonconforming" if plan.id in off_plan else plan.state.value)
                 features.append(feature)
         if viewer is not None:
             for conflict in self.strategic_conflicts(who):

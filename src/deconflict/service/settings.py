@@ -8,6 +8,7 @@ import time as _time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from deconflict.core.conformance import Tolerance
 from deconflict.service.quotas import CONFLICTS_RAISED, PLAN_WRITES, REQUESTS, STATE_VECTORS, Rate
 
 DEFAULT_DATABASE = "deconflict.db"
@@ -31,6 +32,7 @@ class ServiceSettings:
     revocation by another process takes effect within this, open event streams included).
     ``requests``/``plan_writes``/``conflicts_raised``/``state_vectors``: each party's fair share (`quotas.Rate`).
     ``advertise``: this node's URL, shown by standbys to clients that reach them (issue 18).
+    ``conformance``: how far outside its plans an aircraft may fly, and for how long (`Tolerance`).
     """
 
     database: str = field(default_factory=lambda: os.environ.get("DECONFLICT_DATABASE_URL", DEFAULT_DATABASE))
@@ -56,6 +58,7 @@ class ServiceSettings:
     conflicts_raised: Rate = CONFLICTS_RAISED
     state_vectors: Rate = STATE_VECTORS
     advertise: str = ""
+    conformance: Tolerance = field(default_factory=Tolerance)
 
     @property
     def witness_path(self) -> Path:

@@ -36,6 +36,7 @@ from deconflict.service.auth import Principal, Role
 from deconflict.service.errors import BadRequest, Forbidden, NotFound
 from deconflict.service.hotline import Hotline
 from deconflict.service.limits import PARTY_ID_PATTERN
+from deconflict.service.conformance import Conformance
 from deconflict.service.occurrences import Loss, Occurrences
 from deconflict.service.parties import Parties
 from deconflict.service.picture import TRACK_SEPARATOR, Picture, track_ids
@@ -77,6 +78,7 @@ class Tactical:
         self._updates_published = float("-inf")
         self._resumed_until = float("-inf")  # service time until which stored conflicts wait for their tracks
         self.occurrences = Occurrences(work, standard.name, settings.max_age)
+        self.conformance: Conformance | None = None  # set by `Deconfliction` (it needs the plan index)
         self.detections = 0
 
     def resume(self) -> None:
@@ -97,6 +99,8 @@ class Tactical:
             self._open[pair] = conflict
         self._resumed_until = self.work.clock.now() + self.settings.max_age
         self.occurrences.resume()
+        if self.conformance is not None:
+            self.conformance.resume()
 
     # -- tracks in ------------------------------------------------------------------------------
 
@@ -163,6 +167,8 @@ class Tactical:
                 for a, b, before, after in rows[first:first + CHANGES_PER_TRANSACTION]:
                     self._apply(session, (a, b), before, after, geometry, now, suspended)
         self._observe_losses(now, snapshot, ids, found, keep)
+        if self.conformance is not None:
+            self.conformance.observe(now, self.picture.latest(), snapshot)
         for pair, conflict in self._open.items():
             if pair in geometry:
                 conflict.update(geometry[pair])
@@ -297,7 +303,9 @@ class Tactical:
         """What the caller may see of the live picture now: one object per aircraft, or columns."""
         snapshot = self.picture.snapshot(self.work.clock.now(), self.settings.max_age)
         view = ntk.tracks_columns if columns else ntk.tracks_view
-        return view(snapshot, list(self._open.values()), None if who.is_cell else who.party)
+        viewer = None if who.is_cell else who.party
+        flagged = self.conformance.visible_aircraft(viewer) if self.conformance is not None else set()
+        return view(snapshot, list(self._open.values()), viewer, flagged)
 
     def resolutions(self, who: Principal, conflict_id: str) -> list[dict[str, Any]]:
         """For each of the caller's aircraft in a tactical conflict (the cell: both), the smallest change

@@ -181,3 +181,22 @@ class Occurrence(Base):
     closest_vertical: Mapped[float] = mapped_column(Float)
     closest_at: Mapped[float] = mapped_column(Float)
     __table_args__ = (Index("ix_occurrences_open", "ended"),)
+
+
+class Nonconformance(Base):
+    """An aircraft outside every volume of its party's plans naming it (ASTM F3548 Nonconforming),
+    from ``started`` (the first report outside) to ``ended`` (None while it lasts). ``plans``: the plan
+    keys it made Nonconforming; ``detail``: where it was (first and latest report outside, deviation);
+    ``told``: the other parties told, with why (their aircraft or plans it could reach)."""
+
+    __tablename__ = "nonconformances"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    party: Mapped[str] = mapped_column(String(32))
+    icao24: Mapped[str] = mapped_column(String(32))
+    plans: Mapped[list[Any]] = mapped_column(JSON)
+    started: Mapped[float] = mapped_column(Float)
+    ended: Mapped[float | None] = mapped_column(Float, nullable=True)
+    end_reason: Mapped[str | None] = mapped_column(String(24), nullable=True)  # back inside | plan withdrawn | plan ended
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON)
+    told: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    __table_args__ = (Index("ix_nonconformances_open", "ended"),)

@@ -65,7 +65,8 @@ const planLayer = L.geoJSON(null, {
 function volumeLabel(p) {   // "STRIKE-1 (north) FL095-FL105, 18:49Z-19:09Z"
   const fl = (metres) => `FL${String(Math.round(metres / 0.3048 / 100)).padStart(3, "0")}`;
   const who = p.kind === "conflicting" ? `a volume of ${p.party} in conflict with yours` : `${p.plan} (${p.party})`;
-  return `${escapeHtml(who)}<br>${fl(p.alt_lower)}-${fl(p.alt_upper)}, ${escapeHtml(String(p.time_start).slice(11, 16))}Z-${escapeHtml(String(p.time_end).slice(11, 16))}Z`;
+  const off = p.state === "Nonconforming" ? " <b>Nonconforming</b>" : "";
+  return `${escapeHtml(who)}${off}<br>${fl(p.alt_lower)}-${fl(p.alt_upper)}, ${escapeHtml(String(p.time_start).slice(11, 16))}Z-${escapeHtml(String(p.time_end).slice(11, 16))}Z`;
 }
 let countries = 0;
 
@@ -88,6 +89,7 @@ function partyColour(party) {
 function planStyle(feature) {
   const p = feature.properties;
   if (p.kind === "conflicting") return { color: "#d9161b", weight: 2, dashArray: "6 4", fillOpacity: 0.12 };
+  if (p.state === "Nonconforming") return { color: "#c0189b", weight: 2.5, dashArray: "2 4", fillOpacity: 0.1 };
   return { color: partyColour(p.party), weight: 1.5, fillOpacity: 0.08 };
 }
 
@@ -116,7 +118,7 @@ resizeCanvas();
 function columns(t) {
   const n = t.icao24.length;
   const c = {
-    n, callsign: new Array(n), party: new Array(n), intruder: new Uint8Array(n),
+    n, callsign: new Array(n), party: new Array(n), intruder: new Uint8Array(n), offPlan: new Uint8Array(n),
     lat: new Float64Array(n), lon: new Float64Array(n), north: new Float64Array(n), east: new Float64Array(n),
     track: new Float64Array(n),
     altitude: new Float64Array(n), vertrate: new Float64Array(n), index: new Map(),
@@ -125,6 +127,7 @@ function columns(t) {
     const h = t.heading[k] * Math.PI / 180;
     c.callsign[k] = t.callsign[k] || t.icao24[k]; c.party[k] = t.party[k];
     c.intruder[k] = t.intruder[k] ? 1 : 0;
+    c.offPlan[k] = t.nonconforming && t.nonconforming[k] ? 1 : 0;
     c.track[k] = h;
     c.lat[k] = t.lat[k]; c.lon[k] = t.lon[k]; c.north[k] = t.velocity[k] * Math.cos(h); c.east[k] = t.velocity[k] * Math.sin(h);
     c.altitude[k] = t.altitude[k]; c.vertrate[k] = t.vertrate[k];
@@ -211,12 +214,16 @@ function draw() {
       }
       context.fill();
     }
+    // an aircraft outside its party's declared plans (Nonconforming): a magenta box, whatever the density
+    context.strokeStyle = "#c0189b"; context.lineWidth = 2; context.beginPath();
+    for (const k of visible) if (c.offPlan[k]) context.rect(x[k] - 10, y[k] - 10, 20, 20);
+    context.stroke();
     if (visible.length < LABEL_LIMIT) {
       context.font = "11px system-ui"; context.fillStyle = "#111";
       for (const k of visible) {
         const fl = Math.round(c.altitude[k] / 0.3048 / 100);
         const trend = c.vertrate[k] > 1 ? "↑" : c.vertrate[k] < -1 ? "↓" : "";
-        context.fillText(`${c.callsign[k]} FL${String(fl).padStart(3, "0")}${trend}${c.intruder[k] ? " ⚠" : ""}`,
+        context.fillText(`${c.callsign[k]} FL${String(fl).padStart(3, "0")}${trend}${c.intruder[k] ? " ⚠" : ""}${c.offPlan[k] ? " OFF PLAN" : ""}`,
           x[k] + 8, y[k] - 6);
       }
     }
@@ -446,6 +453,19 @@ async function loadOccurrences() {
     || "<li>none</li>";
 }
 
+async function loadNonconformances() {
+  const records = await api("/v1/nonconformances");
+  document.getElementById("nonconformances").innerHTML = records.slice(0, 20).map((r) => {
+    const reach = (r.told || []).map((t) => t.aircraft || t.plans
+      ? `${escapeHtml(t.party)}: ${escapeHtml([...(t.aircraft || []), ...(t.plans || [])].join(", ") || "told")}`
+      : escapeHtml(t.party)).join("; ");
+    return `<li class="nonconformance${r.ended ? "" : " ongoing"}" data-id="${escapeHtml(r.id)}">
+      <b>${escapeHtml(r.icao24)}</b> (${escapeHtml(r.party)})${r.plans ? ` off ${escapeHtml(r.plans.join(", "))}` : ""}<br>
+      ${escapeHtml(shortTime(r.started))}${r.ended ? ` to ${escapeHtml(shortTime(r.ended))} (${escapeHtml(r.end_reason)})` : " <b>now</b>"}
+      ${reach ? `<br>told: ${reach}` : ""}</li>`;
+  }).join("") || "<li>none</li>";
+}
+
 document.getElementById("export-occurrences").onclick = async () => {
   try {
     const answer = await fetch("/v1/occurrences?format=csv", { headers: { Authorization: `Bearer ${state.token}` } });
@@ -520,6 +540,7 @@ async function listen() {
           }
           if (kind === "conflict.raised" || kind === "conflict.cleared") soon("plans", refreshPlans);
           if (kind.startsWith("occurrence.")) soon("occurrences", loadOccurrences);
+          if (kind.startsWith("nonconformance.")) { soon("nonconformances", loadNonconformances); soon("plans", refreshPlans); }
         }
       }
     } catch (error) { /* reconnect below */ }
@@ -544,13 +565,14 @@ async function login(token) {
   document.getElementById("who").textContent = `${state.me.name} · ${state.me.party || "de-confliction cell"} · ${state.me.role}`;
   state.timers.forEach(clearInterval);
   state.timers = [setInterval(refresh, 1000), setInterval(refreshPlans, 10000),
-    setInterval(() => { loadThread().catch(showError); loadAudit().catch(showError); loadOccurrences().catch(showError); }, 3000),
+    setInterval(() => { loadThread().catch(showError); loadAudit().catch(showError); loadOccurrences().catch(showError);
+      loadNonconformances().catch(showError); }, 3000),
     setInterval(async () => {
       const h = await (await fetch("/healthz")).json();
       state.clockSkew = h.time * 1000 - Date.now();
       document.getElementById("clock").textContent = new Date(h.time * 1000).toISOString().slice(11, 19) + "Z";
     }, 1000)];
-  await Promise.all([refresh(), refreshPlans(), loadAudit(), loadOccurrences()]);
+  await Promise.all([refresh(), refreshPlans(), loadAudit(), loadOccurrences(), loadNonconformances()]);
   listen();
 }
 
