@@ -107,6 +107,11 @@ MATRIX: dict[str, tuple[Request, dict[str, int]]] = {
     "GET /v1/conflicts": (lambda s, r, c: c.get("/v1/conflicts"), {A: 200, AO: 200, B: 200, BO: 200, C: 200}),
     "GET /v1/occurrences": (lambda s, r, c: c.get("/v1/occurrences"), {A: 200, AO: 200, B: 200, BO: 200, C: 200}),
     "GET /v1/nonconformances": (lambda s, r, c: c.get("/v1/nonconformances"), {A: 200, AO: 200, B: 200, BO: 200, C: 200}),
+    "GET /v1/keys": (lambda s, r, c: c.get("/v1/keys"), {A: 200, AO: 200, B: 200, BO: 200, C: 200}),
+    "POST /v1/me/keys": (lambda s, r, c: _key_registered(c, revoke=True)[0],
+                         {A: 201, AO: 403, B: 201, BO: 403, C: 201}),
+    "DELETE /v1/me/keys/{key}": (lambda s, r, c: _key_registered(c, revoke=True)[1],
+                                 {A: 204, AO: 404, B: 204, BO: 404, C: 204}),
     "GET resolutions of the conflict": (lambda s, r, c: c.get(f"/v1/conflicts/{s.tactical_id}/resolutions"),
                                         {A: 200, AO: 200, B: 200, BO: 200, C: 200}),
     "GET /v1/threads": (lambda s, r, c: c.get("/v1/threads"), {A: 200, AO: 200, B: 200, BO: 200, C: 200}),
@@ -129,6 +134,16 @@ MATRIX: dict[str, tuple[Request, dict[str, int]]] = {
 }
 
 
+def _key_registered(client, revoke: bool):
+    """Register a fresh key and revoke it at once (so the matrix's later writes need no signature):
+    (registration answer, revocation answer)."""
+    from deconflict.store.signatures import PartyKey
+
+    key = PartyKey.generate()
+    registered = client.post("/v1/me/keys", json={"public_key": key.public_text})
+    return registered, client.delete(f"/v1/me/keys/{key.id}")
+
+
 def test_every_route_is_in_the_matrix(setup):
     routes = {(m, r.path) for r in setup.world["cell"].app.routes for m in getattr(r, "methods", ())
               if r.path.startswith("/v1/")}
@@ -137,7 +152,8 @@ def test_every_route_is_in_the_matrix(setup):
                ("GET", "/v1/plans/{party}/{plan_id}"), ("PUT", "/v1/plans/{party}/{plan_id}"),
                ("DELETE", "/v1/plans/{party}/{plan_id}"), ("POST", "/v1/tracks"), ("GET", "/v1/tracks"),
                ("GET", "/v1/tracks/clashes"),
-               ("GET", "/v1/conflicts"), ("GET", "/v1/occurrences"), ("GET", "/v1/nonconformances"), ("GET", "/v1/conflicts/{conflict_id}/resolutions"), ("GET", "/v1/threads"), ("POST", "/v1/threads"),
+               ("GET", "/v1/conflicts"), ("GET", "/v1/occurrences"), ("GET", "/v1/nonconformances"), ("GET", "/v1/keys"), ("POST", "/v1/me/keys"),
+               ("DELETE", "/v1/me/keys/{key}"), ("GET", "/v1/conflicts/{conflict_id}/resolutions"), ("GET", "/v1/threads"), ("POST", "/v1/threads"),
                ("GET", "/v1/threads/{thread_id}"), ("POST", "/v1/threads/{thread_id}/messages"),
                ("GET", "/v1/audit/key"), ("GET", "/v1/audit/receipts"), ("GET", "/v1/audit/chain"),
                ("GET", "/v1/events")}  # events: test_events.py (a stream)

@@ -28,6 +28,9 @@ def test_demo_runs_the_scenario_and_verifies_the_record(tmp_path):
     assert "nonconforming n-cap2 (north) left CAP-EAST" in out  # HAWK2 strays south of its box at T+5min ...
     assert "south told: n-cap2 of north is off its plan and could reach PATROL-SOUTH" in out  # ... near south's patrol
     assert "nonconforming n-cap1" not in out and "nonconforming s-" not in out  # the others fly what they declared
+    assert "north registers its signing key" in out and "south registers its signing key" in out
+    signed = re.search(r"(\d+) party signatures verified", out)
+    assert signed and int(signed.group(1)) >= 8  # 4 plans, 2 proposals, 2 acceptances at least, all signed
     assert "audit verified: cell" in out and "Traceback" not in result.stderr
     assert database.exists() and database.with_suffix(".key").exists()
 

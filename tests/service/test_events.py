@@ -54,7 +54,8 @@ def test_each_subscriber_sees_only_its_own_view(live):
     httpx.post(f"{url}/v1/tracks", json=tracks(theirs), headers=headers["bravo_op"]).raise_for_status()
     w.service.detect_now()
     deadline = time.time() + 10
-    while time.time() < deadline and sum(k == "conflict.raised" for k, _ in streams["bravo_obs"]) < 2:
+    while time.time() < deadline and any(sum(k == "conflict.raised" for k, _ in events) < 2
+                                         for events in streams.values()):  # every stream, not the first one only
         time.sleep(0.05)
     stop.set()
     httpx.post(f"{url}/v1/threads", json={"parties": ["bravo"]}, headers=headers["alpha_op"])  # wake the streams

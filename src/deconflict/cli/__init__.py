@@ -8,6 +8,7 @@
     station.py     station
     scan.py        scan
     service.py     serve, demo, admin, audit
+    signing.py     keys new, sign (a party's own signatures)
 
 Every expected error (`deconflict.errors.DeconflictError`: bad usage, a bad unit, unreadable input,
 nothing usable read) is one line on stderr and exit 2; no traceback reaches a user. The heavy
@@ -21,7 +22,7 @@ import sys
 
 import typer
 
-from deconflict.cli import plans, scan, service, simulation, station, tactical  # noqa: F401 - they register commands
+from deconflict.cli import plans, scan, service, signing, simulation, station, tactical  # noqa: F401 - they register commands
 from deconflict.cli.app import app
 from deconflict.errors import DeconflictError, UserError
 

@@ -57,7 +57,7 @@ def demo(
                       keep_serving=keep_serving, ready=ready, bots=hotline == "bots")
     console.print(f"[bold]done[/bold]: {result.tactical_raised} tactical and {result.strategic_raised} strategic "
                   f"conflicts, {result.nonconforming} nonconforming aircraft, {result.proposals} proposals, "
-                  f"{result.accepted} accepted; audit verified: "
+                  f"{result.accepted} accepted, {result.party_signatures} party signatures verified; audit verified: "
                   + ", ".join(f"{k} {v} entries" for k, v in result.verified.items()))
 
 
@@ -153,9 +153,13 @@ def audit_verify(
     since: Annotated[Optional[Path], typer.Option(
         help="An earlier download of the same record (or its head line): the record must extend it.")] = None,
 ) -> None:
-    """Check every hash, link, signature and receipt number; exit 1 naming the first entry that fails.
-    With --since, also that nothing held earlier was removed or rewritten (append-only)."""
+    """Check every hash, link, signature and receipt number, and every party's own signature of its
+    commitments; exit 1 naming the first entry that fails. With --since, also that nothing held
+    earlier was removed or rewritten (append-only)."""
+    import json
+
     from deconflict.store.audit import AuditError, load_public_key, read_records, verify
+    from deconflict.store.signatures import SignatureError, check_party_signatures
 
     try:
         public = load_public_key(key.read_bytes(), str(key))
@@ -172,6 +176,13 @@ def audit_verify(
     except AuditError as error:
         print(f"TAMPERED: {record}: {error}", file=sys.stderr)
         raise typer.Exit(1) from None
+    try:
+        parties = check_party_signatures([json.loads(r["body"]) for r in records])
+    except SignatureError as error:
+        print(f"FORGED: {record}: {error}", file=sys.stderr)
+        raise typer.Exit(1) from None
     scope = "whole chain" if result.scope == "*" else f"receipts of {result.scope}"
     extends = f", extends {since} ({earlier['count']} entries)" if since is not None else ""
     print(f"verified: {record}: {scope}, {result.entries} entries, signed by the key{extends}")
+    print(f"party signatures: {parties.verified} verified; {parties.unsigned} commitments unsigned "
+          f"(by members without a key)")

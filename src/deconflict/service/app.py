@@ -51,6 +51,16 @@ THREAD_ERRORS = {**ERRORS, 404: {"description": "no such thread that you may see
 
 class PlanBatch(BaseModel):
     plans: list[dict[str, Any]] = Field(min_length=1, max_length=MAX_PLAN_BATCH)
+    signatures: list[str | None] | None = Field(default=None, max_length=MAX_PLAN_BATCH,
+                                                description="X-Deconflict-Signature value of each plan, in order")
+
+
+class NewKey(BaseModel):
+    public_key: str = Field(max_length=4096, description="Ed25519 public key: base64 of its 32 bytes, or PEM")
+
+
+SignatureHeader = Annotated[str | None, Header(max_length=200, description=(
+    "<key id>:<base64 Ed25519 signature> of the commitment (deconflict sign); required of members with a key"))]
 
 
 class NewThread(BaseModel):
@@ -144,10 +154,12 @@ def create_app(service: Deconfliction, run_detection: bool = True) -> FastAPI:
         return service.list_plans(who)
 
     @app.post("/v1/plans", tags=["plans"], status_code=201, responses=PLAN_ERRORS)
-    def submit_plan(document: dict[str, Any], who: Caller, response: Response) -> dict[str, Any]:
+    def submit_plan(document: dict[str, Any], who: Caller, response: Response,
+                    x_deconflict_signature: SignatureHeader = None) -> dict[str, Any]:
         """Submit a plan (plans-file schema: id, priority, volumes/route, recurring). It is checked
-        against every stored plan; ``accepted`` false when a conflict blocks it."""
-        return _with_etag(response, service.submit_plan(who, document))
+        against every stored plan; ``accepted`` false when a conflict blocks it. A member with a
+        registered key signs it (``X-Deconflict-Signature``, see ``deconflict sign``)."""
+        return _with_etag(response, service.submit_plan(who, document, x_deconflict_signature))
 
     @app.get("/v1/plans/volumes", tags=["plans"])
     def plan_volumes(who: Caller, at: str | None = None) -> dict[str, Any]:
@@ -163,8 +175,9 @@ def create_app(service: Deconfliction, run_detection: bool = True) -> FastAPI:
 
     @app.post("/v1/plans/batch", tags=["plans"], status_code=201, responses=PLAN_ERRORS)
     def submit_plans(body: PlanBatch, who: Caller) -> list[dict[str, Any]]:
-        """Submit many plans at once (a season's schedule) in one transaction: all or none."""
-        return service.submit_plans(who, body.plans)
+        """Submit many plans at once (a season's schedule) in one transaction: all or none
+        (``signatures``: each plan's, in order, from a member with a registered key)."""
+        return service.submit_plans(who, body.plans, body.signatures)
 
     @app.get("/v1/plans/{party}/{plan_id}", tags=["plans"], responses=PLAN_ERRORS)
     def get_plan(party: str, plan_id: str, who: Caller, response: Response) -> dict[str, Any]:
@@ -173,15 +186,18 @@ def create_app(service: Deconfliction, run_detection: bool = True) -> FastAPI:
 
     @app.put("/v1/plans/{party}/{plan_id}", tags=["plans"], responses=PLAN_ERRORS)
     def update_plan(party: str, plan_id: str, document: dict[str, Any], who: Caller, response: Response,
-                    if_match: Annotated[str | None, Header()] = None) -> dict[str, Any]:
+                    if_match: Annotated[str | None, Header()] = None,
+                    x_deconflict_signature: SignatureHeader = None) -> dict[str, Any]:
         """Replace a plan; ``If-Match`` must carry the version read (409 when someone changed it since)."""
-        return _with_etag(response, service.update_plan(who, party, plan_id, document, _version(if_match)))
+        return _with_etag(response, service.update_plan(who, party, plan_id, document, _version(if_match),
+                                                        x_deconflict_signature))
 
     @app.delete("/v1/plans/{party}/{plan_id}", tags=["plans"], status_code=204, responses=PLAN_ERRORS)
     def delete_plan(party: str, plan_id: str, who: Caller,
-                    if_match: Annotated[str | None, Header()] = None) -> Response:
+                    if_match: Annotated[str | None, Header()] = None,
+                    x_deconflict_signature: SignatureHeader = None) -> Response:
         """Delete one of your plans; ``If-Match`` must carry its version. Its strategic conflicts clear."""
-        service.delete_plan(who, party, plan_id, _version(if_match))
+        service.delete_plan(who, party, plan_id, _version(if_match), x_deconflict_signature)
         return Response(status_code=204)
 
     # -- tracks and conflicts -----------------------------------------------------------------
@@ -266,7 +282,8 @@ def create_app(service: Deconfliction, run_detection: bool = True) -> FastAPI:
         return service.thread(who, thread_id)
 
     @app.post("/v1/threads/{thread_id}/messages", tags=["hotline"], status_code=201, responses=THREAD_ERRORS)
-    def post_message(thread_id: int, body: NewMessage, who: Caller) -> dict[str, Any]:
+    def post_message(thread_id: int, body: NewMessage, who: Caller,
+                     x_deconflict_signature: SignatureHeader = None) -> dict[str, Any]:
         """Write on a thread: a message, a structured proposal (manoeuvre or plan change) with a deadline,
         or a reply to one (acknowledge / accept / reject: another party of the thread, once, in time)."""
         within = None
@@ -276,7 +293,27 @@ def create_app(service: Deconfliction, run_detection: bool = True) -> FastAPI:
             except UnitError as error:
                 raise BadRequest(str(error)) from None
         proposal = body.proposal.model_dump() if body.proposal is not None else None
-        return service.post(who, thread_id, body.kind, body.text, proposal, body.reply_to, within)
+        return service.post(who, thread_id, body.kind, body.text, proposal, body.reply_to, within,
+                            x_deconflict_signature, body.answer_within)
+
+    @app.get("/v1/keys", tags=["keys"])
+    def keys(who: Caller) -> list[dict[str, Any]]:
+        """Every member's registered signing keys (public halves), revoked ones included: anyone may
+        check any party's signature, and see every key the service accepted."""
+        return service.keys.list(who)
+
+    @app.post("/v1/me/keys", tags=["keys"], status_code=201)
+    def register_key(body: NewKey, who: Caller) -> dict[str, Any]:
+        """Register the public half of your Ed25519 signing key (base64 of its 32 bytes, or PEM; make one
+        with ``deconflict keys new``). From then on your proposals, answers and plan writes must be
+        signed. The registration is in every party's audit record."""
+        return service.keys.register(who, body.public_key)
+
+    @app.delete("/v1/me/keys/{key}", tags=["keys"], status_code=204)
+    def revoke_key(key: str, who: Caller) -> Response:
+        """Revoke one of your keys (recorded): it signs nothing more."""
+        service.keys.revoke(who, key)
+        return Response(status_code=204)
 
     # -- audit --------------------------------------------------------------------------------
 

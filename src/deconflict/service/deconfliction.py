@@ -30,6 +30,7 @@ from deconflict.service.auth import Principal
 from deconflict.service.conformance import Conformance
 from deconflict.service.errors import NotLeading
 from deconflict.service.hotline import Hotline
+from deconflict.service.keys import PartyKeys
 from deconflict.service.parties import Parties
 from deconflict.service.plans import Plans
 from deconflict.service.settings import Clock, ServiceSettings
@@ -64,7 +65,8 @@ class Deconfliction:
                                clock or Clock(settings.clock_origin, settings.clock_speed))
         self.audit = AuditTrail(self.work)
         self.party_book = Parties(self.work, settings.token_cache, settings.requests)
-        self.hotline = Hotline(self.work, settings.acknowledge_within, settings.proposal_deadline)
+        self.keys = PartyKeys(self.work)
+        self.hotline = Hotline(self.work, settings.acknowledge_within, settings.proposal_deadline, self.keys)
         self.plan_book = Plans(self.work, self.hotline, settings.plan_margin, settings.equal_priority,
                                settings.plan_writes, settings.conflicts_raised)
         self.tactical = Tactical(self.work, self.hotline, self.party_book, settings, self.standard)
@@ -287,18 +289,20 @@ class Deconfliction:
 
     # -- plans ----------------------------------------------------------------------------------
 
-    def submit_plan(self, who: Principal, document: dict[str, Any]) -> dict[str, Any]:
-        return self.plan_book.submit(who, [document], single=True)[0]
+    def submit_plan(self, who: Principal, document: dict[str, Any], signature: str | None = None) -> dict[str, Any]:
+        return self.plan_book.submit(who, [document], single=True, signatures=[signature])[0]
 
-    def submit_plans(self, who: Principal, documents: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        return self.plan_book.submit(who, documents)
+    def submit_plans(self, who: Principal, documents: list[dict[str, Any]],
+                     signatures: list[str | None] | None = None) -> list[dict[str, Any]]:
+        return self.plan_book.submit(who, documents, signatures=signatures)
 
     def update_plan(self, who: Principal, party: str, plan_id: str, document: dict[str, Any],
-                    version: int | None) -> dict[str, Any]:
-        return self.plan_book.update(who, party, plan_id, document, version)
+                    version: int | None, signature: str | None = None) -> dict[str, Any]:
+        return self.plan_book.update(who, party, plan_id, document, version, signature)
 
-    def delete_plan(self, who: Principal, party: str, plan_id: str, version: int | None) -> None:
-        self.plan_book.delete(who, party, plan_id, version)
+    def delete_plan(self, who: Principal, party: str, plan_id: str, version: int | None,
+                    signature: str | None = None) -> None:
+        self.plan_book.delete(who, party, plan_id, version, signature)
 
     def list_plans(self, who: Principal) -> list[dict[str, Any]]:
         return self.plan_book.list(who)
@@ -355,8 +359,10 @@ class Deconfliction:
         return self.hotline.thread(who, thread_id)
 
     def post(self, who: Principal, thread_id: int, kind: str, text: str = "", proposal: dict[str, Any] | None = None,
-             reply_to: int | None = None, answer_within: float | None = None) -> dict[str, Any]:
-        return self.hotline.post(who, thread_id, kind, text, proposal, reply_to, answer_within)
+             reply_to: int | None = None, answer_within: float | None = None, signature: str | None = None,
+             answer_within_text: str | None = None) -> dict[str, Any]:
+        return self.hotline.post(who, thread_id, kind, text, proposal, reply_to, answer_within, signature,
+                                 answer_within_text)
 
     def escalate_overdue(self, force_party: str | None = None) -> int:
         return self.hotline.escalate_overdue(force_party)

@@ -9,6 +9,7 @@ both parties' receipts and the cell's whole chain are downloaded and verified.
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from dataclasses import dataclass, field
@@ -31,6 +32,7 @@ from deconflict.service.errors import DemoError
 from deconflict.service.need_to_know import iso
 from deconflict.service.settings import ServiceSettings
 from deconflict.store.audit import parse_records, verify
+from deconflict.store.signatures import HEADER, PartyKey, check_party_signatures, message_commitment, plan_commitment
 from deconflict.store.schema import Message, StrategicConflict, TacticalConflict
 
 _GEOD = Geod(ellps="WGS84")
@@ -142,10 +144,13 @@ def absolute_times(value: Any, origin: float) -> Any:
 
 
 class PartyBot:
-    """One party at the hotline, through the API with its own token only."""
+    """One party at the hotline, through the API with its own token only, signing its commitments with
+    its own key (registered at the start; the service never holds it)."""
 
-    def __init__(self, party: str, client: httpx.Client, proposes: bool, say: Callable[[str], None]) -> None:
+    def __init__(self, party: str, client: httpx.Client, proposes: bool, say: Callable[[str], None],
+                 key: PartyKey | None = None) -> None:
         self.party, self.client, self.proposes, self.say = party, client, proposes, say
+        self.key = key
         self.handled: set[int] = set()
         self.flown: set[int] = set()
         self.outstanding: set[str] = set()  # plans with a delay proposed and not yet carried out
@@ -171,7 +176,15 @@ class PartyBot:
                 self._propose(thread)
 
     def _post(self, thread: dict, body: dict) -> None:
-        self.client.post(f"/v1/threads/{thread['id']}/messages", json=body).raise_for_status()
+        self.client.post(f"/v1/threads/{thread['id']}/messages", json=body,
+                         headers=self._signature(thread["id"], body)).raise_for_status()
+
+    def _signature(self, thread: int, body: dict) -> dict[str, str]:
+        if self.key is None:
+            return {}
+        return {HEADER: self.key.header(message_commitment(
+            self.party, thread, body.get("kind", "message"), body.get("text", ""), body.get("proposal"),
+            body.get("reply_to"), body.get("answer_within")))}
 
     def _propose(self, thread: dict) -> None:
         kind, number = thread["conflict"].split(":")
@@ -194,8 +207,7 @@ class PartyBot:
             minutes = int(np.ceil((span + 300.0) / 300.0) * 5)  # clear the overlap, 5 min to spare, in 5 min steps
             proposal = {"type": "plan_change", "plan": conflict["plan"], "action": "delay", "value": f"{minutes}min"}
             text = f"{conflict['plan']} departs {minutes} min later"
-        self.client.post(f"/v1/threads/{thread['id']}/messages",
-                         json={"kind": "proposal", "text": text, "proposal": proposal}).raise_for_status()
+        self._post(thread, {"kind": "proposal", "text": text, "proposal": proposal})
         self.say(f"[cyan]{self.party}[/cyan] proposes on thread {thread['id']}: {text}")
 
     def _carry_out(self, proposal: dict, flights: dict[str, ScriptedFlight], t: float) -> None:
@@ -205,8 +217,12 @@ class PartyBot:
             return
         plan = self.client.get(f"/v1/plans/{self.party}/{proposal['plan']}").raise_for_status()
         document = _delayed(plan.json()["document"], parse_duration(proposal["value"], "value"))
+        headers = {"If-Match": plan.headers["etag"]}
+        if self.key is not None:
+            headers[HEADER] = self.key.header(plan_commitment(self.party, proposal["plan"], document,
+                                                              int(plan.headers["etag"].strip('"'))))
         answer = self.client.put(f"/v1/plans/{self.party}/{proposal['plan']}", json=document,
-                                 headers={"If-Match": plan.headers["etag"]}).raise_for_status().json()
+                                 headers=headers).raise_for_status().json()
         self.outstanding.discard(proposal["plan"])
         self.say(f"[cyan]{self.party}[/cyan] plan {proposal['plan']} delayed {proposal['value']} "
                  f"(version {answer['version']}, {len(answer['conflicts'])} conflicts left)")
@@ -235,6 +251,7 @@ class DemoResult:
     url: str
     tokens: dict[str, str]
     nonconforming: int = 0
+    party_signatures: int = 0
 
 
 class NonconformanceWatch:
@@ -297,14 +314,20 @@ def run_demo(database: str, port: int = 8000, speed: float = 40.0, duration: flo
     clients = {name: httpx.Client(base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=30)
                for name, token in tokens.items()}
     try:
+        keys = {party: PartyKey.generate() for party in scenario.parties} if bots else {}
+        for party, key in keys.items():  # each party's own signing key: the record proves what it committed to
+            clients[party].post("/v1/me/keys", json={"public_key": key.public_text}).raise_for_status()
+            say(f"[bold]{party}[/bold] registers its signing key {key.id}")
         for party, documents in scenario.plans.items():
             for document in absolute_times(documents, origin):
-                answer = clients[party].post("/v1/plans", json=document).raise_for_status().json()
+                signature = {HEADER: keys[party].header(plan_commitment(party, document["id"], document, 0))} \
+                    if party in keys else {}
+                answer = clients[party].post("/v1/plans", json=document, headers=signature).raise_for_status().json()
                 say(f"[bold]{party}[/bold] files plan {answer['id']}: {answer['status']}, "
                     f"{len(answer['conflicts'])} conflict(s)")
         flights = {f.id: f for f in scenario.flights}
-        parties = [PartyBot("north", clients["north"], proposes=True, say=say),
-                   PartyBot("south", clients["south"], proposes=False, say=say)] if bots else []
+        parties = [PartyBot("north", clients["north"], proposes=True, say=say, key=keys["north"]),
+                   PartyBot("south", clients["south"], proposes=False, say=say, key=keys["south"])] if bots else []
         seen: set[str] = set()
         showing: set[str] = set()
         straying = NonconformanceWatch(clients["cell"], say)
@@ -329,9 +352,13 @@ def run_demo(database: str, port: int = 8000, speed: float = 40.0, duration: flo
                 bot.act(flights, t)
             time.sleep(0.25)
         verified = {}
+        signed = 0
         for name, client in clients.items():
             records, head = parse_records(client.get("/v1/audit/receipts").raise_for_status().text, f"{name}'s receipts")
             verified[name] = verify(records, head, service.key.public).entries
+            checked = check_party_signatures([json.loads(r["body"]) for r in records])
+            if name == "cell":
+                signed = checked.verified
         with service.Session() as session:
             counts = (session.scalar(select(func.count()).select_from(TacticalConflict)),
                       session.scalar(select(func.count()).select_from(StrategicConflict)),
@@ -349,7 +376,8 @@ def run_demo(database: str, port: int = 8000, speed: float = 40.0, duration: flo
             raise DemoError(f"the demo ran, but {'; '.join(missing)} did not happen (counted {counts[0]} tactical, "
                             f"{counts[1]} strategic, {counts[3]} accepted); the machine may be too busy for "
                             f"--speed {speed:g}: try a lower one")
-        return DemoResult(*counts, verified=verified, url=url, tokens=tokens, nonconforming=len(straying.started))
+        return DemoResult(*counts, verified=verified, url=url, tokens=tokens, nonconforming=len(straying.started),
+                          party_signatures=signed)
     finally:
         for client in clients.values():
             client.close()

@@ -19,16 +19,20 @@ from deconflict.service.auth import Principal
 from deconflict.service.errors import BadRequest, Forbidden, NotFound, StateConflict
 from deconflict.service.limits import (MAX_ANSWER_WITHIN, MAX_PARTY_ID, MAX_SUBJECT, MAX_TEXT, MAX_THREAD_PARTIES,
                                        check_row_id, check_text)
+from deconflict.service.keys import PartyKeys
 from deconflict.service.parties import Parties
 from deconflict.service.unit_of_work import SERVICE_ACTOR, UnitOfWork
 from deconflict.store.schema import Message, Party, Thread
+from deconflict.store.signatures import SIGNED_MESSAGE_KINDS, message_commitment
 
 REPLY_KINDS = ("acknowledge", "accept", "reject")
 
 
 class Hotline:
-    def __init__(self, work: UnitOfWork, acknowledge_within: float, proposal_deadline: float) -> None:
+    def __init__(self, work: UnitOfWork, acknowledge_within: float, proposal_deadline: float,
+                 keys: PartyKeys | None = None) -> None:
         self.work = work
+        self.keys = keys or PartyKeys(work)
         self.acknowledge_within = acknowledge_within
         self.proposal_deadline = proposal_deadline
 
@@ -97,8 +101,12 @@ class Hotline:
             return ntk.thread_view(thread, messages)
 
     def post(self, who: Principal, thread_id: int, kind: str, text: str = "", proposal: dict[str, Any] | None = None,
-             reply_to: int | None = None, answer_within: float | None = None) -> dict[str, Any]:
-        """Add a message, a proposal, or a reply (acknowledge / accept / reject) to a thread."""
+             reply_to: int | None = None, answer_within: float | None = None, signature: str | None = None,
+             answer_within_text: str | None = None) -> dict[str, Any]:
+        """Add a message, a proposal, or a reply (acknowledge / accept / reject) to a thread. ``signature``:
+        the party's ``X-Deconflict-Signature`` of the message's commitment (`store.signatures`; required
+        of proposals and answers once the member registered a key); ``answer_within_text``: the deadline
+        as sent (what was signed)."""
         if not who.can_write:
             raise Forbidden("observers cannot write on the hotline")
         check_text(text, "text", MAX_TEXT)
@@ -142,13 +150,17 @@ class Hotline:
             message = Message(thread=thread.id, party=who.party, author=who.name, kind=kind, text=text,
                               proposal=proposal, reply_to=reply_to, deadline=deadline,
                               status="pending" if kind == "proposal" else None, created=now)
+            commitment = message_commitment(who.party or "", thread.id, kind, text, proposal, reply_to,
+                                            answer_within_text)
+            signed = self.keys.signature(session, who, commitment, signature, required=kind in SIGNED_MESSAGE_KINDS)
             session.add(message)
             if who.party and who.party not in thread.acknowledged_by:
                 thread.acknowledged_by = sorted([*thread.acknowledged_by, who.party])
             session.flush()
             self.work.record(session, f"hotline.{kind}", who.actor(), thread.parties,
                              {"thread": thread.id, "message": message.id, "text": text, "proposal": proposal,
-                              "reply_to": reply_to, "deadline": deadline})
+                              "reply_to": reply_to, "deadline": deadline,
+                              **({"signed": signed} if signed is not None else {})})
             return self._emit_message(session, thread, message)
 
     def escalate_overdue(self, force_party: str | None = None) -> int:

@@ -20,7 +20,7 @@ from deconflict.service.errors import BadRequest, Forbidden, NotFound, StateConf
 from deconflict.service.quotas import REQUESTS, Quota, Rate
 from deconflict.service.limits import MAX_NAME, MAX_PARTY_ID, PARTY_ID_PATTERN, check_text
 from deconflict.service.unit_of_work import SERVICE_ACTOR, UnitOfWork
-from deconflict.store.schema import Member, Party
+from deconflict.store.schema import MemberKey, Member, Party
 
 
 class Parties:
@@ -81,6 +81,10 @@ class Parties:
                 raise StateConflict(f"party {party!r} already exists")
             session.add(Party(id=party, title=title, suspended=False, created=self.work.clock.now()))
             self.work.record(session, "party.created", SERVICE_ACTOR, (party,), {"party": party, "title": title})
+            keys = session.scalars(select(MemberKey).where(MemberKey.revoked.is_(False)).order_by(MemberKey.created)).all()
+            if keys:  # the keys registered before it joined, in its receipts: it can check every signature it gets
+                self.work.record(session, "member.keys", SERVICE_ACTOR, (party,), {"keys": [
+                    {"member": k.member, "party": k.party, "key": k.key, "public_key": k.public_key} for k in keys]})
 
     def add_member(self, name: str, role: str, party: str | None) -> str:
         """Create a member; returns its token (shown once, stored hashed)."""

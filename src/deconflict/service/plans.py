@@ -26,6 +26,7 @@ from deconflict.service.limits import MAX_CONFLICTS_PER_REQUEST, MAX_PLAN_BATCH
 from deconflict.service.quotas import CONFLICTS_RAISED, PLAN_WRITES, Quota, Rate
 from deconflict.service.unit_of_work import SERVICE_ACTOR, UnitOfWork
 from deconflict.store.audit import canonical
+from deconflict.store.signatures import plan_commitment
 from deconflict.store.schema import AuditEntry, PlanRecord, StrategicConflict, plan_id_of, plan_key
 
 
@@ -38,6 +39,7 @@ class Plans:
         self.writes = Quota("plan writes", writes)
         self.conflicts = Quota("strategic conflicts raised", conflicts)
         self.synced = 0  # the audit seq up to which the index holds every plan written
+        self.keys = hotline.keys  # the parties' signing keys (one registry for the hotline and plans)
         self.nonconforming: Callable[[], set[str]] = set  # keys of the plans Nonconforming now (`Conformance`)
 
     def load(self) -> int:
@@ -86,9 +88,12 @@ class Plans:
             raise Forbidden(f"only {party}'s operators change {party}'s plans")
         return who.party
 
-    def submit(self, who: Principal, documents: list[dict[str, Any]], single: bool = False) -> list[dict[str, Any]]:
+    def submit(self, who: Principal, documents: list[dict[str, Any]], single: bool = False,
+               signatures: list[str | None] | None = None) -> list[dict[str, Any]]:
         """New plans in one transaction (a schedule import): all stored, or none when one is bad.
-        A deleted plan's id may be used again (its version goes on from the deleted one's)."""
+        A deleted plan's id may be used again (its version goes on from the deleted one's).
+        ``signatures``: the party's signature of each plan's commitment (`store.signatures`), in order;
+        required once the member registered a key."""
         party = self._own_party(who)
         if not isinstance(documents, list) or not 1 <= len(documents) <= MAX_PLAN_BATCH:
             raise BadRequest(f"plans: expected 1 to {MAX_PLAN_BATCH} plans in a batch")
@@ -118,7 +123,11 @@ class Plans:
                 raise StateConflict(f"plan {taken[0]!r} exists; update it with PUT and its version")
             budget = self._budget(party)
             self._count_first(plans, budget)
-            for document, plan in zip(documents, plans):
+            if signatures is not None and len(signatures) != len(documents):
+                raise BadRequest(f"signatures: expected one per plan ({len(documents)}), got {len(signatures)}")
+            for k, (document, plan) in enumerate(zip(documents, plans)):
+                signed = self.keys.signature(session, who, plan_commitment(party, str(document["id"]), document, 0),
+                                             signatures[k] if signatures else None, required=True)
                 now = self.work.clock.now()
                 stored = {**document, "party": party}
                 record = existing.get(plan.id)
@@ -128,13 +137,13 @@ class Plans:
                     session.add(record)
                 else:  # a deleted plan's id again: a new version of the record
                     record.document, record.version, record.updated = stored, record.version + 1, now
-                conflicts, blocked = self._check_and_store(session, who, plan, record, budget=budget)
+                conflicts, blocked = self._check_and_store(session, who, plan, record, budget=budget, signed=signed)
                 answers.append((record, conflicts, blocked))
             self.conflicts.take(party, budget.raised)
         return [self._answer(record, conflicts, blocked, party) for record, conflicts, blocked in answers]
 
     def update(self, who: Principal, party: str, plan_id: str, document: dict[str, Any],
-               version: int | None) -> dict[str, Any]:
+               version: int | None, signature: str | None = None) -> dict[str, Any]:
         party = self._own_party(who, party)
         if version is None:
             raise PreconditionRequired("updating a plan needs its version: send If-Match with the version read")
@@ -152,17 +161,20 @@ class Plans:
             if record.version != version:
                 raise VersionConflict(f"plan {plan_id!r} is at version {record.version}, not {version}: "
                                       f"read it again and reapply your change")
+            signed = self.keys.signature(session, who, plan_commitment(party, plan_id, document, version), signature,
+                                         required=True)
             previous = (record.document, record.status)
             record.document, record.version, record.updated = document, record.version + 1, self.work.clock.now()
             self._deactivate(session, record.key)
             if previous[1] == "accepted":
                 self._unindex(session, record.key)
             budget = self._budget(party)
-            conflicts, blocked = self._check_and_store(session, who, plan, record, previous=previous, budget=budget)
+            conflicts, blocked = self._check_and_store(session, who, plan, record, previous=previous, budget=budget,
+                                                       signed=signed)
             self.conflicts.take(party, budget.raised)
         return self._answer(record, conflicts, blocked, party)
 
-    def delete(self, who: Principal, party: str, plan_id: str, version: int | None) -> None:
+    def delete(self, who: Principal, party: str, plan_id: str, version: int | None, signature: str | None = None) -> None:
         party = self._own_party(who, party)
         if version is None:
             raise PreconditionRequired("deleting a plan needs its version: send If-Match with the version read")
@@ -171,10 +183,13 @@ class Plans:
             record = self._owned_record(session, party, plan_id)
             if record.version != version:
                 raise VersionConflict(f"plan {plan_id!r} is at version {record.version}, not {version}")
+            signed = self.keys.signature(session, who, plan_commitment(party, plan_id, None, version), signature,
+                                         required=True)
             was_active = record.status == "accepted"
             record.status, record.version, record.updated = "deleted", record.version + 1, self.work.clock.now()
             self._deactivate(session, record.key)
-            self.work.record(session, "plan.deleted", who.actor(), (party,), {"plan": plan_id, "version": record.version})
+            self.work.record(session, "plan.deleted", who.actor(), (party,), {"plan": plan_id, "version": record.version,
+                                                                              **({"signed": signed} if signed else {})})
             if was_active:
                 self._unindex(session, record.key)
 
@@ -213,7 +228,7 @@ class Plans:
 
     def _check_and_store(self, session: Session, who: Principal, plan: Plan, record: PlanRecord,
                          previous: tuple[dict, str] | None = None, budget: "_Budget | None" = None,
-                         ) -> tuple[list[StrategicConflict], list]:
+                         signed: dict[str, Any] | None = None) -> tuple[list[StrategicConflict], list]:
         """Check ``plan``, keep it (or the previous version when an edit is blocked), record conflicts.
 
         ``budget``: the strategic conflicts this request may still raise, checked before any is drawn
@@ -248,7 +263,8 @@ class Plans:
                          (record.party,),
                          {"plan": record.plan_id, "version": record.version, "status": record.status,
                           "edit_refused": previous is not None and not accepted,
-                          "document_sha256": hashlib.sha256(canonical(record.document)).hexdigest()})
+                          "document_sha256": hashlib.sha256(canonical(record.document)).hexdigest(),
+                          **({"signed": signed} if signed else {})})
         for row in rows:
             self.work.record(session, "conflict.raised", SERVICE_ACTOR, (row.party, row.other_party),
                              {"conflict": f"strategic:{row.id}", "blocking": row.blocking,

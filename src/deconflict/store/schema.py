@@ -39,6 +39,20 @@ class Member(Base):
     created: Mapped[float] = mapped_column(Float)
 
 
+class MemberKey(Base):
+    """A member's Ed25519 public key (base64 of its 32 bytes) for signing its party's commitments;
+    ``key`` is its id (16 hex digits of its SHA-256). The private key stays with the party."""
+
+    __tablename__ = "member_keys"
+    key: Mapped[str] = mapped_column(String(16), primary_key=True)
+    member: Mapped[int] = mapped_column(ForeignKey("members.id"))
+    party: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    public_key: Mapped[str] = mapped_column(String(64))
+    created: Mapped[float] = mapped_column(Float)
+    revoked: Mapped[bool] = mapped_column(Boolean, default=False)
+    __table_args__ = (Index("ix_member_keys_member", "member"),)
+
+
 def plan_key(party: str, plan_id: str) -> str:
     """A plan's key across parties (plan ids are unique within a party only)."""
     return f"{party}/{plan_id}"
