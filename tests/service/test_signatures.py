@@ -173,3 +173,41 @@ def test_the_party_tool_signs_what_the_service_checks(world, tmp_path):
     again = subprocess.run([sys.executable, "-m", "deconflict.cli", "keys", "new", str(private)],
                            capture_output=True, text=True)
     assert again.returncode == 2 and "exists" in again.stderr and "Traceback" not in again.stderr
+
+
+def test_audit_verify_catches_an_operator_who_rewrites_and_re_signs_the_chain(signed_thread, tmp_path, capsys):
+    """The service key's holder rewrites alpha's proposal (FL320 -> FL280) and re-signs every hash, link
+    and the head: the service checks all pass; the party signature does not."""
+    import hashlib
+
+    from deconflict.cli import main
+    from deconflict.store.audit import GENESIS, ServiceKey, canonical, link_hash
+
+    world, key, thread = signed_thread
+    _propose(world, key, thread)
+    (tmp_path / "service.pub").write_text(world["cell"].get("/v1/audit/key").text)
+    good = tmp_path / "chain.jsonl"
+    good.write_text(world["cell"].get("/v1/audit/chain").text)
+    with pytest.raises(SystemExit) as done:
+        main(["audit", "verify", str(good), "--key", str(tmp_path / "service.pub")])
+    assert done.value.code == 0 and "party signatures: 1 verified" in capsys.readouterr().out
+
+    operator = ServiceKey.load_or_create(world.service.settings.key_path)
+    records, head = parse_records(good.read_text())
+    lines, previous = [], GENESIS
+    for record in records:
+        body = json.loads(record["body"])
+        if body["kind"] == "hotline.proposal":
+            body["payload"]["proposal"]["value"] = "FL280"
+        text = canonical(body).decode()
+        digest = link_hash(previous, text.encode())
+        lines.append(json.dumps({"body": text, "prev_hash": previous, "hash": digest, "signature": operator.sign(digest)}))
+        previous = digest
+    statement = {"scope": head["scope"], "count": head["count"], "hash": previous, "time": head["time"]}
+    lines.append(json.dumps({"head": {**statement, "signature": operator.sign(
+        hashlib.sha256(canonical(statement)).hexdigest())}}))
+    forged = tmp_path / "forged.jsonl"
+    forged.write_text("\n".join(lines) + "\n")
+    with pytest.raises(SystemExit) as done:
+        main(["audit", "verify", str(forged), "--key", str(tmp_path / "service.pub")])
+    assert done.value.code == 1 and "FORGED" in capsys.readouterr().err
