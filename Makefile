@@ -45,6 +45,7 @@ bench: $(STAMP) $(ASSETS)
 	$(BIN)/python benchmarks/service_load.py
 	$(BIN)/python benchmarks/hostile_batch.py
 	$(BIN)/python benchmarks/conformance.py
+	$(BIN)/python benchmarks/private_check.py
 	$(BIN)/python benchmarks/failover.py
 	$(BIN)/python benchmarks/map_frames.py
 

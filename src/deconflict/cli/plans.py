@@ -1,4 +1,5 @@
-"""`deconflict plans check`: strategic conflicts between declared plans."""
+"""`deconflict plans check`: strategic conflicts between declared plans; `plans private-serve` and
+`plans private-check`: the check that reveals nothing unless there is a conflict (issue 15)."""
 
 from __future__ import annotations
 
@@ -80,3 +81,91 @@ def _write_plan_conflicts(found: list, output: str) -> None:
                                  _iso(o.time_end), o.altitude_lower, o.altitude_upper, o.separation, c.blocking, c.reason])
     else:
         raise UserError(f"--output: {output}: unknown type; expected .geojson or .csv")
+
+
+def _grid(margin: str, cell: str, band: str, bucket: str):  # noqa: ANN202
+    from deconflict.core.cover import CoverGrid
+    from deconflict.core.units import parse_distance, parse_duration
+
+    degrees = float(cell.removesuffix("deg")) if cell.removesuffix("deg").replace(".", "", 1).isdigit() else None
+    if degrees is None or not 0.01 <= degrees <= 10.0:
+        raise UserError(f"--cell: expected degrees of latitude between 0.01 and 10, e.g. 0.25deg, got {cell!r}")
+    return CoverGrid(row_degrees=degrees, band=parse_distance(band, "--band"), bucket=parse_duration(bucket, "--bucket"),
+                     margin=parse_distance(margin, "--margin"))
+
+
+@plans_app.command("private-serve")
+def plans_private_serve(
+    files: Annotated[list[Path], typer.Argument(help="Your plan files (GeoJSON or YAML).")],
+    port: Annotated[int, typer.Option(help="Port to answer on.")] = 8100,
+    host: Annotated[str, typer.Option(help="Address to answer on (the link to the other party).")] = "127.0.0.1",
+    days: Annotated[float, typer.Option(help="How far ahead the cover reaches, from now.")] = 7.0,
+    margin: Annotated[str, typer.Option(help="Footprints closer than this conflict (both sides must agree).")] = "0m",
+    cell: Annotated[str, typer.Option(help="Token cell height (latitude degrees).")] = "0.25deg",
+    band: Annotated[str, typer.Option(help="Token altitude band.")] = "600m",
+    bucket: Annotated[str, typer.Option(help="Token time bucket.")] = "30min",
+) -> None:
+    """Answer another party's private plan checks against your plans: it learns only whether, and where,
+    its plan may conflict with yours (see README, "Private plan checks")."""
+    import time as clock
+
+    from deconflict.io.plans_file import read_plans
+    from deconflict.io.private_check import CoverHolder
+    from deconflict.service.background import BackgroundServer
+    from deconflict.service.private_peer import create_peer_app
+
+    plans = read_plans(files)
+    if days <= 0:
+        raise UserError(f"--days: expected more than 0, got {days:g}")
+    now = clock.time()
+    started = clock.perf_counter()
+    holder = CoverHolder(plans, _grid(margin, cell, band, bucket), now - 3600.0, now + days * 86_400.0)
+    offer = holder.offer()
+    print(f"{len(plans)} plans, {offer['tokens']} tokens, cover digest {offer['digest'][:16]}, setup "
+          f"{len(offer['setup']) * 3 // 4} bytes, made in {clock.perf_counter() - started:.1f} s", file=sys.stderr)
+    server = BackgroundServer(create_peer_app(holder), host=host, port=port)
+    print(f"answering private checks on {server.start()} (Ctrl-C to stop)", file=sys.stderr)
+    try:
+        server.wait()
+    except KeyboardInterrupt:
+        server.stop()
+
+
+@plans_app.command("private-check")
+def plans_private_check(
+    files: Annotated[list[Path], typer.Argument(help="The plans to check (GeoJSON or YAML).")],
+    peer: Annotated[str, typer.Option(help="The other party's private-check peer URL.")],
+    count_only: Annotated[bool, typer.Option(help="Learn only how many cells are shared, nothing of where.")] = False,
+) -> None:
+    """Check plans privately against another party's (its `plans private-serve`): shows conflicts found
+    in the cells both covers share, and the bytes exchanged. Exit 1 when a plan conflicts."""
+    from deconflict.cli.common import _utc
+    from deconflict.core.units import FOOT
+    from deconflict.io.plans_file import read_plans
+    from deconflict.io.private_check import PrivateChecker
+    from deconflict.service.private_peer import PeerClient
+
+    plans = read_plans(files)
+    client = PeerClient(peer)
+    try:
+        checker = PrivateChecker(client.offer())
+        conflicting = 0
+        for plan in plans:
+            result = checker.check(plan, client, count_only=count_only)
+            if count_only:
+                verdict = "may conflict" if result.shared else "no conflict"
+                print(f"{plan.id}: {result.shared} shared cells: {verdict}")
+                conflicting += result.shared > 0
+                continue
+            conflicting += result.conflicting
+            print(f"{plan.id}: {result.shared} shared cells, {result.revealed} volumes of theirs shown, "
+                  f"{len(result.conflicts)} conflicts")
+            for k, _, found in result.conflicts:
+                print(f"  volume {k}: {_utc(found.time_start)[:16]}-{_utc(found.time_end)[11:16]} UTC, "
+                      f"{found.altitude_lower / FOOT:.0f}-{found.altitude_upper / FOOT:.0f} ft")
+        print(f"{len(plans)} plans checked, {conflicting} {'may conflict' if count_only else 'conflict'}; "
+              f"{client.sent} bytes sent, {client.received} received (setup included)", file=sys.stderr)
+    finally:
+        client.close()
+    if conflicting:
+        raise typer.Exit(1)

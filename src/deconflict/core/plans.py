@@ -447,6 +447,11 @@ def _proved_overlap(a: Volume4D, b: Volume4D, margin: float) -> Overlap:
                    lambda: footprint_overlap(a.footprint, b.footprint, margin)[0]())
 
 
+def plan_life(plan: Plan) -> tuple[float, float]:
+    """First and last instant any volume of ``plan`` can exist (UNIX s), every occurrence included."""
+    return _life(plan)
+
+
 def _life(plan: Plan) -> tuple[float, float]:
     """First and last instant any volume of ``plan`` can exist (UNIX s)."""
     if plan.recurrence is None:
