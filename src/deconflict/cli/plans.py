@@ -169,3 +169,69 @@ def plans_private_check(
         client.close()
     if conflicting:
         raise typer.Exit(1)
+
+
+@plans_app.command("conformance")
+def plans_conformance(
+    files: Annotated[list[Path], typer.Argument(help="Plan files whose plans name their aircraft (aircraft: [...]).")],
+    states: Annotated[Path, typer.Option(help="Recorded state vectors (SPEC §2 CSV or Parquet) of those aircraft.")],
+    lateral: Annotated[str, typer.Option(help="Lateral tolerance outside a volume.")] = "500m",
+    vertical: Annotated[str, typer.Option(help="Vertical tolerance outside a volume.")] = "300ft",
+    time_tolerance: Annotated[str, typer.Option("--time", help="Time tolerance outside a volume's window.")] = "60s",
+    confirm: Annotated[str, typer.Option(help="How long outside (and back inside) before it counts.")] = "5s",
+    output: Annotated[Optional[str], typer.Option("--output", "-o", help="Write the episodes as CSV.")] = None,
+) -> None:
+    """When did each aircraft leave the plans of its party that name it, by the service's live rules?
+    (README, "Conformance"). Rows with a party are held to that party's plans; rows without one to any
+    plan naming the address."""
+    import csv
+
+    import numpy as np
+    from rich.console import Console
+    from rich.table import Table
+
+    from deconflict.cli.common import _utc
+    from deconflict.core.conformance import Tolerance, episodes
+    from deconflict.core.units import parse_distance, parse_duration
+    from deconflict.io.plans_file import read_plans
+    from deconflict.io.states_file import read_states_checked
+
+    tolerance = Tolerance(lateral=parse_distance(lateral, "--lateral"), vertical=parse_distance(vertical, "--vertical"),
+                          time=parse_duration(time_tolerance, "--time"), confirm=parse_duration(confirm, "--confirm"))
+    plans = read_plans(files)
+    named: dict[str, list] = {}
+    for plan in plans:
+        for icao24 in plan.aircraft:
+            named.setdefault(icao24, []).append(plan)
+    if not named:
+        raise UserError(f"{files[0]}: no plan names an aircraft; add aircraft: [icao24, ...] to the plans to hold")
+    recorded, rejected = read_states_checked(states)
+    found = []
+    keys = sorted((p, a) for p, a in set(zip(recorded.party.tolist(), recorded.icao24.tolist())) if a in named)
+    for party, icao24 in keys:
+        mine = [p for p in named[icao24] if not party or p.party in ("", party)]
+        rows = np.flatnonzero((recorded.icao24 == icao24) & (recorded.party == party) & ~recorded.onground)
+        rows = rows[np.argsort(recorded.time[rows], kind="stable")]
+        found += episodes(icao24, party, mine, recorded.time[rows], recorded.lat[rows], recorded.lon[rows],
+                          recorded.altitude[rows], tolerance)
+    if not keys:
+        raise UserError(f"{states}: none of the aircraft the plans name ({', '.join(sorted(named)[:5])}) is in it")
+    table = Table(title=f"{len(found)} times an aircraft was off its plans", header_style="bold")
+    for heading in ("aircraft", "party", "plans", "from (UTC)", "to", "lateral (m)", "vertical (ft)", "time (s)"):
+        table.add_column(heading, no_wrap=True)
+    for e in found:
+        table.add_row(e.icao24, e.party or "-", ", ".join(p.split("/")[-1] for p in e.plans), _utc(e.start)[:19],
+                      _utc(e.end)[11:19], f"{e.lateral:.0f}", f"{e.vertical / 0.3048:.0f}", f"{e.time:.0f}")
+    Console(width=max(Console().width, 120)).print(table)
+    if output is not None:
+        try:
+            with open(output, "w", newline="") as out:
+                writer = csv.writer(out)
+                writer.writerow(["icao24", "party", "plans", "start", "end", "lateral_m", "vertical_m", "time_s"])
+                for e in found:
+                    writer.writerow([e.icao24, e.party, " ".join(e.plans), _utc(e.start), _utc(e.end),
+                                     round(e.lateral, 1), round(e.vertical, 1), round(e.time, 1)])
+        except OSError as error:
+            raise UserError(f"{output}: cannot write ({error.strerror})") from None
+    print(f"{len(keys)} aircraft held to {len(plans)} plans, {len(found)} nonconformances"
+          f"{f'; {rejected.count} bad rows skipped' if rejected.count else ''}", file=sys.stderr)

@@ -56,7 +56,7 @@ def demo(
     result = run_demo(database, port=port, speed=speed, duration=seconds, say=console.print,
                       keep_serving=keep_serving, ready=ready, bots=hotline == "bots")
     console.print(f"[bold]done[/bold]: {result.tactical_raised} tactical and {result.strategic_raised} strategic "
-                  f"conflicts, {result.nonconforming} nonconforming aircraft, {result.proposals} proposals, "
+                  f"conflicts, {result.nonconforming} nonconformances (aircraft off plan), {result.proposals} proposals, "
                   f"{result.accepted} accepted, {result.party_signatures} party signatures verified; audit verified: "
                   + ", ".join(f"{k} {v} entries" for k, v in result.verified.items()))
 

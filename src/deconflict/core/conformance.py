@@ -124,3 +124,81 @@ def assess(plans: Iterable[Plan], lat: float, lon: float, altitude: float, time:
                 if nearest is None or found.excess(tolerance) < nearest.excess(tolerance):
                     nearest = found
     return Assessment(tuple(monitored), False if monitored else True, tuple(in_force or overrun), nearest)
+
+
+@dataclass
+class Streak:
+    """Consecutive reports on one side of a plan's edge (outside, or back inside): since when, how many,
+    the latest time. Confirmed once they span ``confirm`` s with two reports at least."""
+
+    since: float
+    count: int = 1
+    last: float = 0.0
+
+    def __post_init__(self) -> None:
+        self.last = self.since
+
+    def add(self, time: float) -> None:
+        if time > self.last:
+            self.count, self.last = self.count + 1, time
+
+    def confirmed(self, tolerance: Tolerance) -> bool:
+        return self.count >= 2 and self.last - self.since >= tolerance.confirm
+
+
+@dataclass(frozen=True)
+class Episode:
+    """One time an aircraft was off its plans, from a recording: first and last report outside (UNIX s),
+    the plans it left, and the largest deviation seen (m, m, s)."""
+
+    icao24: str
+    party: str
+    plans: tuple[str, ...]
+    start: float
+    end: float
+    lateral: float
+    vertical: float
+    time: float
+
+
+def episodes(icao24: str, party: str, plans: list[Plan], times, lats, lons, altitudes,
+             tolerance: Tolerance) -> list[Episode]:
+    """The nonconformances of one aircraft's reports (sorted by time) against its plans, by the live
+    rules (`assess`, confirmed over ``confirm`` s both ways); an episode still open at the last report
+    ends there."""
+    found: list[Episode] = []
+    outside: Streak | None = None
+    inside: Streak | None = None
+    current: dict | None = None
+    for time, lat, lon, altitude in zip(times, lats, lons, altitudes):
+        verdict = assess(plans, float(lat), float(lon), float(altitude), float(time), tolerance)
+        if not verdict.monitored:
+            outside = inside = None
+            continue
+        if verdict.conforming:
+            outside = None
+            if current is not None:
+                inside = inside or Streak(float(time))
+                inside.add(float(time))
+                if inside.confirmed(tolerance):
+                    found.append(Episode(icao24, party, current["plans"], current["start"], current["end"],
+                                         *current["worst"]))
+                    current, inside = None, None
+            continue
+        inside = None
+        if current is None:
+            outside = outside or Streak(float(time))
+            outside.add(float(time))
+            if outside.confirmed(tolerance):
+                current = {"plans": verdict.responsible, "start": outside.since, "end": float(time),
+                           "worst": (0.0, 0.0, 0.0)}
+        if current is not None:
+            nearest = verdict.nearest
+            worst = current["worst"]
+            current["end"] = float(time)
+            if nearest is not None:
+                current["worst"] = (max(worst[0], nearest.lateral), max(worst[1], nearest.vertical),
+                                    max(worst[2], nearest.time))
+    if current is not None:
+        found.append(Episode(icao24, party, current["plans"], current["start"], current["end"], *current["worst"]))
+    return found

@@ -21,13 +21,12 @@ taken over after a restart or a change of leader (`resume`).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 from sqlalchemy import select
 
-from deconflict.core.conformance import Tolerance, assess, monitored_span
+from deconflict.core.conformance import Streak, Tolerance, assess, monitored_span
 from deconflict.core.geodesy import geodesic_distance
 from deconflict.core.plans import Plan, PlanIndex
 from deconflict.core.standards import Standard
@@ -42,15 +41,6 @@ LISTED = 500
 REACH_ALTITUDE_LIMITS = (-1000.0, 30_000.0)  # m: the reach query's band is clipped to what a volume may hold
 
 
-@dataclass
-class _Streak:
-    """Consecutive reports on one side (outside, or back inside): since when, how many, the last time."""
-
-    since: float
-    count: int
-    last: float
-
-
 class Conformance:
     def __init__(self, work: UnitOfWork, index: PlanIndex, standard: Standard, tolerance: Tolerance) -> None:
         self.work = work
@@ -58,8 +48,8 @@ class Conformance:
         self.standard = standard
         self.tolerance = tolerance
         self._open: dict[tuple[str, str], dict[str, Any]] = {}  # (party, icao24) -> stored open record
-        self._outside: dict[tuple[str, str], _Streak] = {}
-        self._inside: dict[tuple[str, str], _Streak] = {}
+        self._outside: dict[tuple[str, str], Streak] = {}
+        self._inside: dict[tuple[str, str], Streak] = {}
         self._assessed: dict[tuple[str, str], float] = {}  # time of the last report assessed, per track
 
     def resume(self) -> None:
@@ -116,14 +106,11 @@ class Conformance:
         if starts or ends or tells:
             self._store(now, starts, ends, tells)
 
-    def _confirmed(self, streaks: dict[tuple[str, str], _Streak], key: tuple[str, str], time: float) -> bool:
+    def _confirmed(self, streaks: dict[tuple[str, str], Streak], key: tuple[str, str], time: float) -> bool:
         """Count one more report on this side; True once they span ``confirm`` s (two reports at least)."""
-        streak = streaks.get(key)
-        if streak is None:
-            streaks[key] = streak = _Streak(time, 1, time)
-        elif time > streak.last:
-            streak.count, streak.last = streak.count + 1, time
-        return streak.count >= 2 and streak.last - streak.since >= self.tolerance.confirm
+        streak = streaks.setdefault(key, Streak(time))
+        streak.add(time)
+        return streak.confirmed(self.tolerance)
 
     def _reach(self, now: float, snapshot: States, starts: list) -> dict[tuple[str, str], dict[str, dict]]:
         """Parties newly within reach of each open (or starting) nonconforming aircraft: party ->
