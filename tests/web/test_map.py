@@ -166,3 +166,46 @@ def test_an_aircraft_off_its_plan_is_shown_to_its_owner_and_to_the_party_it_coul
     expect(page.locator("#nonconformances li.ongoing")).to_contain_text("off BOX")
     assert not errors
     context.close()
+
+
+def test_a_party_signs_its_proposal_and_answer_in_the_map_with_its_own_key(browser, live_service, tmp_path):
+    """Each party loads its private key file into the page (registered on first load); the proposal and
+    the acceptance go out signed (the service refuses them unsigned once a key is registered), and the
+    record's party signatures verify."""
+    import json
+
+    from deconflict.store.audit import parse_records
+    from deconflict.store.signatures import PartyKey, check_party_signatures
+
+    live = live_service
+    _traffic(live)
+    keys = {}
+    for party in ("alpha", "bravo"):
+        keys[party] = PartyKey.generate()
+        keys[party].save(tmp_path / f"{party}.pem")
+    alpha_context, alpha, alpha_errors = _login(browser, live, "alpha")
+    alpha.set_input_files("#key-file", str(tmp_path / "alpha.pem"))
+    expect(alpha.locator("#key-status")).to_have_text(f"signing as {keys['alpha'].id} (registered now)")
+    expect(alpha.locator("#conflicts li")).to_have_count(1, timeout=15_000)
+    alpha.locator("#conflicts li").first.click()
+    alpha.fill("#proposal-value", "FL320")
+    alpha.fill("#proposal-text", "ALPHA1 climbs to FL320 — signed")
+    alpha.click("#propose-button")
+    expect(alpha.locator("#messages li").last).to_contain_text("pending")
+
+    bravo_context, bravo, bravo_errors = _login(browser, live, "bravo")
+    bravo.set_input_files("#key-file", str(tmp_path / "bravo.pem"))
+    expect(bravo.locator("#key-status")).to_contain_text(keys["bravo"].id)
+    expect(bravo.locator("#conflicts li")).to_have_count(1, timeout=15_000)
+    bravo.locator("#conflicts li").first.click()
+    bravo.locator("#messages button.accept").click()
+    expect(bravo.locator("#messages")).to_contain_text("accepted")
+    chain = httpx.get(f"{live.url}/v1/audit/chain", headers={"Authorization": f"Bearer {live.tokens['cell']}"}).text
+    records, _ = parse_records(chain)
+    bodies = [json.loads(r["body"]) for r in records]
+    signed = [b["kind"] for b in bodies if "signed" in b["payload"]]
+    assert signed == ["hotline.proposal", "hotline.accept"]
+    assert check_party_signatures(bodies).verified == 2
+    assert not (alpha_errors or bravo_errors)
+    alpha_context.close()
+    bravo_context.close()

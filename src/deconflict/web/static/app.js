@@ -21,6 +21,7 @@ const state = {
   conflicts: { tactical: [], strategic: [] },
   selected: null,            // conflict id
   thread: null,
+  signer: null,              // { key, id, public }: your Ed25519 key, when loaded (signs your commitments)
   frameTimes: [],
   refreshTimes: [],          // ms to fetch and unpack tracks and conflicts
   timers: [],
@@ -414,10 +415,56 @@ function describe(p) {
 async function post(body) {
   if (!state.thread) return;
   try {
-    await api(`/v1/threads/${state.thread.id}/messages`, { method: "POST", json: body });
+    const headers = state.signer ? { "X-Deconflict-Signature": await sign(messageCommitment(state.thread.id, body)) } : {};
+    await api(`/v1/threads/${state.thread.id}/messages`, { method: "POST", json: body, headers });
     await Promise.all([loadThread(), loadAudit()]);
   } catch (error) { showError(error); }
 }
+
+// -- party signatures: the private key is read from a file into this page and never sent anywhere ----
+
+// What the service checks (store/signatures.py): the canonical JSON of the message's commitment.
+function messageCommitment(thread, body) {
+  return {
+    kind: `hotline.${body.kind || "message"}`, party: state.me.party || "", thread, text: body.text || "",
+    proposal: body.proposal ? { value: null, ...body.proposal } : null, reply_to: body.reply_to ?? null,
+    answer_within: body.answer_within ?? null,
+  };
+}
+
+// Canonical JSON as the audit record writes it: sorted keys, no spaces (integers and text only here).
+function canonical(value) {
+  if (value === null || typeof value !== "object") return JSON.stringify(value);
+  if (Array.isArray(value)) return `[${value.map(canonical).join(",")}]`;
+  return `{${Object.keys(value).sort().map((k) => `${JSON.stringify(k)}:${canonical(value[k])}`).join(",")}}`;
+}
+
+const base64 = (bytes) => btoa(String.fromCharCode(...new Uint8Array(bytes)));
+
+async function sign(commitment) {
+  const signature = await crypto.subtle.sign("Ed25519", state.signer.key, new TextEncoder().encode(canonical(commitment)));
+  return `${state.signer.id}:${base64(signature)}`;
+}
+
+document.getElementById("key-file").onchange = async (event) => {
+  const status = document.getElementById("key-status");
+  try {
+    const pem = await event.target.files[0].text();
+    const der = Uint8Array.from(atob(pem.replace(/-----[^-]+-----/g, "").replace(/\s+/g, "")), (c) => c.charCodeAt(0));
+    const key = await crypto.subtle.importKey("pkcs8", der, { name: "Ed25519" }, true, ["sign"]);
+    const jwk = await crypto.subtle.exportKey("jwk", key);
+    const raw = Uint8Array.from(atob(jwk.x.replace(/-/g, "+").replace(/_/g, "/")), (c) => c.charCodeAt(0));
+    const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", raw));
+    const id = Array.from(digest.slice(0, 8), (b) => b.toString(16).padStart(2, "0")).join("");
+    state.signer = { key, id, public: base64(raw) };
+    const registered = (await api("/v1/keys")).some((k) => k.key === id && k.member === state.me.member && !k.revoked);
+    if (!registered) await api("/v1/me/keys", { method: "POST", json: { public_key: state.signer.public } });
+    status.textContent = `signing as ${id}${registered ? "" : " (registered now)"}`;
+  } catch (error) {
+    state.signer = null; status.textContent = "";
+    showError(new Error(`key: ${error.message || error} (an Ed25519 private key in PEM is expected)`));
+  }
+};
 
 document.getElementById("propose").onsubmit = (event) => {
   event.preventDefault();
