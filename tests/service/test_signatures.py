@@ -211,3 +211,17 @@ def test_audit_verify_catches_an_operator_who_rewrites_and_re_signs_the_chain(si
     with pytest.raises(SystemExit) as done:
         main(["audit", "verify", str(forged), "--key", str(tmp_path / "service.pub")])
     assert done.value.code == 1 and "FORGED" in capsys.readouterr().err
+
+
+def test_every_party_is_told_of_a_key_registered(world):
+    import time
+
+    key = PartyKey.generate()
+    subscription = world.service.events.subscribe("bravo", member=0)
+    world["alpha_op"].post("/v1/me/keys", json={"public_key": key.public_text})
+    deadline = time.time() + 5
+    while subscription.queue.qsize() == 0 and time.time() < deadline:
+        time.sleep(0.02)  # delivered on the app's event loop
+    [event] = list(subscription.queue._queue)
+    assert event.type == "member.key" and event.data["public_key"] == key.public_text and event.data["party"] == "alpha"
+    subscription.close()

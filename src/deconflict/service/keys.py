@@ -59,7 +59,9 @@ class PartyKeys:
             everyone = session.scalars(select(Party.id)).all()
             self.work.record(session, "member.key", who.actor(), everyone,
                              {"member": who.member, "name": who.name, "party": who.party, "key": kid, "public_key": text})
-            return _view(row, who.name)
+            view = _view(row, who.name)
+            self.work.emit(session, "member.key", {v: view for v in ntk.audiences(everyone)})
+            return view
 
     def revoke(self, who: Principal, kid: str) -> None:
         with self.work.write() as session:
@@ -71,6 +73,8 @@ class PartyKeys:
             row.revoked = True
             everyone = session.scalars(select(Party.id)).all()
             self.work.record(session, "member.key_revoked", who.actor(), everyone, {"member": who.member, "key": kid})
+            view = _view(row, who.name)
+            self.work.emit(session, "member.key_revoked", {v: view for v in ntk.audiences(everyone)})
 
     def list(self, who: Principal) -> list[dict[str, Any]]:
         """Every party's registered keys (public halves: every member may check anyone's signature)."""
