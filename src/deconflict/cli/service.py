@@ -99,6 +99,7 @@ def serve(
 
     service.on_deposed = deposed
     server.run()
+    service.close()  # a clean stop: the plan index snapshot written, the lead given up
     if lost:
         print(f"error: this node lost the lead ({lost[0]}); restart it to stand by", file=sys.stderr)
         raise typer.Exit(EXIT_LOST_LEAD)

@@ -13,9 +13,11 @@ decides exactly.
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import json
 import math
+import pickle
 from collections import defaultdict
 from dataclasses import dataclass, replace
 from itertools import chain
@@ -40,6 +42,7 @@ CELL_DEGREES = 0.05  # index cell, about 5.5 km north-south
 TIME_BUCKET = 900.0  # s
 MAX_KEYS = 4096  # a volume covering more cells x buckets is kept in the list of large volumes
 EQUAL_PRIORITY_POLICIES = ("reject", "accept")
+SNAPSHOT_VERSION = 1  # of `PlanIndex.snapshot`; an older snapshot is not read (the index is rebuilt)
 
 
 class PlanState(str, Enum):
@@ -185,7 +188,7 @@ class PlanIndex:
         if not margin >= 0.0:
             raise PlanError(f"margin must be >= 0 m, got {margin}")
         self.margin, self.equal_priority = float(margin), equal_priority
-        self._plans: dict[str, Plan] = {}
+        self._plans: dict[str, Plan] = _Plans()
         self._handles: dict[str, list[int]] = {}
         self._keys: dict[str, list[int]] = {}
         self._cells: dict[int, list[int]] = defaultdict(list)
@@ -196,6 +199,60 @@ class PlanIndex:
 
     def __len__(self) -> int:
         return len(self._plans)
+
+    def snapshot(self) -> bytes:
+        """The whole index as bytes, for `restore` (a restart that skips re-reading every plan)."""
+        return self.encode(self.frozen())
+
+    def frozen(self) -> dict:
+        """A copy of the index's state that later changes do not touch (shallow where the index never
+        changes a value in place): quick, so a service takes it while its writes wait, then encodes it
+        (`encode`, the slow part) while they go on."""
+        c = self._columns
+        columns = _Columns.__new__(_Columns)
+        columns.__dict__.update(c.__dict__, values=c.values.copy(), alive=c.alive.copy(), recurring=c.recurring.copy())
+        return {"version": SNAPSHOT_VERSION, "margin": self.margin, "equal_priority": self.equal_priority,
+                "plans": dict(dict.items(self._plans)), "handles": dict(self._handles), "keys": dict(self._keys),
+                "cells": {key: list(handles) for key, handles in self._cells.items()}, "large": set(self._large),
+                "owner": list(self._owner), "columns": columns,
+                "flown_by": {key: set(ids) for key, ids in self._flown_by.items()}}
+
+    @staticmethod
+    def encode(state: dict) -> bytes:
+        """`frozen` state as bytes; each plan pickled on its own, so that `restore` unpickles a plan only
+        when it is first read."""
+        plans = {key: value if isinstance(value, bytes) else pickle.dumps(value, protocol=5)
+                 for key, value in state["plans"].items()}
+        return pickle.dumps({**state, "plans": plans}, protocol=5)
+
+    @classmethod
+    def restore(cls, data: bytes) -> "PlanIndex":
+        """An index from `snapshot` bytes, with the margin and policy it was taken with."""
+        index = cls()
+        index.restore_into(data, adopt_settings=True)
+        return index
+
+    def restore_into(self, data: bytes, adopt_settings: bool = False) -> None:
+        """Replace this index's content with `snapshot` bytes (the object stays the same, so whoever
+        holds it sees the restored plans). Only bytes this program wrote may be given (pickle): the
+        service checks their HMAC first."""
+        collecting = gc.isenabled()
+        gc.disable()  # a million small objects at once: the collector would walk the heap again and again
+        try:
+            state = pickle.loads(data)
+        finally:
+            if collecting:
+                gc.enable()
+        if state.get("version") != SNAPSHOT_VERSION:
+            raise PlanError(f"plan index snapshot version {state.get('version')!r}, expected {SNAPSHOT_VERSION}")
+        if (state["margin"], state["equal_priority"]) != (self.margin, self.equal_priority) and not adopt_settings:
+            raise PlanError("the snapshot was taken with another margin or equal-priority policy")
+        self.margin, self.equal_priority = state["margin"], state["equal_priority"]
+        self._plans = _Plans(state["plans"])
+        self._handles, self._keys, self._large = state["handles"], state["keys"], state["large"]
+        self._cells = defaultdict(list, state["cells"])
+        self._owner, self._columns = state["owner"], state["columns"]
+        self._flown_by = defaultdict(set, state["flown_by"])
 
     def __contains__(self, plan_id: str) -> bool:
         return plan_id in self._plans
@@ -340,6 +397,33 @@ class PlanIndex:
         return PlanConflict(plan=plan.id, other=other.id, party=plan.party, other_party=other.party, volume=k,
                             other_volume=j, departure=departure, overlap=found, priority=plan.priority,
                             other_priority=other.priority, blocking=blocking, reason=reason)
+
+
+class _Plans(dict):
+    """Plan id -> Plan. Values restored from a snapshot stay pickled bytes until first read, so that a
+    restart does not rebuild 100,000 plans before it can answer."""
+
+    def __getitem__(self, key: str) -> Plan:
+        value = dict.__getitem__(self, key)
+        if isinstance(value, bytes):
+            value = pickle.loads(value)
+            dict.__setitem__(self, key, value)
+        return value
+
+    def get(self, key: str, default: Plan | None = None) -> Plan | None:
+        return self[key] if key in self else default
+
+    def pop(self, key: str, *default: Plan | None) -> Plan | None:
+        if key in self:
+            value = self[key]
+            dict.__delitem__(self, key)
+            return value
+        if default:
+            return default[0]
+        raise KeyError(key)
+
+    def values(self):  # noqa: ANN201
+        return (self[key] for key in list(self.keys()))
 
 
 class _Columns:

@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
@@ -211,6 +210,8 @@ def _read_table(path: Path):
         if name.endswith(".csv") or name.endswith(".csv.gz"):
             return _read_csv(path), lambda row: f"line {row + 2}"
         if name.endswith(".json") or name.endswith(".json.gz"):  # a pandas/traffic table as JSON records
+            import pandas as pd  # only for JSON records: the service never needs it (0.3 s of start-up)
+
             return pa.Table.from_pandas(pd.read_json(path), preserve_index=False), lambda row: f"record {row + 1}"
     except FileNotFoundError:
         raise StatesFileError(f"{path}: no such file") from None
@@ -246,6 +247,8 @@ def _numeric(table: pa.Table, name: str, reject) -> np.ndarray:
     column = table.column(name)
     if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
         # Slow path, only for files with text in a number column: parse, and reject what is not a number.
+        import pandas as pd  # numbers written as text only
+
         text = pd.Series(pc.utf8_trim_whitespace(pc.fill_null(column, "")).to_numpy(zero_copy_only=False))
         parsed = pd.to_numeric(text, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
         unparsable = np.isnan(parsed) & (text != "").to_numpy() & (text.str.lower() != "nan").to_numpy()

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from typing import Any, Callable, Iterator
 
 from sqlalchemy import Engine
@@ -43,6 +44,7 @@ from deconflict.store.leadership import Lease
 __all__ = ["Deconfliction", "IngestResult"]
 LOG = logging.getLogger("deconflict")
 CHECKPOINT_EVERY = 1.0  # s
+SNAPSHOT_EVERY = 600.0  # s: the plan index snapshot is rewritten this often when plans changed
 LEASE_CHECK = 0.5  # s: a standby tries for the lease, a leader checks its lock, this often
 ROLE_LEADER, ROLE_STANDBY, ROLE_DEPOSED, ROLE_ADMIN = "leader", "standby", "deposed", "admin"
 
@@ -83,11 +85,14 @@ class Deconfliction:
         self.work.on_lost_lead = self._depose
         self._leader_hint = ""
         self.took_lead_at: float | None = None
+        self._snapshot_changes, self._snapshot_at = 0, time.monotonic()
+        self._snapshot_lock = threading.Lock()
+        self._snapshot_thread: threading.Thread | None = None
         if serving and not self._try_lead():
             self._leader_hint = self.lease.leader()[0]
             LOG.warning("another node leads this database (%s): standing by", self._leader_hint or "address unknown")
             self.audit.check()  # a hot standby: the chain checked and the plan index built now, followed
-            self.plan_book.load()  # from then on (`check_lease`), so that taking over reads only the tail
+            self._load_plans()  # from then on (`check_lease`), so that taking over reads only the tail
 
     def _try_lead(self) -> bool:
         """Take the lease if it is free, then load what a leader needs from the committed state."""
@@ -99,7 +104,7 @@ class Deconfliction:
             if self.plan_book.synced or len(self.plan_book.index):
                 self.plan_book.follow()  # a hot standby: only what the old leader wrote since
             else:
-                self.plan_book.load()
+                self._load_plans()
             self.tactical.resume()
         except BaseException:
             self.work.lease = None
@@ -108,6 +113,32 @@ class Deconfliction:
         self.took_lead_at = self.clock.now()
         self.role = ROLE_LEADER
         return True
+
+    def _load_plans(self) -> None:
+        """The plan index from its snapshot and the plans written since (a restart: under 2 s with 100,000
+        plans), or else from every stored plan (then a snapshot is written, on a thread)."""
+        if self.plan_book.restore_snapshot(self.settings.snapshot_path, self._snapshot_secret):
+            LOG.info("plan index restored from its snapshot (%d plans)", len(self.plan_book.index))
+            return
+        self.plan_book.load()
+        if len(self.plan_book.index):
+            self._snapshot_thread = threading.Thread(target=self.save_snapshot, name="plan-snapshot", daemon=True)
+            self._snapshot_thread.start()
+
+    @property
+    def _snapshot_secret(self) -> bytes:
+        return self.key.derive("deconflict plan index snapshot")
+
+    def save_snapshot(self) -> None:
+        """Write the plan index snapshot now (after a full load, every `SNAPSHOT_EVERY` s when plans
+        changed, and at a clean stop); a failure is logged, never fatal: the next start rebuilds."""
+        changes = self.plan_book.changes
+        try:
+            with self._snapshot_lock:
+                self.plan_book.save_snapshot(self.settings.snapshot_path, self._snapshot_secret)
+            self._snapshot_changes, self._snapshot_at = changes, time.monotonic()
+        except Exception as error:
+            LOG.warning("plan index snapshot not written: %s", str(error).splitlines()[0])
 
     def _depose(self, reason: str) -> None:
         """Another node leads (or may): stop detecting and writing; `on_deposed` says so to the process."""
@@ -122,8 +153,13 @@ class Deconfliction:
         self.on_deposed(reason)
 
     def close(self) -> None:
-        """Stop, give the lead up and close the database connections (a clean stop)."""
+        """Stop, write the plan index snapshot (leading), give the lead up and close the database
+        connections (a clean stop)."""
         self.stop()
+        if self._snapshot_thread is not None:
+            self._snapshot_thread.join(timeout=60)
+        if self.role == ROLE_LEADER and len(self.plan_book.index) and self.plan_book.changes != self._snapshot_changes:
+            self.save_snapshot()
         if self.lease is not None:
             self.lease.release()
         self.engine.dispose()
@@ -168,8 +204,8 @@ class Deconfliction:
         alerts(pair.snapshot(0.0), self.standard, vtol=self.settings.vtol)
 
     def start(self) -> None:
-        """Start the detection thread (after loading the compiled kernels) and the lease watch."""
-        self.warm_up()
+        """Start the detection thread (it loads the compiled kernels first, so that the node answers at
+        once) and the lease watch."""
         if self._thread is None:
             self._stop.clear()
             self._thread = threading.Thread(target=self._run, name="detection", daemon=True)
@@ -238,8 +274,15 @@ class Deconfliction:
                 checkpoint(self.engine)
             except Exception as error:  # a failed checkpoint is retried; commits go on into the WAL
                 LOG.warning("checkpoint failed: %s", str(error).splitlines()[0])
+            if self.role == ROLE_LEADER and self.plan_book.changes != self._snapshot_changes \
+                    and time.monotonic() - self._snapshot_at > SNAPSHOT_EVERY:
+                self.save_snapshot()
 
     def _run(self) -> None:
+        try:
+            self.warm_up()
+        except Exception as error:  # detection compiles what it needs on its first cycle instead
+            LOG.warning("warm-up failed: %s", str(error).splitlines()[0])
         while not self._stop.is_set():
             self._wake.wait(self.settings.detection_period)
             self._wake.clear()

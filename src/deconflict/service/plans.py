@@ -10,7 +10,11 @@ refused, with ``equal_priority`` reject). A conflict between two parties opens a
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
+import logging
+import os
+from pathlib import Path
 from typing import Any, Callable
 
 from sqlalchemy import func, or_, select
@@ -30,6 +34,10 @@ from deconflict.store.signatures import plan_commitment
 from deconflict.store.schema import AuditEntry, PlanRecord, StrategicConflict, plan_id_of, plan_key
 
 
+LOG = logging.getLogger("deconflict")
+SNAPSHOT_FORMAT = 1  # of the snapshot file: MAC line, header line, `PlanIndex.snapshot` bytes
+
+
 class Plans:
     def __init__(self, work: UnitOfWork, hotline: Hotline, margin: float, equal_priority: str,
                  writes: Rate = PLAN_WRITES, conflicts: Rate = CONFLICTS_RAISED) -> None:
@@ -39,6 +47,8 @@ class Plans:
         self.writes = Quota("plan writes", writes)
         self.conflicts = Quota("strategic conflicts raised", conflicts)
         self.synced = 0  # the audit seq up to which the index holds every plan written
+        self.changes = 0  # plan writes committed by this process (a snapshot is due when it moved)
+        self.restored = False  # the index came from its snapshot (and the plans written after it)
         self.keys = hotline.keys  # the parties' signing keys (one registry for the hotline and plans)
         self.nonconforming: Callable[[], set[str]] = set  # keys of the plans Nonconforming now (`Conformance`)
 
@@ -50,6 +60,63 @@ class Plans:
             for record in session.scalars(select(PlanRecord).where(PlanRecord.status == "accepted")):
                 self.index.add(self._plan(record.document, record.party, f"plan {record.key}"))
         return len(self.index)
+
+    def _changed(self) -> None:
+        self.changes += 1
+
+    def save_snapshot(self, path: Path, secret: bytes) -> int:
+        """Write the plan index to ``path`` (mode 0600, replaced atomically) with the audit entry it is
+        in step with (seq and hash) and an HMAC under ``secret``; returns the seq. Its state is copied
+        while no write of this process commits (about 0.1 s for 100,000 plans), so it is exactly the
+        committed plans up to that entry; it is encoded and written while writes go on."""
+        with self.work.quiescent():
+            with self.work.Session() as session:
+                last = session.execute(select(AuditEntry.seq, AuditEntry.hash).order_by(AuditEntry.seq.desc())
+                                       .limit(1)).first()
+            seq, digest = (int(last[0]), str(last[1])) if last else (0, "")
+            state, count = self.index.frozen(), len(self.index)
+        data = PlanIndex.encode(state)  # the slow part, while writes go on
+        header = json.dumps({"format": SNAPSHOT_FORMAT, "seq": seq, "hash": digest, "plans": count}).encode()
+        mac = hmac.new(secret, header + b"\n" + data, hashlib.sha256).hexdigest().encode()
+        partial = path.with_name(f"{path.name}.{os.getpid()}.partial")
+        fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as out:
+            out.write(mac + b"\n" + header + b"\n" + data)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(partial, path)
+        return seq
+
+    def restore_snapshot(self, path: Path, secret: bytes) -> bool:
+        """Load the plan index from a snapshot when it is genuine (HMAC) and in step with this database (the
+        audit entry it names is there with the same hash), then read the plans written after it
+        (`follow`). False, with the index untouched, when there is none or it cannot be used: then
+        `load` rebuilds the index from every stored plan."""
+        try:
+            blob = path.read_bytes()
+            mac, header, data = blob.split(b"\n", 2)
+            meta = json.loads(header)
+        except (OSError, ValueError):
+            return False
+        expected = hmac.new(secret, header + b"\n" + data, hashlib.sha256).hexdigest().encode()
+        if not hmac.compare_digest(mac, expected) or meta.get("format") != SNAPSHOT_FORMAT:
+            LOG.warning("plan snapshot %s is not this service's (HMAC or format): rebuilding the index", path)
+            return False
+        with self.work.Session() as session:
+            entry = session.scalar(select(AuditEntry.hash).where(AuditEntry.seq == meta["seq"])) if meta["seq"] else ""
+            newest = session.scalar(select(func.max(AuditEntry.seq))) or 0
+        if entry != meta["hash"] or newest < meta["seq"]:
+            LOG.warning("plan snapshot %s does not match this database (entry %s): rebuilding the index", path, meta["seq"])
+            return False
+        try:
+            self.index.restore_into(data)
+        except Exception as error:  # a snapshot of another version or settings: nothing was replaced
+            LOG.warning("plan snapshot %s not used (%s): rebuilding the index", path, error)
+            return False
+        self.synced = int(meta["seq"])
+        self.follow()
+        self.restored = True
+        return True
 
     def follow(self) -> int:
         """Keep a standby's index in step with the leader's writes: every plan named by an audit
@@ -192,6 +259,7 @@ class Plans:
                                                                               **({"signed": signed} if signed else {})})
             if was_active:
                 self._unindex(session, record.key)
+            self.work.after_commit(session, self._changed)
 
     def _unindex(self, session: Session, key: str) -> None:
         removed = self.index.remove(key)
@@ -234,6 +302,7 @@ class Plans:
         ``budget``: the strategic conflicts this request may still raise, checked before any is drawn
         (the costly part: overlap geometry, threads, entries), so one request's work stays bounded.
         """
+        self.work.after_commit(session, self._changed)
         check = self.index.check(plan)
         if budget is not None:
             budget.spend(len(check.conflicts), record.plan_id)

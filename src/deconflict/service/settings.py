@@ -69,6 +69,11 @@ class ServiceSettings:
         return key.with_name(f"{key.stem}.{digest}.witness")
 
     @property
+    def snapshot_path(self) -> Path:
+        """Where the plan index snapshot of this database lives (beside the witness; `Plans.save_snapshot`)."""
+        return self.witness_path.with_suffix(".plans")
+
+    @property
     def key_path(self) -> Path:
         if self.key_file:
             return Path(self.key_file)

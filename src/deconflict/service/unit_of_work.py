@@ -87,6 +87,12 @@ class UnitOfWork:
             for type, views in session.info["events"]:
                 self.publish(type, views)
 
+    @contextmanager
+    def quiescent(self) -> Iterator[None]:
+        """No write of this process commits meanwhile: in-memory state matches the committed state."""
+        with self._lock:
+            yield
+
     @staticmethod
     def after_commit(session: Session, apply: Callable[[], None]) -> None:
         """Change in-memory state once the transaction commits (never when it fails)."""

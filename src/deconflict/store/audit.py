@@ -134,6 +134,13 @@ class ServiceKey:
     def public_pem(self) -> str:
         return public_pem(self.public)
 
+    def derive(self, label: str) -> bytes:
+        """A 32-byte secret for ``label`` (e.g. the plan snapshot's HMAC key), known only to whoever holds
+        this private key."""
+        raw = self._private.private_bytes(serialization.Encoding.Raw, serialization.PrivateFormat.Raw,
+                                          serialization.NoEncryption())
+        return hashlib.sha256(label.encode() + b"\0" + raw).digest()
+
 
 def public_pem(key: Ed25519PublicKey) -> str:
     return key.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
