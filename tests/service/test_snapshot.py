@@ -81,3 +81,21 @@ def test_a_snapshot_that_is_not_genuine_or_not_this_databases_is_not_used(sqlite
         assert not again.plan_book.restored and _keys(again) == {"alpha/A"}  # rebuilt from the stored plans
     finally:
         again.close()
+
+
+def test_only_the_leader_writes_the_snapshot(sqlite_world):
+    """A standby's index follows the leader outside the write lock: a snapshot of it could claim an
+    audit entry its index has not reached, and a restart would then miss plans."""
+    w = sqlite_world
+    w["alpha_op"].post("/v1/plans", json=plan("A"))
+    standby = _restart(w)  # the world's service still leads
+    try:
+        assert standby.role == "standby"
+        path = w.service.settings.snapshot_path
+        path.unlink(missing_ok=True)
+        standby.save_snapshot()
+        assert not path.exists()
+        w.service.save_snapshot()
+        assert path.exists()
+    finally:
+        standby.close()

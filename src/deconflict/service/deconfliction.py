@@ -88,6 +88,7 @@ class Deconfliction:
         self._snapshot_changes, self._snapshot_at = 0, time.monotonic()
         self._snapshot_lock = threading.Lock()
         self._snapshot_thread: threading.Thread | None = None
+        self._snapshot_due = False
         if serving and not self._try_lead():
             self._leader_hint = self.lease.leader()[0]
             LOG.warning("another node leads this database (%s): standing by", self._leader_hint or "address unknown")
@@ -112,6 +113,10 @@ class Deconfliction:
             raise
         self.took_lead_at = self.clock.now()
         self.role = ROLE_LEADER
+        if self._snapshot_due:  # only a leader writes it: a standby's index moves outside the write lock
+            self._snapshot_due = False
+            self._snapshot_thread = threading.Thread(target=self.save_snapshot, name="plan-snapshot", daemon=True)
+            self._snapshot_thread.start()
         return True
 
     def _load_plans(self) -> None:
@@ -121,9 +126,7 @@ class Deconfliction:
             LOG.info("plan index restored from its snapshot (%d plans)", len(self.plan_book.index))
             return
         self.plan_book.load()
-        if len(self.plan_book.index):
-            self._snapshot_thread = threading.Thread(target=self.save_snapshot, name="plan-snapshot", daemon=True)
-            self._snapshot_thread.start()
+        self._snapshot_due = len(self.plan_book.index) > 0  # written once this node leads (`_try_lead`)
 
     @property
     def _snapshot_secret(self) -> bytes:
@@ -132,6 +135,8 @@ class Deconfliction:
     def save_snapshot(self) -> None:
         """Write the plan index snapshot now (after a full load, every `SNAPSHOT_EVERY` s when plans
         changed, and at a clean stop); a failure is logged, never fatal: the next start rebuilds."""
+        if self.role != ROLE_LEADER:  # a standby's index moves outside the write lock: never snapshot it
+            return
         changes = self.plan_book.changes
         try:
             with self._snapshot_lock:
