@@ -43,6 +43,7 @@ def test_conflict_proposal_and_acceptance_across_two_parties(browser, live_servi
     alpha.locator("#conflicts li").first.click()
     expect(alpha.locator("#thread-panel")).to_be_visible()
     expect(alpha.locator("#suggestions li").first).to_contain_text("suggested: a00001: heading")
+    alpha.select_option("#proposal-action", "climb")  # the form starts from the suggestion (a heading)
     alpha.fill("#proposal-value", "FL320")
     alpha.fill("#proposal-text", "ALPHA1 climbs to FL320")
     alpha.click("#propose-button")
@@ -188,6 +189,8 @@ def test_a_party_signs_its_proposal_and_answer_in_the_map_with_its_own_key(brows
     expect(alpha.locator("#key-status")).to_have_text(f"signing as {keys['alpha'].id} (registered now)")
     expect(alpha.locator("#conflicts li")).to_have_count(1, timeout=15_000)
     alpha.locator("#conflicts li").first.click()
+    expect(alpha.locator("#suggestions li").first).to_contain_text("suggested")  # the form is prefilled from it
+    alpha.select_option("#proposal-action", "climb")
     alpha.fill("#proposal-value", "FL320")
     alpha.fill("#proposal-text", "ALPHA1 climbs to FL320 — signed")
     alpha.click("#propose-button")
@@ -209,3 +212,34 @@ def test_a_party_signs_its_proposal_and_answer_in_the_map_with_its_own_key(brows
     assert not (alpha_errors or bravo_errors)
     alpha_context.close()
     bravo_context.close()
+
+
+def test_the_hotline_form_is_prefilled_acknowledgement_counts_and_closed_threads_are_read_only(browser, live_service):
+    """The proposal form starts from the service's checked suggestion; the title counts threads waiting
+    for the party's acknowledgement; once the conflict clears, the thread takes no more proposals or
+    acknowledgements. The audit list shows track batches as a count, and a nautical-mile scale is drawn."""
+    live = live_service
+    _traffic(live)
+    context, page, errors = _login(browser, live, "alpha")
+    expect(page.locator("#conflicts li")).to_have_count(1, timeout=15_000)
+    expect(page).to_have_title("(1) deconflict — live map", timeout=10_000)
+    page.locator("#conflicts li").first.click()
+    first = page.locator("#suggestions li").first
+    expect(first).to_contain_text("suggested: a00001: heading")
+    suggested = first.inner_text().split("heading")[1].split()[0]
+    expect(page.locator("#proposal-action")).to_have_value("heading")
+    expect(page.locator("#proposal-value")).to_have_value(suggested)
+    page.click("#acknowledge")
+    expect(page.locator("#acknowledge")).to_be_hidden()
+    expect(page).to_have_title("deconflict — live map", timeout=10_000)
+    expect(page.locator("#audit-batches")).to_contain_text("track batches")
+    expect(page.locator("#audit")).not_to_contain_text("tracks.received")
+    expect(page.locator(".nm-scale")).to_contain_text("NM")
+    now = time.time()  # ALPHA1 turns away and climbs: the conflict clears and its thread closes
+    _push(live, "alpha", [{"time": now, "velocity": 200.0, "vertrate": 0.0, "baroaltitude": 12000.0, "icao24": "a00001",
+                           "callsign": "ALPHA1", "lat": 45.0, "lon": 3.5, "heading": 270.0}])
+    expect(page.locator("#thread-status")).to_contain_text("closed", timeout=20_000)
+    expect(page.locator("#propose")).to_be_hidden()
+    screenshot(page, "8-closed-thread")
+    assert not errors
+    context.close()

@@ -63,6 +63,27 @@ const planLayer = L.geoJSON(null, {
   onEachFeature: (feature, layer) => layer.bindTooltip(volumeLabel(feature.properties), { sticky: true }),
 }).addTo(map);
 
+// Scale bars: kilometres (Leaflet's) and nautical miles, the unit of separation minima.
+L.control.scale({ imperial: false, position: "bottomright" }).addTo(map);
+const NauticalScale = L.Control.extend({
+  options: { position: "bottomright" },
+  onAdd(m) {
+    this.bar = L.DomUtil.create("div", "leaflet-control-scale-line nm-scale");
+    m.on("move zoom resize", () => this.update(m));
+    this.update(m);
+    return this.bar;
+  },
+  update(m) {
+    const size = m.getSize();
+    const y = size.y / 2;
+    const nm = m.distance(m.containerPointToLatLng([0, y]), m.containerPointToLatLng([100, y])) / 1852;
+    const nice = [0.1, 0.2, 0.5, 1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000].filter((v) => v <= nm).pop() || 0.1;
+    this.bar.style.width = `${Math.round(100 * nice / nm)}px`;
+    this.bar.textContent = `${nice} NM`;
+  },
+});
+new NauticalScale().addTo(map);
+
 function volumeLabel(p) {   // "STRIKE-1 (north) FL095-FL105, 18:49Z-19:09Z"
   const fl = (metres) => `FL${String(Math.round(metres / 0.3048 / 100)).padStart(3, "0")}`;
   const who = p.kind === "conflicting" ? `a volume of ${p.party} in conflict with yours` : `${p.plan} (${p.party})`;
@@ -96,7 +117,8 @@ function planStyle(feature) {
 
 function renderLegend() {
   document.getElementById("legend").innerHTML = Object.entries(state.colours)
-    .map(([party, colour]) => `<span><i style="background:${colour}"></i>${escapeHtml(party)}</span>`).join("");
+    .map(([party, colour]) => `<span><i style="background:${colour}"></i>${escapeHtml(party)}</span>`).join("")
+    + `<span title="reported by a station feed or a party not registered"><i style="background:#555"></i>other</span>`;
 }
 
 // -- traffic canvas --------------------------------------------------------------------------------
@@ -389,9 +411,25 @@ async function loadThread() {
   target.innerHTML = options.map(([value, label]) => `<option value="${escapeHtml(value)}">${escapeHtml(label)}</option>`).join("");
   if (options.some(([value]) => value === previous)) target.value = previous;
   const canWrite = state.me.role !== "observer";
-  document.getElementById("propose-button").disabled = !canWrite || !options.length;
-  await loadSuggestions(conflict, canWrite && thread.status !== "settled");
-  document.getElementById("acknowledge").disabled = !canWrite;
+  const open = thread.status === "open" || thread.status === "escalated";  // closed and settled threads are read-only
+  document.getElementById("propose-button").disabled = !canWrite || !options.length || !open;
+  document.getElementById("propose").hidden = !open;
+  if (thread.id !== state.prefilledThread) {  // a new thread: start from what fits its conflict
+    state.prefilledThread = thread.id;
+    prefill(strategic ? { type: "plan_change", action: "delay", value: "15min" } : null);
+  }
+  await loadSuggestions(conflict, canWrite && open);
+  const acknowledged = mine && thread.acknowledged_by.includes(mine);
+  document.getElementById("acknowledge").hidden = !open || acknowledged || !canWrite;
+}
+
+// The proposal form set to ``proposal`` (the service's checked suggestion, or a plan delay).
+function prefill(proposal) {
+  if (!proposal) return;
+  const action = document.getElementById("proposal-action");
+  if ([...action.options].some((o) => o.value === proposal.action)) action.value = proposal.action;
+  document.getElementById("proposal-value").value = proposal.value ?? "";
+  if (proposal.aircraft) document.getElementById("proposal-target").value = proposal.aircraft;
 }
 
 // The service's suggested manoeuvres for your aircraft (from its conflict bands), one click to propose.
@@ -400,6 +438,10 @@ async function loadSuggestions(conflict, canPropose) {
   if (!conflict || !state.me.party) { list.innerHTML = ""; return; }
   const answer = await api(`/v1/conflicts/${encodeURIComponent(conflict.id)}/resolutions`).catch(() => []);
   const proposals = answer.flatMap((own) => own.proposals);
+  if (proposals.length && state.prefilledSuggestion !== state.thread?.id) {  // once per thread: the user's edits stay
+    state.prefilledSuggestion = state.thread?.id;
+    prefill(proposals[0]);
+  }
   list.innerHTML = proposals.length ? proposals.map((p, k) => `<li>suggested: ${escapeHtml(describe(p))}
     ${canPropose ? `<button data-suggestion="${k}">Propose this</button>` : ""}</li>`).join("") : "";
   for (const button of list.querySelectorAll("button")) {
@@ -480,9 +522,12 @@ document.getElementById("propose").onsubmit = (event) => {
 document.getElementById("acknowledge").onclick = () => post({ kind: "acknowledge" });
 
 async function loadAudit() {
-  const text = await api("/v1/audit/receipts?tail=25");
+  const text = await api("/v1/audit/receipts?tail=300");
   const lines = text.trim().split("\n").map((line) => JSON.parse(line));
-  const entries = lines.filter((line) => line.body).map((line) => ({ ...JSON.parse(line.body), hash: line.hash }));
+  const all = lines.filter((line) => line.body).map((line) => ({ ...JSON.parse(line.body), hash: line.hash }));
+  const entries = all.filter((e) => e.kind !== "tracks.received");  // every batch is recorded: counted, not listed
+  const batches = all.length - entries.length;
+  document.getElementById("audit-batches").textContent = batches ? `(+ ${batches} track batches)` : "";
   document.getElementById("audit").innerHTML = entries.slice(-25).reverse().map((e) =>
     `<li title="${e.hash}">${e.hash.slice(0, 8)} ${new Date(e.time * 1000).toISOString().slice(11, 19)} ${escapeHtml(e.kind)}
      ${e.payload.thread ? `thread ${e.payload.thread}` : ""}${e.payload.message ? ` msg ${e.payload.message}` : ""}
@@ -498,6 +543,15 @@ async function loadOccurrences() {
       ${escapeHtml(shortTime(o.started))}${o.ended ? `, ${Math.round(o.duration_s)} s (${escapeHtml(o.end_reason)})` : " <b>now</b>"},
       closest ${(o.closest_horizontal_m / 1852).toFixed(2)} NM / ${Math.round(o.closest_vertical_m / 0.3048)} ft</li>`).join("")
     || "<li>none</li>";
+}
+
+// Threads waiting for your party's acknowledgement, in the window title (seen from another tab too).
+async function updateTitle() {
+  const threads = await api("/v1/threads");
+  const mine = state.me.party;
+  const waiting = threads.filter((t) => (t.status === "open" || t.status === "escalated")
+    && mine && !t.acknowledged_by.includes(mine)).length;
+  document.title = waiting ? `(${waiting}) deconflict — live map` : "deconflict — live map";
 }
 
 async function loadNonconformances() {
@@ -613,13 +667,13 @@ async function login(token) {
   state.timers.forEach(clearInterval);
   state.timers = [setInterval(refresh, 1000), setInterval(refreshPlans, 10000),
     setInterval(() => { loadThread().catch(showError); loadAudit().catch(showError); loadOccurrences().catch(showError);
-      loadNonconformances().catch(showError); }, 3000),
+      loadNonconformances().catch(showError); updateTitle().catch(showError); }, 3000),
     setInterval(async () => {
       const h = await (await fetch("/healthz")).json();
       state.clockSkew = h.time * 1000 - Date.now();
       document.getElementById("clock").textContent = new Date(h.time * 1000).toISOString().slice(11, 19) + "Z";
     }, 1000)];
-  await Promise.all([refresh(), refreshPlans(), loadAudit(), loadOccurrences(), loadNonconformances()]);
+  await Promise.all([refresh(), refreshPlans(), loadAudit(), loadOccurrences(), loadNonconformances(), updateTitle()]);
   listen();
 }
 
