@@ -50,7 +50,11 @@ def measure(browser, url: str, token: str, seconds: float, zoom: int | None = No
     page.goto(url + "/")
     page.fill("#token", token)
     page.click("#login button")
-    page.wait_for_function("Number(document.getElementById('aircraft-count').textContent) > 0", timeout=60_000)
+    deadline = time.time() + 60  # polled from here: the page's CSP forbids the eval wait_for_function uses
+    while int(page.locator("#aircraft-count").text_content() or 0) == 0:
+        if time.time() > deadline:
+            raise RuntimeError("no aircraft on the map after 60 s")
+        time.sleep(0.2)
     if zoom is not None:
         page.evaluate(f"window.deconflictMap.map.setView([47, 8], {zoom}, {{animate: false}}) && null")
     time.sleep(1.0)

@@ -243,3 +243,40 @@ def test_the_hotline_form_is_prefilled_acknowledgement_counts_and_closed_threads
     screenshot(page, "8-closed-thread")
     assert not errors
     context.close()
+
+
+def test_data_block_search_filters_trails_theme_and_warning_flash(browser, live_service):
+    """The display tools a controller expects: hover or search shows the full data block (speed,
+    vertical rate, party, the conflict's time to loss); filters hide; trails accumulate; the dark
+    scope theme switches; a new warning flashes in the list."""
+    live = live_service
+    now = time.time()  # two aircraft 3 km apart at one level: a warning at once
+    base = {"time": now, "velocity": 200.0, "vertrate": 0.0, "baroaltitude": 9144.0, "heading": 90.0}
+    _push(live, "alpha", [{**base, "icao24": "a00001", "callsign": "ALPHA1", "lat": 45.0, "lon": 5.0}])
+    _push(live, "bravo", [{**base, "icao24": "b00001", "callsign": "BRAVO1", "lat": 45.0, "lon": 5.038}])
+    context, page, errors = _login(browser, live, "cell")
+    expect(page.locator("#conflicts li")).to_have_count(1, timeout=15_000)
+    expect(page.locator("#conflicts li.flash")).to_have_count(1, timeout=10_000)  # a warning: new, flashing
+    page.fill("#search", "ALPHA1")
+    page.press("#search", "Enter")
+    block = page.locator("#datablock")
+    expect(block).to_be_visible()
+    expect(block).to_contain_text("a00001")
+    expect(block).to_contain_text("alpha")
+    expect(block).to_contain_text("GS 389 kt")  # 200 m/s
+    expect(block).to_contain_text("conflict with BRAVO1")
+    deadline = time.time() + 15
+    while page.evaluate("window.deconflictMap.trailPoints()") < 4 and time.time() < deadline:
+        time.sleep(0.2)  # 2 aircraft, a trail dot each a second
+    assert page.evaluate("window.deconflictMap.trailPoints()") >= 4
+    page.check("#filter-alerting")
+    assert page.evaluate("window.deconflictMap.state.filters.alerting") is True
+    page.click("#theme")
+    expect(page.locator("body")).to_have_class("dark")
+    screenshot(page, "9-dark-scope")
+    page.click("#theme")
+    expect(page.locator("body")).not_to_have_class("dark")
+    page.locator("#legend span[data-party='bravo']").click()
+    expect(page.locator("#legend span[data-party='bravo']")).to_have_class("off")
+    assert not errors
+    context.close()

@@ -22,6 +22,11 @@ const state = {
   selected: null,            // conflict id
   thread: null,
   signer: null,              // { key, id, public }: your Ed25519 key, when loaded (signs your commitments)
+  filters: { alerting: false, trails: true, hidden: new Set(), lowest: 0, highest: 999 },
+  trails: new Map(),         // party/icao24 -> recent [lat, lon], one a second
+  pinned: null,              // icao24 whose data block stays shown
+  dark: localStorage.getItem("deconflict-theme") === "dark",
+  sound: false, warned: new Set(), flashing: new Map(), land: null,
   frameTimes: [],
   refreshTimes: [],          // ms to fetch and unpack tracks and conflicts
   timers: [],
@@ -95,8 +100,7 @@ let countries = 0;
 fetch("/static/vendor/countries-50m.json").then((r) => r.json()).then((topology) => {
   const land = topojson.feature(topology, topology.objects.countries);
   countries = land.features.length;
-  L.geoJSON(land, { interactive: false, style: { color: "#9a9a8e", weight: 0.6, fillColor: "#efeadb", fillOpacity: 1 } })
-    .addTo(map).bringToBack();
+  state.land = L.geoJSON(land, { interactive: false, style: landStyle() }).addTo(map).bringToBack();
 });
 
 function partyColour(party) {
@@ -115,10 +119,18 @@ function planStyle(feature) {
   return { color: partyColour(p.party), weight: 1.5, fillOpacity: 0.08 };
 }
 
-function renderLegend() {
-  document.getElementById("legend").innerHTML = Object.entries(state.colours)
-    .map(([party, colour]) => `<span><i style="background:${colour}"></i>${escapeHtml(party)}</span>`).join("")
-    + `<span title="reported by a station feed or a party not registered"><i style="background:#555"></i>other</span>`;
+function renderLegend() {   // click a party to hide or show its aircraft
+  const legend = document.getElementById("legend");
+  legend.innerHTML = Object.entries(state.colours)
+    .map(([party, colour]) => `<span data-party="${escapeHtml(party)}" title="click: hide or show"><i style="background:${colour}"></i>${escapeHtml(party)}</span>`).join("")
+    + `<span data-party="" title="reported by a station feed or a party not registered (click: hide or show)"><i style="background:#555"></i>other</span>`;
+  for (const item of legend.querySelectorAll("span")) {
+    item.onclick = () => {
+      const party = item.dataset.party;
+      if (state.filters.hidden.has(party)) state.filters.hidden.delete(party); else state.filters.hidden.add(party);
+      item.classList.toggle("off", state.filters.hidden.has(party));
+    };
+  }
 }
 
 // -- traffic canvas --------------------------------------------------------------------------------
@@ -143,7 +155,7 @@ function columns(t) {
   const c = {
     n, callsign: new Array(n), party: new Array(n), intruder: new Uint8Array(n), offPlan: new Uint8Array(n),
     lat: new Float64Array(n), lon: new Float64Array(n), north: new Float64Array(n), east: new Float64Array(n),
-    track: new Float64Array(n),
+    track: new Float64Array(n), icao24: t.icao24, velocity: new Float64Array(n),
     altitude: new Float64Array(n), vertrate: new Float64Array(n), index: new Map(),
   };
   for (let k = 0; k < n; k++) {
@@ -153,7 +165,7 @@ function columns(t) {
     c.offPlan[k] = t.nonconforming && t.nonconforming[k] ? 1 : 0;
     c.track[k] = h;
     c.lat[k] = t.lat[k]; c.lon[k] = t.lon[k]; c.north[k] = t.velocity[k] * Math.cos(h); c.east[k] = t.velocity[k] * Math.sin(h);
-    c.altitude[k] = t.altitude[k]; c.vertrate[k] = t.vertrate[k];
+    c.altitude[k] = t.altitude[k]; c.vertrate[k] = t.vertrate[k]; c.velocity[k] = t.velocity[k];
     c.index.set(t.icao24[k], k);
   }
   return c;
@@ -213,8 +225,10 @@ function draw() {
     const { x, y } = c;
     positions(c, age, x, y);
     const visible = [];
-    for (let k = 0; k < c.n; k++) {
-      if (x[k] > -20 && x[k] < width + 20 && y[k] > -20 && y[k] < height + 20) visible.push(k);
+    const alerting = state.filters.alerting ? alertingAircraft() : null;
+    const f = state.filters, filtering = f.hidden.size > 0 || alerting !== null || f.lowest > 0 || f.highest < 999;
+    for (let k = 0; k < c.n; k++) {   // the filters only when one is set: 10,000 calls a frame are not free
+      if (x[k] > -20 && x[k] < width + 20 && y[k] > -20 && y[k] < height + 20 && (!filtering || shownByFilters(c, k, alerting))) visible.push(k);
     }
     const dense = visible.length > DENSE;
     if (!dense) {   // predicted vectors; in a dense view only conflict aircraft get one (drawConflicts)
@@ -223,6 +237,7 @@ function draw() {
       for (const k of visible) { context.moveTo(x[k], y[k]); context.lineTo(c.vx[k], c.vy[k]); }
       context.stroke();
     }
+    if (!dense && state.filters.trails) drawTrails(c, visible);
     drawConflicts(c, x, y, age, width, height);   // under the aircraft symbols
     for (const [party, colour] of Object.entries(state.colours).concat([["", "#555"]])) {
       context.fillStyle = colour; context.beginPath();
@@ -242,7 +257,7 @@ function draw() {
     for (const k of visible) if (c.offPlan[k]) context.rect(x[k] - 10, y[k] - 10, 20, 20);
     context.stroke();
     if (visible.length < LABEL_LIMIT) {
-      context.font = "11px system-ui"; context.fillStyle = "#111";
+      context.font = "11px system-ui"; context.fillStyle = state.dark ? "#e8eef2" : "#111";
       for (const k of visible) {
         const fl = Math.round(c.altitude[k] / 0.3048 / 100);
         const trend = c.vertrate[k] > 1 ? "↑" : c.vertrate[k] < -1 ? "↓" : "";
@@ -251,10 +266,173 @@ function draw() {
       }
     }
   }
+  if (state.pinned) placeDataBlock();
   const spent = performance.now() - started;
   state.frameTimes.push(spent);
   if (state.frameTimes.length > 600) state.frameTimes.shift();
   requestAnimationFrame(draw);
+}
+
+// -- what to show, trails, the data block, search, theme and alert sound ------------------------------
+
+function alertingAircraft() {   // icao24 of every aircraft in a tactical conflict
+  const set = new Set();
+  for (const conflict of state.conflicts.tactical) { set.add(conflict.a); set.add(conflict.b); }
+  return set;
+}
+
+function shownByFilters(c, k, alerting) {
+  if (state.filters.hidden.has(c.party[k] || "")) return false;
+  if (alerting && !alerting.has(c.icao24[k])) return false;
+  const fl = c.altitude[k] / 0.3048 / 100;
+  return fl >= state.filters.lowest && fl <= state.filters.highest;
+}
+
+const TRAIL_POINTS = 60, TRAIL_LIMIT = 3000;   // one dot per refresh (1 s), for pictures of up to 3,000 aircraft
+function recordTrails(t) {
+  if (t.icao24.length > TRAIL_LIMIT) { state.trails.clear(); return; }
+  const alive = new Set();
+  for (let k = 0; k < t.icao24.length; k++) {
+    const id = `${t.party[k]}/${t.icao24[k]}`;
+    alive.add(id);
+    const trail = state.trails.get(id) || [];
+    trail.push([t.lat[k], t.lon[k]]);
+    if (trail.length > TRAIL_POINTS) trail.shift();
+    state.trails.set(id, trail);
+  }
+  for (const id of [...state.trails.keys()]) if (!alive.has(id)) state.trails.delete(id);
+}
+
+// Trail dots are past positions: drawn once per picture and view into a layer, stamped every frame.
+const trailCache = { canvas: document.createElement("canvas"), key: "" };
+function drawTrails(c, visible) {
+  const width = canvas.clientWidth, height = canvas.clientHeight, centre = map.getCenter();
+  const key = [state.receivedAt, map.getZoom(), centre.lat.toFixed(6), centre.lng.toFixed(6), width, height, state.dark,
+    visible.length].join();
+  if (key !== trailCache.key) {
+    trailCache.key = key;
+    const ratio = window.devicePixelRatio || 1, layer = trailCache.canvas;
+    layer.width = width * ratio; layer.height = height * ratio;
+    const g = layer.getContext("2d");
+    g.setTransform(ratio, 0, 0, ratio, 0, 0);
+    const project = projector();
+    g.fillStyle = state.dark ? "#9fb3c8aa" : "#33445577";
+    g.beginPath();
+    for (const k of visible) {
+      const trail = state.trails.get(`${c.party[k]}/${c.icao24[k]}`);
+      if (!trail) continue;
+      for (const [lat, lon] of trail) { const [px, py] = project(lat, lon); g.rect(px - 1, py - 1, 2, 2); }
+    }
+    g.fill();
+  }
+  context.drawImage(trailCache.canvas, 0, 0, width, height);
+}
+
+// The full data block of one aircraft (hover, click or search): what a controller reads off a scope.
+function dataBlock(c, k) {
+  const conflicts = state.conflicts.tactical.filter((x) => x.a === c.icao24[k] || x.b === c.icao24[k]);
+  const fl = Math.round(c.altitude[k] / 0.3048 / 100);
+  const lines = [
+    `<b>${escapeHtml(c.callsign[k])}</b> ${escapeHtml(c.icao24[k])} · ${escapeHtml(c.party[k] || "other")}`,
+    `FL${String(fl).padStart(3, "0")} · GS ${Math.round(c.velocity[k] / 0.514444)} kt · VS ${Math.round(c.vertrate[k] / 0.00508)} fpm`,
+    `track ${Math.round((c.track[k] * 180 / Math.PI + 360) % 360)}°${c.offPlan[k] ? " · <b>off its plan</b>" : ""}`,
+    ...conflicts.map((x) => `conflict with ${escapeHtml(x.a === c.icao24[k] ? (x.state_b.callsign || x.b) : (x.state_a.callsign || x.a))}: `
+      + `${x.t_in <= 0 ? "loss now" : `loss in ${Math.round(x.t_in)} s`}, closest ${(x.d_cpa / 1852).toFixed(1)} NM / `
+      + `${Math.round(Math.abs(x.dz_cpa) / 0.3048)} ft`),
+  ];
+  return lines.join("<br>");
+}
+
+function nearestAircraft(px, py, within = 12) {
+  const c = state.aircraft;
+  if (!c || !c.x) return -1;
+  let best = -1, bestDistance = within * within;
+  const alerting = state.filters.alerting ? alertingAircraft() : null;
+  for (let k = 0; k < c.n; k++) {
+    const d = (c.x[k] - px) ** 2 + (c.y[k] - py) ** 2;
+    if (d < bestDistance && shownByFilters(c, k, alerting)) { best = k; bestDistance = d; }
+  }
+  return best;
+}
+
+const block = document.getElementById("datablock");
+function showBlock(k, px, py) {
+  const c = state.aircraft;
+  block.innerHTML = dataBlock(c, k);
+  block.style.left = `${px + 14}px`; block.style.top = `${py + 10}px`;
+  block.hidden = false;
+}
+
+function placeDataBlock() {   // the pinned aircraft's block follows it
+  const c = state.aircraft, k = c ? c.index.get(state.pinned) : undefined;
+  if (k === undefined || !c.x) { block.hidden = true; state.pinned = null; return; }
+  showBlock(k, c.x[k], c.y[k]);
+}
+
+map.getContainer().addEventListener("mousemove", (event) => {
+  if (state.pinned) return;
+  const box = canvas.getBoundingClientRect();
+  const k = nearestAircraft(event.clientX - box.left, event.clientY - box.top);
+  if (k < 0) { block.hidden = true; return; }
+  showBlock(k, state.aircraft.x[k], state.aircraft.y[k]);
+});
+map.on("click", (event) => {
+  const k = nearestAircraft(event.containerPoint.x, event.containerPoint.y);
+  state.pinned = k >= 0 ? state.aircraft.icao24[k] : null;
+  if (k < 0) block.hidden = true;
+});
+
+document.getElementById("search").addEventListener("change", (event) => {
+  const wanted = event.target.value.trim().toLowerCase();
+  const c = state.aircraft;
+  if (!wanted || !c) return;
+  for (let k = 0; k < c.n; k++) {
+    if (c.icao24[k].toLowerCase() === wanted || c.callsign[k].toLowerCase() === wanted) {
+      state.pinned = c.icao24[k];
+      map.panTo([c.lat[k], c.lon[k]]);
+      return;
+    }
+  }
+  showError(new Error(`no aircraft ${wanted} that you may see`));
+});
+document.getElementById("filter-alerting").onchange = (event) => { state.filters.alerting = event.target.checked; };
+document.getElementById("filter-trails").onchange = (event) => { state.filters.trails = event.target.checked; };
+document.getElementById("filter-levels").onchange = (event) => {
+  const [lowest, highest] = event.target.value.split("-").map(Number);
+  state.filters.lowest = lowest; state.filters.highest = highest;
+};
+
+function setTheme(dark) {
+  state.dark = dark;
+  document.body.classList.toggle("dark", dark);
+  localStorage.setItem("deconflict-theme", dark ? "dark" : "light");
+  if (state.land) state.land.setStyle(landStyle());
+  document.getElementById("theme").textContent = dark ? "light" : "dark";
+}
+document.getElementById("theme").onclick = () => setTheme(!state.dark);
+function landStyle() {
+  return state.dark ? { color: "#41505c", weight: 0.6, fillColor: "#1b252d", fillOpacity: 1 }
+    : { color: "#9a9a8e", weight: 0.6, fillColor: "#efeadb", fillOpacity: 1 };
+}
+
+// New warnings (level 3) flash in the list and, once enabled (muted by default), sound once.
+let audio = null;
+document.getElementById("sound").onclick = (event) => {
+  state.sound = !state.sound;
+  event.target.textContent = state.sound ? "sound on" : "sound off";
+  if (state.sound && !audio) audio = new AudioContext();
+};
+function announceWarnings() {
+  const fresh = state.conflicts.tactical.filter((c) => c.level === 3 && !state.warned.has(c.id));
+  for (const conflict of fresh) state.warned.add(conflict.id);
+  if (!fresh.length) return [];
+  if (state.sound && audio) {
+    const tone = audio.createOscillator(), gain = audio.createGain();
+    tone.frequency.value = 880; gain.gain.value = 0.15;
+    tone.connect(gain).connect(audio.destination);
+    tone.start(); tone.stop(audio.currentTime + 0.25);
+  }
+  return fresh.map((c) => c.id);
 }
 
 // A ring marks each aircraft in conflict: drawn once per level as a small bitmap, then stamped
@@ -357,7 +535,7 @@ function renderConflicts() {
   document.getElementById("conflict-count").textContent = tactical.length + state.conflicts.strategic.length;
   const more = tactical.length > LIST_LIMIT ? `<li>… and ${tactical.length - LIST_LIMIT} more on the map</li>` : "";
   document.getElementById("conflicts").innerHTML = tactical.slice(0, LIST_LIMIT).map((c) => `
-    <li class="level-${c.level}${c.id === state.selected ? " selected" : ""}" data-id="${c.id}">
+    <li class="level-${c.level}${c.id === state.selected ? " selected" : ""}${(state.flashing.get(c.id) || 0) > Date.now() ? " flash" : ""}" data-id="${c.id}">
       <b>${escapeHtml(c.state_a.callsign || c.a)}</b> (${escapeHtml(c.party_a || "?")}) /
       <b>${escapeHtml(c.state_b.callsign || c.b)}</b> (${escapeHtml(c.party_b || "?")})<br>
       ${c.t_in <= 0 ? "<b>loss of separation now</b>" : `loss of separation in ${Math.round(c.t_in)} s`},
@@ -522,7 +700,7 @@ document.getElementById("propose").onsubmit = (event) => {
 document.getElementById("acknowledge").onclick = () => post({ kind: "acknowledge" });
 
 async function loadAudit() {
-  const text = await api("/v1/audit/receipts?tail=300");
+  const text = await api("/v1/audit/receipts?tail=100");
   const lines = text.trim().split("\n").map((line) => JSON.parse(line));
   const all = lines.filter((line) => line.body).map((line) => ({ ...JSON.parse(line.body), hash: line.hash }));
   const entries = all.filter((e) => e.kind !== "tracks.received");  // every batch is recorded: counted, not listed
@@ -547,8 +725,9 @@ async function loadOccurrences() {
 
 // Threads waiting for your party's acknowledgement, in the window title (seen from another tab too).
 async function updateTitle() {
-  const threads = await api("/v1/threads");
   const mine = state.me.party;
+  if (!mine) return;  // the cell acknowledges nothing
+  const threads = await api("/v1/threads");
   const waiting = threads.filter((t) => (t.status === "open" || t.status === "escalated")
     && mine && !t.acknowledged_by.includes(mine)).length;
   document.title = waiting ? `(${waiting}) deconflict — live map` : "deconflict — live map";
@@ -587,12 +766,14 @@ async function refresh() {
     const [tracks, conflicts] = await Promise.all([api("/v1/tracks?format=columns"), api("/v1/conflicts")]);
     state.aircraft = columns(tracks);
     state.receivedAt = performance.now();
+    recordTrails(tracks);
     if (!state.framed && tracks.icao24.length) {   // first picture: show where the traffic is
       state.framed = true;
       map.fitBounds(L.latLngBounds(tracks.lat.map((lat, k) => [lat, tracks.lon[k]])).pad(0.3), { maxZoom: 8 });
     }
     state.conflicts = conflicts;
     document.getElementById("aircraft-count").textContent = tracks.icao24.length;
+    for (const id of announceWarnings().slice(0, 5)) state.flashing.set(id, Date.now() + 5000);  // 5 s; 5 at most
     renderConflicts();
     state.refreshTimes.push(performance.now() - started);
     if (state.refreshTimes.length > 100) state.refreshTimes.shift();
@@ -684,7 +865,8 @@ document.getElementById("login").onsubmit = (event) => {
 
 // For tests and the frame-time benchmark.
 window.deconflictMap = {
-  map, state,
+  map, state, setTheme,
+  trailPoints: () => [...state.trails.values()].reduce((n, t) => n + t.length, 0),
   countries: () => countries,
   frameStats() {
     const stats = (values) => {
@@ -697,5 +879,6 @@ window.deconflictMap = {
   resetFrames() { state.frameTimes = []; state.refreshTimes = []; },
 };
 
+setTheme(state.dark);
 if (state.token) login(state.token);
 requestAnimationFrame(draw);
