@@ -280,3 +280,24 @@ def test_data_block_search_filters_trails_theme_and_warning_flash(browser, live_
     expect(page.locator("#legend span[data-party='bravo']")).to_have_class("off")
     assert not errors
     context.close()
+
+
+def test_labels_of_aircraft_close_together_do_not_overlap(browser, live_service):
+    """Two fighters in formation 300 m apart (the patrol pair whose labels overlapped at every zoom):
+    both labels are drawn, apart; the page reports how many it placed."""
+    live = live_service
+    now = time.time()
+    base = {"time": now, "velocity": 200.0, "vertrate": 0.0, "baroaltitude": 9144.0, "heading": 90.0}
+    _push(live, "alpha", [{**base, "icao24": "a00001", "callsign": "HAWK1", "lat": 45.0, "lon": 5.0},
+                          {**base, "icao24": "a00002", "callsign": "HAWK2", "lat": 45.0027, "lon": 5.0}])
+    context, page, errors = _login(browser, live, "alpha")
+    expect(page.locator("#aircraft-count")).to_have_text("2", timeout=15_000)
+    deadline = time.time() + 10
+    while page.evaluate("window.deconflictMap.labels()") < 2 and time.time() < deadline:
+        time.sleep(0.2)
+    assert page.evaluate("window.deconflictMap.labels()") == 2
+    slots = page.evaluate("[...window.deconflictMap.state.labelSlots.values()]")
+    assert len(set(slots)) == 2  # not the same place beside two aircraft one pixel apart
+    screenshot(page, "10-formation-labels")
+    assert not errors
+    context.close()

@@ -27,6 +27,7 @@ const state = {
   pinned: null,              // icao24 whose data block stays shown
   dark: localStorage.getItem("deconflict-theme") === "dark",
   sound: false, warned: new Set(), flashing: new Map(), land: null,
+  labelSlots: new Map(), labelsShown: 0, reserved: [],   // icao24 -> the slot its label had (labels do not jump about)
   frameTimes: [],
   refreshTimes: [],          // ms to fetch and unpack tracks and conflicts
   timers: [],
@@ -238,6 +239,7 @@ function draw() {
       context.stroke();
     }
     if (!dense && state.filters.trails) drawTrails(c, visible);
+    state.reserved = [];
     drawConflicts(c, x, y, age, width, height);   // under the aircraft symbols
     for (const [party, colour] of Object.entries(state.colours).concat([["", "#555"]])) {
       context.fillStyle = colour; context.beginPath();
@@ -256,21 +258,62 @@ function draw() {
     context.strokeStyle = "#c0189b"; context.lineWidth = 2; context.beginPath();
     for (const k of visible) if (c.offPlan[k]) context.rect(x[k] - 10, y[k] - 10, 20, 20);
     context.stroke();
-    if (visible.length < LABEL_LIMIT) {
-      context.font = "11px system-ui"; context.fillStyle = state.dark ? "#e8eef2" : "#111";
-      for (const k of visible) {
-        const fl = Math.round(c.altitude[k] / 0.3048 / 100);
-        const trend = c.vertrate[k] > 1 ? "↑" : c.vertrate[k] < -1 ? "↓" : "";
-        context.fillText(`${c.callsign[k]} FL${String(fl).padStart(3, "0")}${trend}${c.intruder[k] ? " ⚠" : ""}${c.offPlan[k] ? " OFF PLAN" : ""}`,
-          x[k] + 8, y[k] - 6);
-      }
-    }
+    if (visible.length < LABEL_LIMIT) drawLabels(c, x, y, visible);
   }
   if (state.pinned) placeDataBlock();
   const spent = performance.now() - started;
   state.frameTimes.push(spent);
   if (state.frameTimes.length > 600) state.frameTimes.shift();
   requestAnimationFrame(draw);
+}
+
+// Data blocks placed without overlap: each label tries its last slot, then the four beside its aircraft,
+// then four farther out joined by a leader line; a label with no free slot is left out (its aircraft
+// stays drawn, and hover shows its block). Aircraft in conflict are placed first.
+const SLOTS = [[8, -6], [8, 14], [-8, -6], [-8, 14], [24, -22], [24, 30], [-24, -22], [-24, 30]];
+const LABEL_HEIGHT = 12, CHAR_WIDTH = 6.4, GRID = 48;
+function drawLabels(c, x, y, visible) {
+  const alerting = alertingAircraft();
+  const order = [...visible].sort((a, b) => alerting.has(c.icao24[b]) - alerting.has(c.icao24[a]));
+  const grid = new Map(), placed = [];
+  const boxes = (x0, y0, x1, y1) => {
+    const cells = [];
+    for (let gx = Math.floor(x0 / GRID); gx <= Math.floor(x1 / GRID); gx++)
+      for (let gy = Math.floor(y0 / GRID); gy <= Math.floor(y1 / GRID); gy++) cells.push(`${gx},${gy}`);
+    return cells;
+  };
+  const free = (x0, y0, x1, y1) => boxes(x0, y0, x1, y1).every((cell) => (grid.get(cell) || []).every(
+    ([a0, b0, a1, b1]) => x1 < a0 || x0 > a1 || y1 < b0 || y0 > b1));
+  const take = (box) => { for (const cell of boxes(...box)) { if (!grid.has(cell)) grid.set(cell, []); grid.get(cell).push(box); } };
+  for (const k of visible) take([x[k] - 5, y[k] - 5, x[k] + 5, y[k] + 5]);  // labels never cover an aircraft
+  for (const box of state.reserved) take(box);  // nor a closest-approach label
+  for (const k of order) {
+    const fl = Math.round(c.altitude[k] / 0.3048 / 100);
+    const trend = c.vertrate[k] > 1 ? "↑" : c.vertrate[k] < -1 ? "↓" : "";
+    const text = `${c.callsign[k]} FL${String(fl).padStart(3, "0")}${trend}${c.intruder[k] ? " ⚠" : ""}${c.offPlan[k] ? " OFF PLAN" : ""}`;
+    const width = text.length * CHAR_WIDTH, id = c.icao24[k];
+    const last = state.labelSlots.get(id);
+    for (const slot of last !== undefined ? [last, ...SLOTS.keys()] : SLOTS.keys()) {
+      const [dx, dy] = SLOTS[slot];
+      const left = dx >= 0 ? x[k] + dx : x[k] + dx - width, base = y[k] + dy;
+      const box = [left, base - LABEL_HEIGHT + 2, left + width, base + 2];
+      if (!free(...box)) continue;
+      take(box);
+      state.labelSlots.set(id, slot);
+      placed.push([k, text, left, base, slot >= 4, width]);
+      break;
+    }
+  }
+  context.strokeStyle = state.dark ? "#8a99a6" : "#667"; context.lineWidth = 0.8; context.beginPath();
+  for (const [k, , left, base, far, width] of placed) {   // leader lines to the labels set apart
+    if (!far) continue;
+    context.moveTo(x[k], y[k]);
+    context.lineTo(left >= x[k] ? left : left + width, base - 4);
+  }
+  context.stroke();
+  context.font = "11px system-ui"; context.fillStyle = state.dark ? "#e8eef2" : "#111";
+  for (const [, text, left, base] of placed) context.fillText(text, left, base);
+  state.labelsShown = placed.length;
 }
 
 // -- what to show, trails, the data block, search, theme and alert sound ------------------------------
@@ -489,7 +532,9 @@ function drawConflicts(c, x, y, age, width, height) {
     context.stroke(); context.setLineDash([]);
     context.lineWidth = 3; context.beginPath(); context.moveTo(pa[0], pa[1]); context.lineTo(pb[0], pb[1]); context.stroke();
     context.fillStyle = LEVEL_COLOURS[conflict.level]; context.font = "bold 11px system-ui";
-    context.fillText(`CPA ${(conflict.d_cpa / 1852).toFixed(1)} NM in ${Math.round(tcpa)} s`, pa[0] + 6, pa[1] + 14);
+    const cpa = `CPA ${(conflict.d_cpa / 1852).toFixed(1)} NM in ${Math.round(tcpa)} s`;
+    context.fillText(cpa, pa[0] + 6, pa[1] + 14);
+    state.reserved.push([pa[0] + 6, pa[1] + 2, pa[0] + 6 + cpa.length * CHAR_WIDTH, pa[1] + 16]);  // labels keep off it
   }
 }
 
@@ -866,6 +911,7 @@ document.getElementById("login").onsubmit = (event) => {
 // For tests and the frame-time benchmark.
 window.deconflictMap = {
   map, state, setTheme,
+  labels: () => state.labelsShown,
   trailPoints: () => [...state.trails.values()].reduce((n, t) => n + t.length, 0),
   countries: () => countries,
   frameStats() {
