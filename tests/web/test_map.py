@@ -301,3 +301,36 @@ def test_labels_of_aircraft_close_together_do_not_overlap(browser, live_service)
     screenshot(page, "10-formation-labels")
     assert not errors
     context.close()
+
+
+def test_range_rings_and_the_bearing_range_line(browser, live_service):
+    """Shift-click puts range rings round a point; alt-click two aircraft gives the bearing and range
+    between them (due east, 1.6 NM for two aircraft 3 km apart on a parallel)."""
+    live = live_service
+    now = time.time()
+    base = {"time": now, "velocity": 5.0, "vertrate": 0.0, "baroaltitude": 9144.0, "heading": 90.0}
+    _push(live, "alpha", [{**base, "icao24": "a00001", "callsign": "ALPHA1", "lat": 45.0, "lon": 5.0},
+                          {**base, "icao24": "a00002", "callsign": "ALPHA2", "lat": 45.0, "lon": 5.038}])
+    context, page, errors = _login(browser, live, "alpha")
+    expect(page.locator("#aircraft-count")).to_have_text("2", timeout=15_000)
+    page.evaluate("window.deconflictMap.map.setView([45.0, 5.019], 11, {animate: false}) && null")
+    time.sleep(0.5)
+
+    def point(lat: float, lon: float) -> dict:
+        xy = page.evaluate(f"(() => {{ const p = window.deconflictMap.map.latLngToContainerPoint([{lat}, {lon}]);"
+                           f" return [p.x, p.y]; }})()")
+        box = page.locator("#map").bounding_box()
+        return {"x": box["x"] + xy[0], "y": box["y"] + xy[1]}
+
+    page.keyboard.down("Shift")
+    page.mouse.click(**point(45.1, 5.0))
+    page.keyboard.up("Shift")
+    expect(page.locator(".ring-label")).to_have_count(5)
+    page.keyboard.down("Alt")
+    page.mouse.click(**point(45.0, 5.0))
+    page.mouse.click(**point(45.0, 5.038))
+    page.keyboard.up("Alt")
+    expect(page.locator("#measure")).to_contain_text("090° / 1.6 NM")
+    screenshot(page, "11-range-rings")
+    assert not errors
+    context.close()

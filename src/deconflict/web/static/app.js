@@ -27,7 +27,8 @@ const state = {
   pinned: null,              // icao24 whose data block stays shown
   dark: localStorage.getItem("deconflict-theme") === "dark",
   sound: false, warned: new Set(), flashing: new Map(), land: null,
-  labelSlots: new Map(), labelsShown: 0, reserved: [],   // icao24 -> the slot its label had (labels do not jump about)
+  labelSlots: new Map(), labelsShown: 0, reserved: [],
+  rings: null, measure: [],  // range rings' centre (L.LatLng); the bearing/range line's ends   // icao24 -> the slot its label had (labels do not jump about)
   frameTimes: [],
   refreshTimes: [],          // ms to fetch and unpack tracks and conflicts
   timers: [],
@@ -316,6 +317,41 @@ function drawLabels(c, x, y, visible) {
   state.labelsShown = placed.length;
 }
 
+// -- range rings and the bearing/range line -----------------------------------------------------------
+// Shift-click sets the centre of range rings (every 10 NM, to 50 NM; shift-click it again to clear).
+// Alt-click two points (or aircraft) for the bearing (true) and range between them.
+const measureLayer = L.layerGroup().addTo(map);
+function drawRangeRings() {
+  measureLayer.clearLayers();
+  if (state.rings) {
+    for (let nm = 10; nm <= 50; nm += 10) {
+      L.circle(state.rings, { radius: nm * 1852, color: state.dark ? "#5d8aa8" : "#4a6a85", weight: 1, fill: false,
+        interactive: false }).addTo(measureLayer);
+      const label = L.latLng(state.rings.lat + nm * 1852 / 111_200, state.rings.lng);
+      L.marker(label, { interactive: false, icon: L.divIcon({ className: "ring-label", html: `${nm} NM` }) }).addTo(measureLayer);
+    }
+  }
+  if (state.measure.length === 2) {
+    const [a, b] = state.measure;
+    const { bearing, nm } = bearingRange(a, b);
+    L.polyline([a, b], { color: "#d9161b", weight: 2, dashArray: "6 4", interactive: false }).addTo(measureLayer);
+    L.marker(b, { interactive: false, icon: L.divIcon({ className: "ring-label measure",
+      html: `${String(Math.round(bearing)).padStart(3, "0")}° ${nm.toFixed(1)} NM` }) }).addTo(measureLayer);
+    document.getElementById("measure").textContent = `${String(Math.round(bearing)).padStart(3, "0")}° / ${nm.toFixed(1)} NM`;
+  }
+}
+
+function bearingRange(a, b) {   // initial great-circle bearing (deg, true) and distance (NM): a display aid, not separation
+  const rad = Math.PI / 180, f1 = a.lat * rad, f2 = b.lat * rad, dl = (b.lng - a.lng) * rad;
+  const y = Math.sin(dl) * Math.cos(f2), x = Math.cos(f1) * Math.sin(f2) - Math.sin(f1) * Math.cos(f2) * Math.cos(dl);
+  return { bearing: (Math.atan2(y, x) / rad + 360) % 360, nm: map.distance(a, b) / 1852 };
+}
+
+function snapToAircraft(event) {   // a click near an aircraft measures from the aircraft
+  const k = nearestAircraft(event.containerPoint.x, event.containerPoint.y);
+  return k >= 0 ? L.latLng(state.aircraft.lat[k], state.aircraft.lon[k]) : event.latlng;
+}
+
 // -- what to show, trails, the data block, search, theme and alert sound ------------------------------
 
 function alertingAircraft() {   // icao24 of every aircraft in a tactical conflict
@@ -420,6 +456,16 @@ map.getContainer().addEventListener("mousemove", (event) => {
   showBlock(k, state.aircraft.x[k], state.aircraft.y[k]);
 });
 map.on("click", (event) => {
+  if (event.originalEvent.shiftKey) {
+    state.rings = state.rings && map.distance(state.rings, event.latlng) < 2000 ? null : snapToAircraft(event);
+    drawRangeRings();
+    return;
+  }
+  if (event.originalEvent.altKey) {
+    state.measure = state.measure.length === 1 ? [state.measure[0], snapToAircraft(event)] : [snapToAircraft(event)];
+    drawRangeRings();
+    return;
+  }
   const k = nearestAircraft(event.containerPoint.x, event.containerPoint.y);
   state.pinned = k >= 0 ? state.aircraft.icao24[k] : null;
   if (k < 0) block.hidden = true;
@@ -910,7 +956,7 @@ document.getElementById("login").onsubmit = (event) => {
 
 // For tests and the frame-time benchmark.
 window.deconflictMap = {
-  map, state, setTheme,
+  map, state, setTheme, drawRangeRings, bearingRange,
   labels: () => state.labelsShown,
   trailPoints: () => [...state.trails.values()].reduce((n, t) => n + t.length, 0),
   countries: () => countries,
