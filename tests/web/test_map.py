@@ -334,3 +334,33 @@ def test_range_rings_and_the_bearing_range_line(browser, live_service):
     screenshot(page, "11-range-rings")
     assert not errors
     context.close()
+
+
+def test_the_traffic_table_sorts_and_an_airspace_file_is_drawn(browser, live_service, tmp_path):
+    import json
+
+    live = live_service
+    now = time.time()
+    base = {"time": now, "velocity": 100.0, "vertrate": 0.0, "heading": 90.0}
+    _push(live, "alpha", [{**base, "icao24": f"a0000{k}", "callsign": f"ALPHA{k}", "lat": 40.0 + k, "lon": 5.0,
+                           "baroaltitude": 3000.0 + 1000.0 * k} for k in range(3)])
+    area = tmp_path / "restricted.geojson"
+    area.write_text(json.dumps({"type": "FeatureCollection", "features": [{
+        "type": "Feature", "properties": {"name": "R-99 RANGE", "lower": "GND", "upper": "FL250"},
+        "geometry": {"type": "Polygon", "coordinates": [[[4.0, 44.0], [6.0, 44.0], [6.0, 45.0], [4.0, 45.0], [4.0, 44.0]]]}}]}))
+    context, page, errors = _login(browser, live, "alpha")
+    expect(page.locator("#aircraft-count")).to_have_text("3", timeout=15_000)
+    page.check("#table-toggle")
+    rows = page.locator("#traffic-table tbody tr")
+    expect(rows).to_have_count(3)
+    page.click("#traffic-table th[data-key='fl']")
+    page.click("#traffic-table th[data-key='fl']")  # twice: highest first
+    expect(rows.first).to_contain_text("ALPHA2")
+    page.set_input_files("#airspace-file", str(area))
+    expect(page.locator("#airspace-status")).to_have_text("1 areas from restricted.geojson")
+    bad = tmp_path / "bad.geojson"
+    bad.write_text("{}")
+    page.set_input_files("#airspace-file", str(bad))
+    expect(page.locator("#error")).to_contain_text("bad.geojson: not GeoJSON")
+    assert not errors
+    context.close()

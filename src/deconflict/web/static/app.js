@@ -28,7 +28,8 @@ const state = {
   dark: localStorage.getItem("deconflict-theme") === "dark",
   sound: false, warned: new Set(), flashing: new Map(), land: null,
   labelSlots: new Map(), labelsShown: 0, reserved: [],
-  rings: null, measure: [],  // range rings' centre (L.LatLng); the bearing/range line's ends   // icao24 -> the slot its label had (labels do not jump about)
+  rings: null, measure: [],  // range rings' centre (L.LatLng); the bearing/range line's ends
+  tableSort: { key: "callsign", descending: false }, airspaces: 0,   // icao24 -> the slot its label had (labels do not jump about)
   frameTimes: [],
   refreshTimes: [],          // ms to fetch and unpack tracks and conflicts
   timers: [],
@@ -316,6 +317,70 @@ function drawLabels(c, x, y, visible) {
   for (const [, text, left, base] of placed) context.fillText(text, left, base);
   state.labelsShown = placed.length;
 }
+
+// -- the traffic table and airspace layers ----------------------------------------------------------
+
+const TABLE_ROWS = 200;
+function renderTable() {
+  const table = document.getElementById("traffic-table");
+  if (table.hidden || !state.aircraft) return;
+  const c = state.aircraft, rows = [];
+  for (let k = 0; k < c.n; k++) {
+    rows.push({ k, callsign: c.callsign[k], icao24: c.icao24[k], party: c.party[k] || "other",
+      fl: Math.round(c.altitude[k] / 0.3048 / 100), gs: Math.round(c.velocity[k] / 0.514444),
+      vs: Math.round(c.vertrate[k] / 0.00508) });
+  }
+  const { key, descending } = state.tableSort;
+  rows.sort((a, b) => (a[key] < b[key] ? -1 : a[key] > b[key] ? 1 : 0) * (descending ? -1 : 1));
+  table.querySelector("tbody").innerHTML = rows.slice(0, TABLE_ROWS).map((r) => `<tr data-icao24="${escapeHtml(r.icao24)}"
+    class="${c.intruder[r.k] ? "intruder" : ""}"><td>${escapeHtml(r.callsign)}</td><td>${escapeHtml(r.icao24)}</td>
+    <td>${escapeHtml(r.party)}</td><td>${r.fl}</td><td>${r.gs}</td><td>${r.vs}</td></tr>`).join("")
+    + (rows.length > TABLE_ROWS ? `<tr><td colspan="6">… and ${rows.length - TABLE_ROWS} more (sort or search)</td></tr>` : "");
+  for (const row of table.querySelectorAll("tbody tr[data-icao24]")) {
+    row.onclick = () => {
+      const k = state.aircraft.index.get(row.dataset.icao24);
+      if (k === undefined) return;
+      state.pinned = row.dataset.icao24;
+      map.panTo([state.aircraft.lat[k], state.aircraft.lon[k]]);
+    };
+  }
+}
+document.getElementById("table-toggle").onchange = (event) => {
+  document.getElementById("traffic-table").hidden = !event.target.checked;
+  renderTable();
+};
+for (const heading of document.querySelectorAll("#traffic-table th")) {
+  heading.onclick = () => {
+    const key = heading.dataset.key;
+    state.tableSort = { key, descending: state.tableSort.key === key ? !state.tableSort.descending : false };
+    renderTable();
+  };
+}
+
+const airspaceLayer = L.geoJSON(null, {
+  style: () => ({ color: "#c0189b", weight: 1.5, dashArray: "3 3", fillOpacity: 0.06 }),
+  onEachFeature: (feature, layer) => {
+    const p = feature.properties || {};
+    const name = p.name || p.NAME || p.id || "airspace";
+    const band = [p.lower || p.floor || p.alt_lower, p.upper || p.ceiling || p.alt_upper].filter((v) => v !== undefined);
+    layer.bindTooltip(`${escapeHtml(name)}${band.length ? `<br>${escapeHtml(band.join(" – "))}` : ""}`, { sticky: true });
+  },
+}).addTo(map);
+document.getElementById("airspace-file").onchange = async (event) => {
+  const status = document.getElementById("airspace-status");
+  try {
+    const data = JSON.parse(await event.target.files[0].text());
+    if (!data || (data.type !== "FeatureCollection" && data.type !== "Feature")) throw new Error("not GeoJSON (a FeatureCollection or Feature)");
+    airspaceLayer.clearLayers();
+    airspaceLayer.addData(data);
+    const count = data.type === "Feature" ? 1 : data.features.length;
+    status.textContent = `${count} areas from ${event.target.files[0].name}`;
+    state.airspaces = count;
+  } catch (error) {
+    status.textContent = "";
+    showError(new Error(`${event.target.files[0]?.name || "airspace"}: ${error.message}`));
+  }
+};
 
 // -- range rings and the bearing/range line -----------------------------------------------------------
 // Shift-click sets the centre of range rings (every 10 NM, to 50 NM; shift-click it again to clear).
@@ -866,6 +931,7 @@ async function refresh() {
     document.getElementById("aircraft-count").textContent = tracks.icao24.length;
     for (const id of announceWarnings().slice(0, 5)) state.flashing.set(id, Date.now() + 5000);  // 5 s; 5 at most
     renderConflicts();
+    renderTable();
     state.refreshTimes.push(performance.now() - started);
     if (state.refreshTimes.length > 100) state.refreshTimes.shift();
   } catch (error) { showError(error); }
