@@ -67,3 +67,66 @@ def test_a_demo_whose_scenes_did_not_happen_fails(tmp_path, monkeypatch):
 
     with pytest.raises(DemoError, match="tactical conflicts of the fighters .* did not happen"):
         demo.run_demo(port=free_port(), speed=200.0, database=str(tmp_path / "d.db"), say=lambda text: None)
+
+
+def test_the_manual_hotline_demo_runs_in_real_time_while_a_tactical_thread_waits(tmp_path):
+    """`demo --hotline manual`: fast until a tactical conflict's thread opens, then real time (x1) so a
+    person can answer on the map; once the thread is settled, fast again to the end."""
+    import threading
+    import time
+
+    import httpx
+
+    from deconflict.service import demo
+
+    said: list[str] = []
+    ready: dict = {}
+    done: dict = {}
+
+    def run() -> None:
+        try:
+            done["result"] = demo.run_demo(str(tmp_path / "m.db"), port=free_port(), speed=120.0, duration=720.0,
+                                           say=said.append, bots=False,
+                                           ready=lambda url, tokens: ready.update(url=url, tokens=tokens))
+        except Exception as error:  # noqa: BLE001 - reported by the assertion below
+            done["error"] = error
+
+    runner = threading.Thread(target=run, daemon=True)
+    runner.start()
+    deadline = time.time() + 120
+    while "url" not in ready and time.time() < deadline:
+        time.sleep(0.1)
+    clients = {name: httpx.Client(base_url=ready["url"], headers={"Authorization": f"Bearer {token}"})
+               for name, token in ready["tokens"].items()}
+    thread = None
+    while thread is None and time.time() < deadline:
+        thread = next((t for t in clients["cell"].get("/v1/threads").json()
+                       if (t["conflict"] or "").startswith("tactical:")), None)
+        time.sleep(0.2)
+    assert thread is not None, said[-5:]
+    while httpx.get(f"{ready['url']}/healthz").json()["speed"] != 1.0 and time.time() < deadline:
+        time.sleep(0.1)
+    assert httpx.get(f"{ready['url']}/healthz").json()["speed"] == 1.0  # real time while a person is needed
+    answered: set[int] = set()
+    while runner.is_alive() and time.time() < deadline + 240:  # the person: settles each tactical thread
+        for waiting in clients["cell"].get("/v1/threads").json():
+            if not (waiting["conflict"] or "").startswith("tactical:") or waiting["id"] in answered \
+                    or waiting["status"] not in ("open", "escalated"):
+                continue
+            answered.add(waiting["id"])
+            conflict = next((c for c in clients["cell"].get("/v1/conflicts").json()["tactical"]
+                             if c["id"] == waiting["conflict"]), None)
+            if conflict is None:
+                continue
+            own = conflict["a"] if conflict["party_a"] == "north" else conflict["b"]
+            proposal = clients["north"].post(f"/v1/threads/{waiting['id']}/messages", json={
+                "kind": "proposal", "text": "climbing", "proposal": {"type": "manoeuvre", "aircraft": own,
+                                                                     "action": "climb", "value": "FL120"}}).json()
+            clients["south"].post(f"/v1/threads/{waiting['id']}/messages",
+                                  json={"kind": "accept", "reply_to": proposal["id"]})
+        time.sleep(0.3)
+    runner.join(timeout=60)
+    assert "error" not in done and "result" in done, (done, said[-5:])
+    assert any("time x1" in line for line in said) and any("time x120" in line for line in said)
+    for client in clients.values():
+        client.close()

@@ -350,6 +350,14 @@ def run_demo(database: str, port: int = 8000, speed: float = 40.0, duration: flo
             straying.poll()
             for bot in parties:
                 bot.act(flights, t)
+            if not bots:  # manual hotline: real time while a thread waits for a person, fast otherwise
+                waiting = any(thread["status"] in ("open", "escalated") and (thread["conflict"] or "").startswith("tactical:")
+                              for thread in clients["cell"].get("/v1/threads").raise_for_status().json())
+                wanted = 1.0 if waiting else speed  # plan conflicts are hours ahead: they need no real time
+                if service.clock.speed != wanted:
+                    service.clock.set_speed(wanted)
+                    say(f"[bold]time x{wanted:g}[/bold]: " + ("a tactical conflict waits on the hotline: answer it "
+                                                               "on the map" if waiting else "no tactical thread waiting"))
             time.sleep(0.25)
         verified = {}
         signed = 0

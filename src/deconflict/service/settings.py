@@ -88,15 +88,26 @@ class Clock:
     def __init__(self, origin: float | None = None, speed: float = 1.0) -> None:
         if not speed > 0:
             raise ValueError(f"clock speed must be > 0, got {speed}")
-        self.speed = float(speed)
-        self._origin = _time.time() if origin is None else float(origin)
-        self._started = _time.monotonic()
+        self._anchor = (_time.time() if origin is None else float(origin), _time.monotonic(), float(speed))
         self._real = origin is None and speed == 1.0
+
+    @property
+    def speed(self) -> float:
+        return self._anchor[2]
 
     def now(self) -> float:
         if self._real:
             return _time.time()
-        return self._origin + (_time.monotonic() - self._started) * self.speed
+        origin, started, speed = self._anchor  # one tuple: a concurrent `set_speed` is seen whole or not at all
+        return origin + (_time.monotonic() - started) * speed
+
+    def set_speed(self, speed: float) -> None:
+        """Run on at ``speed`` from now, without a jump (the demo slows to real time around a conflict)."""
+        if not speed > 0:
+            raise ValueError(f"clock speed must be > 0, got {speed}")
+        if self._real:
+            raise ValueError("a real-time clock keeps its speed")
+        self._anchor = (self.now(), _time.monotonic(), float(speed))
 
     def real_seconds(self, service_seconds: float) -> float:
         """Wall-clock seconds that ``service_seconds`` of service time take."""

@@ -1009,6 +1009,7 @@ async function login(token) {
     setInterval(async () => {
       const h = await (await fetch("/healthz")).json();
       state.clockSkew = h.time * 1000 - Date.now();
+      state.speed = h.speed || 1;   // the demo slows to real time around a conflict in manual mode
       document.getElementById("clock").textContent = new Date(h.time * 1000).toISOString().slice(11, 19) + "Z";
     }, 1000)];
   await Promise.all([refresh(), refreshPlans(), loadAudit(), loadOccurrences(), loadNonconformances(), updateTitle()]);
