@@ -282,16 +282,21 @@ def test_data_block_search_filters_trails_theme_and_warning_flash(browser, live_
     context.close()
 
 
+def _alpha_pair(browser, live, callsigns: tuple[str, str], second: tuple[float, float], velocity: float):
+    """Two alpha aircraft at FL300 heading east, the first at 45 N 5 E; alpha logged in once both show."""
+    base = {"time": time.time(), "velocity": velocity, "vertrate": 0.0, "baroaltitude": 9144.0, "heading": 90.0}
+    _push(live, "alpha", [{**base, "icao24": "a00001", "callsign": callsigns[0], "lat": 45.0, "lon": 5.0},
+                          {**base, "icao24": "a00002", "callsign": callsigns[1], "lat": second[0], "lon": second[1]}])
+    context, page, errors = _login(browser, live, "alpha")
+    expect(page.locator("#aircraft-count")).to_have_text("2", timeout=15_000)
+    return context, page, errors
+
+
 def test_labels_of_aircraft_close_together_do_not_overlap(browser, live_service):
     """Two fighters in formation 300 m apart (the patrol pair whose labels overlapped at every zoom):
     both labels are drawn, apart; the page reports how many it placed."""
     live = live_service
-    now = time.time()
-    base = {"time": now, "velocity": 200.0, "vertrate": 0.0, "baroaltitude": 9144.0, "heading": 90.0}
-    _push(live, "alpha", [{**base, "icao24": "a00001", "callsign": "HAWK1", "lat": 45.0, "lon": 5.0},
-                          {**base, "icao24": "a00002", "callsign": "HAWK2", "lat": 45.0027, "lon": 5.0}])
-    context, page, errors = _login(browser, live, "alpha")
-    expect(page.locator("#aircraft-count")).to_have_text("2", timeout=15_000)
+    context, page, errors = _alpha_pair(browser, live, ("HAWK1", "HAWK2"), (45.0027, 5.0), velocity=200.0)
     deadline = time.time() + 10
     while page.evaluate("window.deconflictMap.labels()") < 2 and time.time() < deadline:
         time.sleep(0.2)
@@ -307,12 +312,7 @@ def test_range_rings_and_the_bearing_range_line(browser, live_service):
     """Shift-click puts range rings round a point; alt-click two aircraft gives the bearing and range
     between them (due east, 1.6 NM for two aircraft 3 km apart on a parallel)."""
     live = live_service
-    now = time.time()
-    base = {"time": now, "velocity": 5.0, "vertrate": 0.0, "baroaltitude": 9144.0, "heading": 90.0}
-    _push(live, "alpha", [{**base, "icao24": "a00001", "callsign": "ALPHA1", "lat": 45.0, "lon": 5.0},
-                          {**base, "icao24": "a00002", "callsign": "ALPHA2", "lat": 45.0, "lon": 5.038}])
-    context, page, errors = _login(browser, live, "alpha")
-    expect(page.locator("#aircraft-count")).to_have_text("2", timeout=15_000)
+    context, page, errors = _alpha_pair(browser, live, ("ALPHA1", "ALPHA2"), (45.0, 5.038), velocity=5.0)
     page.evaluate("window.deconflictMap.map.setView([45.0, 5.019], 11, {animate: false}) && null")
     time.sleep(0.5)
 
