@@ -364,3 +364,37 @@ def test_the_traffic_table_sorts_and_an_airspace_file_is_drawn(browser, live_ser
     expect(page.locator("#error")).to_contain_text("bad.geojson: not GeoJSON")
     assert not errors
     context.close()
+
+
+def test_a_map_opened_on_a_standby_points_to_the_leader(browser, tmp_path):
+    """Two nodes on one database: the map served by the standby says it does not lead and links to the
+    leader it names (issue 18: clients follow the leader)."""
+    from deconflict.service.app import create_app
+    from deconflict.service.background import BackgroundServer
+    from deconflict.service.deconfliction import Deconfliction
+    from deconflict.service.settings import ServiceSettings
+    from tests.servers import free_port
+
+    ports = (free_port(), free_port())
+    urls = [f"http://127.0.0.1:{port}" for port in ports]
+    settings = dict(database=str(tmp_path / "two.db"), key_file=str(tmp_path / "two.key"))
+    leader = Deconfliction(ServiceSettings(**settings, advertise=urls[0]))
+    leader.add_party("alpha")
+    token = leader.add_member("alice", "operator", "alpha")
+    standby = Deconfliction(ServiceSettings(**settings, advertise=urls[1]))
+    assert standby.role == "standby"
+    try:
+        with BackgroundServer(create_app(leader, run_detection=False), port=ports[0]), \
+                BackgroundServer(create_app(standby, run_detection=False), port=ports[1]):
+            context = browser.new_context(viewport={"width": 1400, "height": 850})
+            page = context.new_page()
+            page.goto(urls[1] + "/")
+            page.fill("#token", token)
+            page.click("#login button")
+            banner = page.locator("#leader-banner")
+            expect(banner).to_be_visible(timeout=10_000)
+            expect(banner.locator("a")).to_have_attribute("href", urls[0] + "/")
+            context.close()
+    finally:
+        standby.close()
+        leader.close()

@@ -46,6 +46,7 @@ async function api(path, options = {}) {
     options.body = JSON.stringify(options.json);
   }
   const answer = await fetch(path, { ...options, headers });
+  if (answer.status === 503) showLeader(answer.headers.get("X-Deconflict-Leader"));
   if (!answer.ok) {
     let detail = answer.statusText;
     try { detail = (await answer.json()).detail; } catch (e) { /* not JSON */ }
@@ -53,6 +54,16 @@ async function api(path, options = {}) {
   }
   const type = answer.headers.get("content-type") || "";
   return type.includes("json") && !type.includes("ndjson") ? answer.json() : answer.text();
+}
+
+// A standby (or a node that lost the lead) answers 503 with the leader's URL: say so, with a link (the
+// token lives in this page's origin: log in again there).
+function showLeader(url) {
+  const banner = document.getElementById("leader-banner");
+  banner.hidden = false;
+  banner.innerHTML = url && /^https?:\/\//.test(url)
+    ? `This node does not lead the service. The leader is <a href="${escapeHtml(url)}/">${escapeHtml(url)}</a>: open the map there and log in again.`
+    : "This node does not lead the service and does not know the leader yet; try again in a moment.";
 }
 
 function showError(error) {
