@@ -196,3 +196,29 @@ def test_an_open_nonconformance_survives_a_restart(world, tmp_path):
         assert again.conformance.nonconforming_plans() == {"alpha/BOX"}
     finally:
         again.close()
+
+
+def test_many_aircraft_off_their_plan_are_all_told_within_a_few_cycles_of_bounded_work(world):
+    """A party flying 40 aircraft out of its box at once: each cycle looks at the reach of 32 at most
+    (detection is not slowed for everyone), and within two more cycles every one has been looked at."""
+    from deconflict.service.conformance import MAX_REACH_PER_CYCLE
+
+    aircraft = [f"a{k}" for k in range(40)]
+    world["alpha_op"].post("/v1/plans", json=_box(aircraft=aircraft))
+    _b1(world, lat=45.0 - 10.0 / KM_PER_DEGREE_LAT + 0.3)
+
+    def report() -> None:
+        world["alpha_op"].post("/v1/tracks", json=tracks(*[
+            {"time": world.clock.now(), "icao24": name, "lat": 45.0 - 4.0 / KM_PER_DEGREE_LAT, "lon": 5.15 + 0.002 * k,
+             "velocity": 5.0, "baroaltitude": 20_000 * FOOT} for k, name in enumerate(aircraft)]))
+
+    for _ in range(4):
+        report()
+        _cycle(world)
+    told = [r for r in world["cell"].get("/v1/nonconformances").json() if r["told"]]
+    assert 0 < len(told) <= MAX_REACH_PER_CYCLE
+    for _ in range(2):
+        report()
+        _cycle(world)
+    records = world["cell"].get("/v1/nonconformances").json()
+    assert len(records) == 40 and all(r["told"] and r["told"][0]["party"] == "bravo" for r in records)

@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 from sqlalchemy import select
 
+from deconflict.core.bounds import M_MIN
 from deconflict.core.conformance import Streak, Tolerance, assess, monitored_span
 from deconflict.core.geodesy import geodesic_distance
 from deconflict.core.plans import Plan, PlanIndex
@@ -38,6 +39,7 @@ from deconflict.service.unit_of_work import SERVICE_ACTOR, UnitOfWork
 from deconflict.store.schema import Nonconformance, plan_id_of
 
 LISTED = 500
+MAX_REACH_PER_CYCLE = 32  # nonconforming aircraft whose reach one detection cycle looks at (oldest first)
 REACH_ALTITUDE_LIMITS = (-1000.0, 30_000.0)  # m: the reach query's band is clipped to what a volume may hold
 
 
@@ -51,6 +53,7 @@ class Conformance:
         self._outside: dict[tuple[str, str], Streak] = {}
         self._inside: dict[tuple[str, str], Streak] = {}
         self._assessed: dict[tuple[str, str], float] = {}  # time of the last report assessed, per track
+        self._reached_at: dict[tuple[str, str], float] = {}  # when each open one's reach was last looked at
 
     def resume(self) -> None:
         """Take over the nonconformances stored as open (a restart, or a standby taking the lead)."""
@@ -116,28 +119,38 @@ class Conformance:
         """Parties newly within reach of each open (or starting) nonconforming aircraft: party ->
         {"aircraft": [their icao24], "plans": [their plan ids]}."""
         found: dict[tuple[str, str], dict[str, dict]] = {}
-        candidates = {key: None for key in self._open}
-        candidates.update({key: None for key, *_ in starts})
+        # bounded work per cycle (a party flying hundreds of aircraft off their plans must not slow detection):
+        # the starting ones first, then the open ones whose reach was looked at longest ago
+        starting = [key for key, *_ in starts]
+        waiting = sorted((key for key in self._open if key not in starting), key=lambda k: self._reached_at.get(k, 0.0))
+        candidates = (starting + waiting)[:MAX_REACH_PER_CYCLE]
         if not candidates or not len(snapshot):
             return found
+        fastest = float(snapshot.velocity.max())
         keys = list(zip(snapshot.party.tolist(), snapshot.icao24.tolist()))
         rows = {key: k for k, key in enumerate(keys)}
         told = {key: {t["party"] for t in record["told"]} for key, record in self._open.items()}
         horizon, hsep, vsep = self.standard.lookahead, self.standard.loss.hsep, self.standard.loss.vsep
+        other_low = np.minimum(snapshot.altitude, snapshot.altitude + snapshot.vertrate * horizon)
+        other_high = np.maximum(snapshot.altitude, snapshot.altitude + snapshot.vertrate * horizon)
         for key in candidates:
+            self._reached_at[key] = now
             row = rows.get(key)
             if row is None:  # silent or stale: its reach is unknown; those told stay told
                 continue
             lat, lon, alt = float(snapshot.lat[row]), float(snapshot.lon[row]), float(snapshot.altitude[row])
             speed, climb = float(snapshot.velocity[row]), float(snapshot.vertrate[row])
             low, high = min(alt, alt + climb * horizon) - vsep, max(alt, alt + climb * horizon) + vsep
-            others = snapshot.party != key[0]
-            distance = geodesic_distance(np.full(len(snapshot), lat), np.full(len(snapshot), lon),
-                                         snapshot.lat, snapshot.lon)
-            other_low = np.minimum(snapshot.altitude, snapshot.altitude + snapshot.vertrate * horizon)
-            other_high = np.maximum(snapshot.altitude, snapshot.altitude + snapshot.vertrate * horizon)
-            near = others & (distance <= (speed + snapshot.velocity) * horizon + hsep) \
-                & (other_high >= low) & (other_low <= high)
+            # geodesics only where they can matter: no two points closer than their latitude difference
+            # along the flattest meridian allows (`bounds.M_MIN`)
+            limit = (speed + fastest) * horizon + hsep
+            maybe = np.flatnonzero((snapshot.party != key[0]) & (other_high >= low) & (other_low <= high)
+                                   & (np.abs(snapshot.lat - lat) <= np.degrees(limit / M_MIN) + 1e-9))
+            near = np.zeros(len(snapshot), dtype=bool)
+            if maybe.size:
+                distance = geodesic_distance(np.full(maybe.size, lat), np.full(maybe.size, lon),
+                                             snapshot.lat[maybe], snapshot.lon[maybe])
+                near[maybe] = distance <= (speed + snapshot.velocity[maybe]) * horizon + hsep
             reached: dict[str, dict[str, set]] = {}
             for k in np.flatnonzero(near).tolist():
                 reached.setdefault(str(snapshot.party[k]), {"aircraft": set(), "plans": set()})["aircraft"].add(
@@ -199,7 +212,8 @@ class Conformance:
                 self.work.record(session, "nonconformance.ended", SERVICE_ACTOR, parties,
                                  {k: record[k] for k in ("id", "icao24", "plans", "started", "ended", "end_reason")})
                 self.work.emit(session, "nonconformance.ended", {v: _view(record, v) for v in ntk.audiences(parties)})
-                self.work.after_commit(session, lambda key=key: (self._open.pop(key, None), self._inside.pop(key, None)))
+                self.work.after_commit(session, lambda key=key: (self._open.pop(key, None), self._inside.pop(key, None),
+                                                                 self._reached_at.pop(key, None)))
             for key, row in opened.items():
                 if row.ended is None:
                     self.work.after_commit(session, lambda key=key, record=_record(row): self._open.__setitem__(key, record))
