@@ -109,24 +109,31 @@ def test_the_manual_hotline_demo_runs_in_real_time_while_a_tactical_thread_waits
     assert httpx.get(f"{ready['url']}/healthz").json()["speed"] == 1.0  # real time while a person is needed
     answered: set[int] = set()
     while runner.is_alive() and time.time() < deadline + 240:  # the person: settles each tactical thread
-        for waiting in clients["cell"].get("/v1/threads").json():
-            if not (waiting["conflict"] or "").startswith("tactical:") or waiting["id"] in answered \
-                    or waiting["status"] not in ("open", "escalated"):
-                continue
-            answered.add(waiting["id"])
-            conflict = next((c for c in clients["cell"].get("/v1/conflicts").json()["tactical"]
-                             if c["id"] == waiting["conflict"]), None)
-            if conflict is None:
-                continue
-            own = conflict["a"] if conflict["party_a"] == "north" else conflict["b"]
-            proposal = clients["north"].post(f"/v1/threads/{waiting['id']}/messages", json={
-                "kind": "proposal", "text": "climbing", "proposal": {"type": "manoeuvre", "aircraft": own,
-                                                                     "action": "climb", "value": "FL120"}}).json()
-            clients["south"].post(f"/v1/threads/{waiting['id']}/messages",
-                                  json={"kind": "accept", "reply_to": proposal["id"]})
+        try:
+            _settle_tactical_threads(clients, answered)
+        except httpx.TransportError:  # the scenario ended meanwhile and its server stopped
+            break
         time.sleep(0.3)
     runner.join(timeout=60)
     assert "error" not in done and "result" in done, (done, said[-5:])
     assert any("time x1" in line for line in said) and any("time x120" in line for line in said)
     for client in clients.values():
         client.close()
+
+
+def _settle_tactical_threads(clients, answered: set[int]) -> None:
+    """What a person at the map does: north proposes a climb on each new tactical thread, south accepts."""
+    for waiting in clients["cell"].get("/v1/threads").json():
+        if not (waiting["conflict"] or "").startswith("tactical:") or waiting["id"] in answered \
+                or waiting["status"] not in ("open", "escalated"):
+            continue
+        answered.add(waiting["id"])
+        conflict = next((c for c in clients["cell"].get("/v1/conflicts").json()["tactical"]
+                         if c["id"] == waiting["conflict"]), None)
+        if conflict is None:
+            continue
+        own = conflict["a"] if conflict["party_a"] == "north" else conflict["b"]
+        proposal = clients["north"].post(f"/v1/threads/{waiting['id']}/messages", json={
+            "kind": "proposal", "text": "climbing", "proposal": {"type": "manoeuvre", "aircraft": own,
+                                                                 "action": "climb", "value": "FL120"}}).json()
+        clients["south"].post(f"/v1/threads/{waiting['id']}/messages", json={"kind": "accept", "reply_to": proposal["id"]})
