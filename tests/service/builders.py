@@ -30,3 +30,18 @@ def head_on(time: float = T0, a: str = "a1", b: str = "b1") -> tuple[dict, dict]
     """Two aircraft 15.7 km apart closing head-on at the same level: loss of separation in ~16 s."""
     return ({"time": time, "icao24": a, "lat": 45.0, "lon": 5.0, "heading": 90.0, "callsign": "ALPHA1"},
             {"time": time, "icao24": b, "lat": 45.0, "lon": 5.2, "heading": 270.0, "callsign": "BRAVO1"})
+
+
+def two_parties_and_a_cell(database: str, key: str) -> dict[str, str]:
+    """A database with parties alpha and bravo, an operator each and a cell member (tokens by name:
+    alpha, bravo, cell), for tests that then run `deconflict serve` processes on it."""
+    from deconflict.service.deconfliction import Deconfliction
+    from deconflict.service.settings import ServiceSettings
+
+    setup = Deconfliction(ServiceSettings(database=database, key_file=key))
+    for party in ("alpha", "bravo"):
+        setup.add_party(party)
+    tokens = {p: setup.add_member(f"{p} op", "operator", p) for p in ("alpha", "bravo")}
+    tokens["cell"] = setup.add_member("cell", "cell", None)
+    setup.close()
+    return tokens

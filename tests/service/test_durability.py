@@ -11,11 +11,9 @@ import time
 
 import httpx
 
-from deconflict.service.deconfliction import Deconfliction
-from deconflict.service.settings import ServiceSettings
 from deconflict.store.audit import load_public_key, parse_records, verify
 from tests.servers import free_port
-from tests.service.builders import plan
+from tests.service.builders import plan, two_parties_and_a_cell
 
 
 def _serve(database: str, key: str, port: int) -> subprocess.Popen:
@@ -34,12 +32,7 @@ def _serve(database: str, key: str, port: int) -> subprocess.Popen:
 
 def test_kill_9_loses_no_acknowledged_write(database, tmp_path):
     key = str(tmp_path / "service.key")
-    setup = Deconfliction(ServiceSettings(database=database, key_file=key))
-    for party in ("alpha", "bravo"):
-        setup.add_party(party)
-    tokens = {p: setup.add_member(f"{p} op", "operator", p) for p in ("alpha", "bravo")}
-    tokens["cell"] = setup.add_member("cell", "cell", None)
-    setup.close()
+    tokens = two_parties_and_a_cell(database, key)
 
     port = free_port()
     server = _serve(database, key, port)

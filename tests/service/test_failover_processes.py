@@ -12,11 +12,9 @@ import time
 
 import httpx
 
-from deconflict.service.deconfliction import Deconfliction
-from deconflict.service.settings import ServiceSettings
 from deconflict.store.audit import load_public_key, parse_records, verify
 from tests.servers import free_port
-from tests.service.builders import plan
+from tests.service.builders import plan, two_parties_and_a_cell
 from tests.service.test_durability import _serve
 
 TAKEOVER_LIMIT = 5.0  # s, from the kill to a standby answering as leader
@@ -31,12 +29,7 @@ def _role(url: str) -> str | None:
 
 def test_kill_9_of_the_leader_hands_over_without_losing_anything(database, tmp_path):
     key = str(tmp_path / "service.key")
-    setup = Deconfliction(ServiceSettings(database=database, key_file=key))
-    for party in ("alpha", "bravo"):
-        setup.add_party(party)
-    tokens = {p: setup.add_member(f"{p} op", "operator", p) for p in ("alpha", "bravo")}
-    tokens["cell"] = setup.add_member("cell", "cell", None)
-    setup.close()
+    tokens = two_parties_and_a_cell(database, key)
 
     urls = [f"http://127.0.0.1:{free_port()}" for _ in range(2)]
     leader = _serve(database, key, int(urls[0].rsplit(":", 1)[1]))

@@ -118,16 +118,4 @@ def cover_digest(tokens: Iterable[str]) -> str:
     return digest.hexdigest()
 
 
-def token_cell(token: str) -> tuple[str, int, int, int, int]:
-    """(grid name, row, column, band, bucket) of a token."""
-    name, row, column, band, bucket = token.split("|")
-    return name, int(row), int(column), int(band), int(bucket)
-
-
-def holds(volume: Volume4D, token: str, grid: CoverGrid) -> bool:
-    """Whether ``volume``'s cover holds ``token`` (to check what a peer sends back)."""
-    return token in volume_cover(volume, grid)
-
-
-__all__ = ["CoverError", "CoverGrid", "cover_digest", "holds", "plan_cover", "plan_volumes", "token_cell",
-           "volume_cover"]
+__all__ = ["CoverError", "CoverGrid", "cover_digest", "plan_cover", "plan_volumes", "volume_cover"]

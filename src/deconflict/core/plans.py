@@ -42,7 +42,7 @@ CELL_DEGREES = 0.05  # index cell, about 5.5 km north-south
 TIME_BUCKET = 900.0  # s
 MAX_KEYS = 4096  # a volume covering more cells x buckets is kept in the list of large volumes
 EQUAL_PRIORITY_POLICIES = ("reject", "accept")
-SNAPSHOT_VERSION = 1  # of `PlanIndex.snapshot`; an older snapshot is not read (the index is rebuilt)
+SNAPSHOT_VERSION = 1  # of `PlanIndex.encode`; an older snapshot is not read (the index is rebuilt)
 
 
 class PlanState(str, Enum):
@@ -200,10 +200,6 @@ class PlanIndex:
     def __len__(self) -> int:
         return len(self._plans)
 
-    def snapshot(self) -> bytes:
-        """The whole index as bytes, for `restore` (a restart that skips re-reading every plan)."""
-        return self.encode(self.frozen())
-
     def frozen(self) -> dict:
         """A copy of the index's state that later changes do not touch (shallow where the index never
         changes a value in place): quick, so a service takes it while its writes wait, then encodes it
@@ -219,21 +215,14 @@ class PlanIndex:
 
     @staticmethod
     def encode(state: dict) -> bytes:
-        """`frozen` state as bytes; each plan pickled on its own, so that `restore` unpickles a plan only
+        """`frozen` state as bytes; each plan pickled on its own, so that `restore_into` unpickles a plan only
         when it is first read."""
         plans = {key: value if isinstance(value, bytes) else pickle.dumps(value, protocol=5)
                  for key, value in state["plans"].items()}
         return pickle.dumps({**state, "plans": plans}, protocol=5)
 
-    @classmethod
-    def restore(cls, data: bytes) -> "PlanIndex":
-        """An index from `snapshot` bytes, with the margin and policy it was taken with."""
-        index = cls()
-        index.restore_into(data, adopt_settings=True)
-        return index
-
-    def restore_into(self, data: bytes, adopt_settings: bool = False) -> None:
-        """Replace this index's content with `snapshot` bytes (the object stays the same, so whoever
+    def restore_into(self, data: bytes) -> None:
+        """Replace this index's content with `encode`d `frozen` state (the object stays the same, so whoever
         holds it sees the restored plans). Only bytes this program wrote may be given (pickle): the
         service checks their HMAC first."""
         collecting = gc.isenabled()
@@ -245,9 +234,8 @@ class PlanIndex:
                 gc.enable()
         if state.get("version") != SNAPSHOT_VERSION:
             raise PlanError(f"plan index snapshot version {state.get('version')!r}, expected {SNAPSHOT_VERSION}")
-        if (state["margin"], state["equal_priority"]) != (self.margin, self.equal_priority) and not adopt_settings:
+        if (state["margin"], state["equal_priority"]) != (self.margin, self.equal_priority):
             raise PlanError("the snapshot was taken with another margin or equal-priority policy")
-        self.margin, self.equal_priority = state["margin"], state["equal_priority"]
         self._plans = _Plans(state["plans"])
         self._handles, self._keys, self._large = state["handles"], state["keys"], state["large"]
         self._cells = defaultdict(list, state["cells"])

@@ -28,7 +28,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from deconflict.core.cover import CoverError, CoverGrid, cover_digest, plan_volumes, volume_cover
+from deconflict.core.cover import CoverError, CoverGrid, cover_digest, plan_cover, plan_volumes, volume_cover
 from deconflict.core.plans import Plan, plan_life
 from deconflict.core.volumes import Circle, Polygon, Volume4D, VolumeError, overlap
 from deconflict.errors import DeconflictError
@@ -207,8 +207,4 @@ class PrivateChecker:
 def cover_commitment(plans: list[Plan], grid: CoverGrid, start: float, end: float) -> str:
     """The digest an honest holder of ``plans`` offers (`CoverHolder.digest`): for whoever later sees
     the plans (the cell, in a dispute) to prove a party offered a forged cover."""
-    tokens: set[str] = set()
-    for plan in plans:
-        for volume in plan_volumes(plan, start, end):
-            tokens |= volume_cover(volume, grid)
-    return cover_digest(tokens)
+    return cover_digest(set().union(*(plan_cover(plan, grid, start, end) for plan in plans)))

@@ -111,12 +111,8 @@ class Occurrences:
     def _emit(self, session, type: str, record: dict[str, Any]) -> None:  # noqa: ANN001
         self.work.emit(session, type, {v: record for v in ntk.audiences((record["party_a"], record["party_b"]))})
 
-    def open_pairs(self) -> list[tuple[str, str]]:
-        return list(self._open)
-
-    def during(self, conflict_id: str) -> list[str]:
-        """Ids of the open occurrences recorded under ``conflict_id``."""
-        return [o["id"] for o in self._open.values() if o["conflict"] == conflict_id]
+    def any_open(self) -> bool:
+        return bool(self._open)
 
     def list(self, who: Principal, limit: int = LISTED) -> list[dict[str, Any]]:
         """The occurrences the caller may see (its party's, or all for the cell), newest first."""

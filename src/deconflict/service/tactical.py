@@ -186,7 +186,7 @@ class Tactical:
             surface = (snapshot.velocity < SURFACE_SPEED) & (snapshot.altitude < SURFACE_ALTITUDE)
             inside &= ~(surface[found.index_a] | surface[found.index_b])
         rows = np.flatnonzero(keep & inside)
-        if not rows.size and not self.occurrences.open_pairs():
+        if not rows.size and not self.occurrences.any_open():
             return
         latest = self.picture.latest()
         fresh = set() if latest is None else set(track_ids(latest.take(np.flatnonzero(
