@@ -140,6 +140,23 @@ def test_batch_is_all_or_nothing(world):
     assert good.status_code == 201 and [p["status"] for p in good.json()] == ["accepted", "accepted"]
 
 
+def test_a_batch_dry_run_shows_conflicts_stores_nothing_and_is_on_the_record_of_the_party_it_met(world):
+    alpha, bravo = world["alpha_op"], world["bravo_op"]
+    assert alpha.post("/v1/plans", json=plan("A1")).status_code == 201
+    answer = bravo.post("/v1/plans/check", json={"plans": [plan("B1", lon=5.05), plan("B2", lat=20.0), plan("B3")]})
+    assert answer.status_code == 200
+    checked = answer.json()
+    assert [c["id"] for c in checked] == ["B1", "B2", "B3"]
+    assert [len(c["conflicts"]) for c in checked] == [1, 0, 1]  # each against the stored plans, not each other
+    assert checked[0]["conflicts"][0]["other_party"] == "alpha" and "A1" not in answer.text
+    assert checked[0]["conflicts"][0]["overlap"]["geometry"]["type"] in ("Polygon", "MultiPolygon")
+    assert bravo.get("/v1/plans").json() == [] and "bravo/B1" not in world.service.plans  # nothing stored
+    assert bravo.get("/v1/conflicts").json()["strategic"] == []  # nothing raised
+    assert 'plans.checked' in alpha.get("/v1/audit/receipts").text  # alpha sees that bravo checked against it
+    bad = bravo.post("/v1/plans/check", json={"plans": [plan("B1"), plan("B2", radius="-1km")]})
+    assert bad.status_code == 422 and bad.json()["detail"].startswith("plans[1]: ")
+
+
 def test_volumes_in_force_show_own_plans_and_only_the_conflicting_volume_of_others(world):
     from tests.service.builders import iso
     from tests.service.conftest import T0

@@ -16,33 +16,28 @@ from __future__ import annotations
 import gc
 import hashlib
 import json
-import math
 import pickle
 from collections import defaultdict
 from dataclasses import dataclass, replace
-from itertools import chain
 from datetime import date, datetime, timedelta, timezone
 from enum import Enum
-from typing import Iterator, KeysView
+from typing import Iterable, Iterator, KeysView
 
 import numpy as np
 import shapely
-from numba import njit
 from pyproj import Geod
 
 from deconflict.core.bounds import grow
 from deconflict.core.geojson import polygon_geometry
-from deconflict.core.geodesy import WGS84_A, WGS84_E2, WGS84_MIN_CURVATURE_RADIUS
-from deconflict.core.volumes import (PRECISION, Circle, Overlap, Polygon, Volume4D, VolumeError, aeqd, footprint_overlap,
+from deconflict.core._footprint_proofs import ecef, surface_ring
+from deconflict.core._plan_index import MAX_KEYS, PROVED, CellTable, Columns, search, search_many, volume_keys
+from deconflict.core.volumes import (Circle, Overlap, Polygon, Volume4D, VolumeError, aeqd, footprint_overlap,
                                      latlon_ring, overlap)
 from deconflict.errors import DeconflictError
 
 _GEOD = Geod(ellps="WGS84")
-CELL_DEGREES = 0.05  # index cell, about 5.5 km north-south
-TIME_BUCKET = 900.0  # s
-MAX_KEYS = 4096  # a volume covering more cells x buckets is kept in the list of large volumes
 EQUAL_PRIORITY_POLICIES = ("reject", "accept")
-SNAPSHOT_VERSION = 1  # of `PlanIndex.encode`; an older snapshot is not read (the index is rebuilt)
+SNAPSHOT_VERSION = 2  # of `PlanIndex.encode`; an older snapshot is not read (the index is rebuilt)
 
 
 class PlanState(str, Enum):
@@ -190,11 +185,13 @@ class PlanIndex:
         self.margin, self.equal_priority = float(margin), equal_priority
         self._plans: dict[str, Plan] = _Plans()
         self._handles: dict[str, list[int]] = {}
-        self._keys: dict[str, list[int]] = {}
-        self._cells: dict[int, list[int]] = defaultdict(list)
+        self._keys: dict[str, list[np.ndarray | None]] = {}  # per volume; None: a large volume
+        self._table = CellTable()
+        self._dead = 0  # table entries of removed volumes
         self._large: set[int] = set()
+        self._large_array = _NONE
         self._owner: list[tuple[str, int]] = []
-        self._columns = _Columns()
+        self._columns = Columns()
         self._flown_by: dict[tuple[str, str], set[str]] = defaultdict(set)  # (party, icao24) -> plan ids
 
     def __len__(self) -> int:
@@ -204,14 +201,15 @@ class PlanIndex:
         """A copy of the index's state that later changes do not touch (shallow where the index never
         changes a value in place): quick, so a service takes it while its writes wait, then encodes it
         (`encode`, the slow part) while they go on."""
-        c = self._columns
-        columns = _Columns.__new__(_Columns)
-        columns.__dict__.update(c.__dict__, values=c.values.copy(), alive=c.alive.copy(), recurring=c.recurring.copy())
+        c, t = self._columns, self._table
+        columns = Columns.__new__(Columns)
+        columns.__dict__.update(c.__dict__, values=c.values[: c.size].copy(), rings=c.rings[:, : c.ring_used].copy())
+        table = CellTable.__new__(CellTable)
+        table.__dict__.update(t.__dict__, slots=t.slots.copy(), entries=t.entries[: t.count].copy())
         return {"version": SNAPSHOT_VERSION, "margin": self.margin, "equal_priority": self.equal_priority,
                 "plans": dict(dict.items(self._plans)), "handles": dict(self._handles), "keys": dict(self._keys),
-                "cells": {key: list(handles) for key, handles in self._cells.items()}, "large": set(self._large),
-                "owner": list(self._owner), "columns": columns,
-                "flown_by": {key: set(ids) for key, ids in self._flown_by.items()}}
+                "table": table, "dead": self._dead, "large": set(self._large), "owner": list(self._owner),
+                "columns": columns, "flown_by": {key: set(ids) for key, ids in self._flown_by.items()}}
 
     @staticmethod
     def encode(state: dict) -> bytes:
@@ -238,7 +236,8 @@ class PlanIndex:
             raise PlanError("the snapshot was taken with another margin or equal-priority policy")
         self._plans = _Plans(state["plans"])
         self._handles, self._keys, self._large = state["handles"], state["keys"], state["large"]
-        self._cells = defaultdict(list, state["cells"])
+        self._large_array = np.array(sorted(self._large), dtype=np.int64)
+        self._table, self._dead = state["table"], state["dead"]
         self._owner, self._columns = state["owner"], state["columns"]
         self._flown_by = defaultdict(set, state["flown_by"])
 
@@ -259,13 +258,13 @@ class PlanIndex:
             handle = self._columns.append(volume, recurring)
             self._owner.append((plan.id, k))
             handles.append(handle)
-            volume_keys = _keys(volume, recurring, _cell_numbers(volume))
+            volume_keys = _index_keys(volume, recurring)
+            keys.append(volume_keys)
             if volume_keys is None:
                 self._large.add(handle)
-                continue
-            for key in volume_keys:
-                self._cells[key].append(handle)
-            keys.extend(volume_keys)
+                self._large_array = np.array(sorted(self._large), dtype=np.int64)
+            else:
+                self._table.insert(volume_keys, handle)
         self._handles[plan.id], self._keys[plan.id] = handles, keys
         for icao24 in plan.aircraft:
             self._flown_by[(plan.party, icao24)].add(plan.id)
@@ -279,7 +278,8 @@ class PlanIndex:
         return self._flown_by.keys()
 
     def remove(self, plan_id: str) -> Plan:
-        """Remove a stored plan; returns it."""
+        """Remove a stored plan; returns it. Its table entries stay (the search skips dead volumes) until
+        they are half of the table, which is then rebuilt from the live volumes' keys."""
         plan = self._plans.pop(plan_id, None)
         if plan is None:
             raise PlanError(f"no stored plan {plan_id!r}")
@@ -288,38 +288,71 @@ class PlanIndex:
             named.discard(plan_id)
             if not named:
                 del self._flown_by[(plan.party, icao24)]
-        handles = set(self._handles.pop(plan_id))
-        self._columns.alive[list(handles)] = False
-        self._large -= handles
-        for key in set(self._keys.pop(plan_id)):
-            refs = [h for h in self._cells[key] if h not in handles]
-            if refs:
-                self._cells[key] = refs
-            else:
-                del self._cells[key]
+        handles = self._handles.pop(plan_id)
+        self._columns.kill(handles)
+        if self._large.intersection(handles):
+            self._large -= set(handles)
+            self._large_array = np.array(sorted(self._large), dtype=np.int64)
+        self._dead += sum(keys.size for keys in self._keys.pop(plan_id) if keys is not None)
+        if self._dead > 4096 and 2 * self._dead > self._table.count:
+            self._rebuild_table()
         return plan
+
+    def _rebuild_table(self) -> None:
+        table = CellTable(capacity=max(1 << 12, 1 << int(2 * (self._table.count - self._dead)).bit_length()))
+        for plan_id, handles in self._handles.items():
+            for handle, keys in zip(handles, self._keys[plan_id]):
+                if keys is not None:
+                    table.insert(keys, handle)
+        self._table, self._dead = table, 0
 
     def check(self, plan: Plan) -> PlanCheck:
         """Conflicts of ``plan`` with every stored plan (a stored plan with the same id is its old version)."""
-        conflicts = []
+        conflicts: list[PlanConflict] = []
         for _, volumes in plan.occurrences(*_life(plan)):
             for k, volume in enumerate(volumes):
-                handles, decided = self._candidates(volume)
-                for handle, sure in zip(handles.tolist(), decided.tolist()):
-                    other_id, j = self._owner[handle]
-                    if other_id == plan.id:
-                        continue
-                    other = self._plans[other_id]
-                    if sure:  # two one-off circles the filter proved to overlap: no geodesic needed
-                        found = _proved_overlap(volume, other.volumes[j], self.margin)
-                        conflicts.append(self._conflict(plan, k, other, j, 0.0, found))
-                        continue
-                    for departure, other_volumes in other.occurrences(volume.time_start, volume.time_end):
-                        found = overlap(volume, other_volumes[j], self.margin)
-                        if found is not None:
-                            conflicts.append(self._conflict(plan, k, other, j, departure, found))
-        conflicts.sort(key=lambda c: (c.overlap.time_start, c.other, c.volume, c.other_volume))
-        return PlanCheck(plan, tuple(conflicts))
+                self._decide(plan, k, volume, *self._candidates(volume), conflicts)
+        return _sorted_check(plan, conflicts)
+
+    def check_many(self, plans: "Iterable[Plan]") -> list[PlanCheck]:
+        """`check` of each plan against the stored plans (not against each other: nothing is stored), the
+        candidates of every volume found in one compiled call: for a batch of candidate plans, or a
+        what-if over a schedule."""
+        plans = list(plans)
+        volumes = [(p, k, volume) for p, plan in enumerate(plans) for _, occurrence in plan.occurrences(*_life(plan))
+                   for k, volume in enumerate(occurrence)]
+        found: list[list[PlanConflict]] = [[] for _ in plans]
+        if volumes:
+            queries, rings = zip(*(self._query(volume) for _, _, volume in volumes))
+            sizes = np.array([ring.shape[1] for ring in rings], dtype=np.int64)
+            spans = np.column_stack((np.cumsum(sizes) - sizes, sizes))
+            c, t = self._columns, self._table
+            rows, handles, states = search_many(np.vstack(queries), spans, np.hstack(rings), t.slots, t.entries,
+                                                self._large_array, c.values, c.size, c.recurring_count, c.rings,
+                                                self.margin)
+            cuts = np.searchsorted(rows, np.arange(len(volumes) + 1))
+            for q, (p, k, volume) in enumerate(volumes):
+                lo, hi = cuts[q], cuts[q + 1]
+                if lo < hi:
+                    self._decide(plans[p], k, volume, handles[lo:hi], states[lo:hi], found[p])
+        return [_sorted_check(plan, conflicts) for plan, conflicts in zip(plans, found)]
+
+    def _decide(self, plan: Plan, k: int, volume: Volume4D, handles: np.ndarray, states: np.ndarray,
+                conflicts: list[PlanConflict]) -> None:
+        """Append the conflicts of ``plan``'s volume ``k`` (``volume``: one occurrence) with its candidates."""
+        for handle, state in zip(handles.tolist(), states.tolist()):
+            other_id, j = self._owner[handle]
+            if other_id == plan.id:
+                continue
+            other = self._plans[other_id]
+            if state == PROVED:  # a one-off pair the compiled bounds proved to overlap
+                found = _proved_overlap(volume, other.volumes[j], self.margin)
+                conflicts.append(self._conflict(plan, k, other, j, 0.0, found))
+                continue
+            for departure, other_volumes in other.occurrences(volume.time_start, volume.time_end):
+                found = overlap(volume, other_volumes[j], self.margin)
+                if found is not None:
+                    conflicts.append(self._conflict(plan, k, other, j, departure, found))
 
     def submit(self, plan: Plan) -> PlanCheck:
         """Check ``plan`` and store it when it may be accepted."""
@@ -333,7 +366,7 @@ class PlanIndex:
         for a recurring plan, the volume of the occurrence that holds it."""
         c = self._columns
         n = c.size
-        start, end = c.values[6, :n], c.values[7, :n]
+        start, end = c.values[:n, 6], c.values[:n, 7]
         alive = c.alive[:n]
         once = np.flatnonzero(alive & ~c.recurring[:n] & (start <= at) & (end >= at))
         found = []
@@ -350,29 +383,23 @@ class PlanIndex:
         return found
 
     def _candidates(self, volume: Volume4D) -> tuple[np.ndarray, np.ndarray]:
-        """Handles of stored volumes that may overlap ``volume`` (same cells and buckets, then bounds,
-        altitude and time compared), and for each whether the overlap is already proved (two one-off
-        circles, by the chord bounds of `_filter_candidates`)."""
-        cells = _cell_numbers(volume, self.margin)
-        keys = _keys(volume, False, cells)
-        if keys is None:
-            handles = np.flatnonzero(self._columns.alive[: self._columns.size])
-        else:
-            table = self._cells
-            lists = [table[key] for key in keys if key in table]
-            if self._columns.recurring_count:
-                lists += [table[key] for key in _keys(volume, True, cells) or () if key in table]
-            if self._large:
-                lists.append(list(self._large))
-            if not lists:
-                return _NONE, _NONE.astype(bool)
-            if len(lists) == 1:
-                handles = np.array(lists[0], dtype=np.int64)  # one list never holds a handle twice
-            elif sum(map(len, lists)) < 256:  # the usual few: a set is 3x faster than np.unique
-                handles = np.array(sorted(set(chain.from_iterable(lists))), dtype=np.int64)
-            else:
-                handles = np.unique(np.fromiter(chain.from_iterable(lists), dtype=np.int64))
-        return self._columns.filter(handles, volume, self.margin)
+        """Handles of stored volumes that may conflict with ``volume``, and for each `PROVED` or not
+        (`_plan_index.search`: one compiled call)."""
+        query, ring = self._query(volume)
+        c, t = self._columns, self._table
+        return search(query, t.slots, t.entries, self._large_array, c.values, c.size, c.recurring_count, c.rings,
+                      ring, self.margin)
+
+    def _query(self, volume: Volume4D) -> tuple[np.ndarray, np.ndarray]:
+        """The search's description of a volume: box grown by the margin, band, window, circle; and the
+        ECEF cut points of a polygon."""
+        f = volume.footprint
+        box = grow(f.bounds, self.margin) if self.margin > 0.0 else f.bounds  # conservative
+        if isinstance(f, Circle):
+            return (np.array((*box, volume.altitude_lower, volume.altitude_upper, volume.time_start, volume.time_end,
+                              f.lat, f.lon, f.radius, *ecef(f.lat, f.lon))), _NO_RING)
+        return (np.array((*box, volume.altitude_lower, volume.altitude_upper, volume.time_start, volume.time_end,
+                          *_NO_CIRCLE)), surface_ring(f))
 
     def _conflict(self, plan: Plan, k: int, other: Plan, j: int, departure: float, found: Overlap) -> PlanConflict:
         if other.priority > plan.priority:
@@ -414,102 +441,21 @@ class _Plans(dict):
         return (self[key] for key in list(self.keys()))
 
 
-class _Columns:
-    """Growable columns describing stored volumes (handle = row); circles also by their centre's
-    surface point in ECEF (m)."""
-
-    NAMES = ("south", "west", "north", "east", "lower", "upper", "start", "end", "lat", "lon", "radius", "x", "y", "z")
-
-    def __init__(self) -> None:
-        self.size = 0
-        capacity = 1024
-        self.values = np.zeros((len(self.NAMES), capacity))
-        self.alive = np.zeros(capacity, dtype=bool)
-        self.recurring = np.zeros(capacity, dtype=bool)
-        self.recurring_count = 0
-
-    def append(self, volume: Volume4D, recurring: bool) -> int:
-        if self.size == self.alive.size:
-            self.values = np.concatenate((self.values, np.zeros_like(self.values)), axis=1)
-            self.alive = np.concatenate((self.alive, np.zeros_like(self.alive)))
-            self.recurring = np.concatenate((self.recurring, np.zeros_like(self.recurring)))
-        f = volume.footprint
-        circle = isinstance(f, Circle)
-        centre = _ecef(f.lat, f.lon) if circle else (np.nan, np.nan, np.nan)
-        self.values[:, self.size] = (*f.bounds, volume.altitude_lower, volume.altitude_upper, volume.time_start,
-                                     volume.time_end, f.lat if circle else np.nan, f.lon if circle else np.nan,
-                                     f.radius if circle else np.nan, *centre)
-        self.alive[self.size] = True
-        self.recurring[self.size] = recurring
-        self.recurring_count += int(recurring)
-        self.size += 1
-        return self.size - 1
-
-    def filter(self, handles: np.ndarray, volume: Volume4D, margin: float) -> tuple[np.ndarray, np.ndarray]:
-        """The handles whose bounds, altitude band and time window meet ``volume``'s (a superset of
-        overlaps), and for each whether the overlap is proved (one-off circles against circles)."""
-        f = volume.footprint
-        circle = isinstance(f, Circle)
-        south, west, north, east = grow(f.bounds, margin) if margin > 0.0 else f.bounds  # conservative
-        x, y, z = _ecef(f.lat, f.lon) if circle else (0.0, 0.0, 0.0)
-        return _filter_candidates(handles, self.values, self.alive, self.recurring, south, west,
-                                  north, east, volume.altitude_lower, volume.altitude_upper,
-                                  volume.time_start, volume.time_end, circle, x, y, z,
-                                  f.radius if circle else 0.0, margin)
+def _sorted_check(plan: Plan, conflicts: list[PlanConflict]) -> PlanCheck:
+    conflicts.sort(key=lambda c: (c.overlap.time_start, c.other, c.volume, c.other_volume))
+    return PlanCheck(plan, tuple(conflicts))
 
 
-@njit(cache=True, nogil=True)
-def _filter_candidates(handles, values, alive, recurring, south, west, north, east, lower, upper, start, end,
-                       circle, x, y, z, radius, margin):
-    """Compiled filter of `_Columns.filter`: one pass, no temporaries (it runs on every check).
-
-    Circles against circles are decided from the chord c between their centres' surface points: the
-    geodesic distance g lies in [c, 2 rho asin(c / (2 rho))] with rho the least radius of curvature
-    of the ellipsoid (a curve whose curvature is at most 1 / rho has a chord at least that of a circle
-    of radius rho: Schur's comparison; a geodesic's curvature is the surface's normal curvature).
-    Apart by more than the margin even at c: dropped. Overlapping by more than `PRECISION` even at the
-    upper bound: proved (and a one-off pair needs no geodesic). Otherwise the exact test decides.
-    """
-    out = np.empty(handles.size, dtype=np.int64)
-    proved = np.zeros(handles.size, dtype=np.bool_)
-    count = 0
-    q_width = 360.0 if east - west >= 360.0 else (east - west) % 360.0
-    for h in handles:
-        if not alive[h]:
-            continue
-        if not (values[4, h] < upper and values[5, h] > lower):
-            continue
-        if not recurring[h] and not (values[6, h] < end and values[7, h] > start):
-            continue
-        if values[0, h] > north or values[2, h] < south:
-            continue
-        w, e = values[1, h], values[3, h]
-        width = 360.0 if e - w >= 360.0 else (e - w) % 360.0
-        if not ((west - w) % 360.0 <= width or (w - west) % 360.0 <= q_width):
-            continue
-        if circle and not math.isnan(values[10, h]):
-            dx, dy, dz = values[11, h] - x, values[12, h] - y, values[13, h] - z
-            chord = math.sqrt(dx * dx + dy * dy + dz * dz)
-            reach = values[10, h] + radius
-            if chord - reach >= margin and chord - reach > -PRECISION:
-                continue  # apart (beyond the margin) at the shortest the geodesic can be
-            longest = 2.0 * _RHO * math.asin(min(chord / (2.0 * _RHO), 1.0))
-            proved[count] = not recurring[h] and longest - reach <= -PRECISION
-        out[count] = h
-        count += 1
-    return out[:count], proved[:count]
-
-
-_RHO = WGS84_MIN_CURVATURE_RADIUS  # m: least radius of curvature of the ellipsoid (meridional, equator)
 _NONE = np.empty(0, dtype=np.int64)
+_NO_RING = np.empty((3, 0))
+_NO_CIRCLE = (np.nan,) * 6
 
 
-def _ecef(lat: float, lon: float) -> tuple[float, float, float]:
-    """Surface point (ECEF m) of one latitude/longitude: `geodesy.surface_ecef` for one point, in
-    scalar math (the array version costs 10 us of numpy overhead on every check)."""
-    la, lo = math.radians(lat), math.radians(lon)
-    n = WGS84_A / math.sqrt(1.0 - WGS84_E2 * math.sin(la) ** 2)
-    return n * math.cos(la) * math.cos(lo), n * math.cos(la) * math.sin(lo), n * (1.0 - WGS84_E2) * math.sin(la)
+def _index_keys(volume: Volume4D, recurring: bool) -> np.ndarray | None:
+    """A stored volume's index keys (`_plan_index.volume_keys`), or None when it is a large volume."""
+    keys = np.empty(MAX_KEYS, dtype=np.int64)
+    n = volume_keys(*volume.footprint.bounds, volume.time_start, volume.time_end, recurring, keys)
+    return None if n < 0 else keys[:n].copy()
 
 
 def _proved_overlap(a: Volume4D, b: Volume4D, margin: float) -> Overlap:
@@ -530,47 +476,6 @@ def _life(plan: Plan) -> tuple[float, float]:
         return min(v.time_start for v in plan.volumes), max(v.time_end for v in plan.volumes)
     first, last = plan.recurrence.span()
     return first + min(v.time_start for v in plan.volumes), last + max(v.time_end for v in plan.volumes)
-
-
-_BUCKET_SHIFT = 1 << 24  # time buckets of 15 min from 1970 to the year 2448
-_COLUMNS = round(360.0 / CELL_DEGREES)
-
-
-def _cell_numbers(volume: Volume4D, margin: float = 0.0) -> list[int] | None:
-    cells = _cells(volume, margin)
-    return None if cells is None else [row * _COLUMNS + column for row, column in cells]
-
-
-def _keys(volume: Volume4D, recurring: bool, cells: list[int] | None = None) -> list[int] | None:
-    """Index keys of a volume (from its cell numbers), or None when it covers too many: cell x time bucket
-    packed in one non-negative int; for recurring volumes (indexed by space only) the negative -1 - cell."""
-    if cells is None:
-        return None
-    if recurring:
-        return [-1 - cell for cell in cells]
-    first = max(math.floor(volume.time_start / TIME_BUCKET), 0)
-    buckets = range(first, min(max(math.floor(volume.time_end / TIME_BUCKET), first), _BUCKET_SHIFT - 1) + 1)
-    if len(cells) * len(buckets) > MAX_KEYS:
-        return None
-    return [cell * _BUCKET_SHIFT + bucket for cell in cells for bucket in buckets]
-
-
-def _cells(volume: Volume4D, margin: float = 0.0) -> list[tuple[int, int]] | None:
-    """Index cells (lat row, lon column) meeting the volume's footprint bounds (which are conservative),
-    grown by ``margin`` m; None when there would be more than `MAX_KEYS`."""
-    south, west, north, east = grow(volume.footprint.bounds, margin) if margin > 0.0 else volume.footprint.bounds
-    rows = range(math.floor((south + 90.0) / CELL_DEGREES), math.floor((north + 90.0) / CELL_DEGREES) + 1)
-    first = math.floor((west + 180.0) / CELL_DEGREES)
-    last = math.floor((east + 180.0) / CELL_DEGREES)
-    if east < west:  # across the antimeridian
-        last += _COLUMNS
-    if last - first + 1 >= _COLUMNS or north > 89.0 or south < -89.0:
-        columns = range(_COLUMNS)  # all the way round (near a pole)
-    else:
-        columns = range(first, last + 1)
-    if len(rows) * len(columns) > MAX_KEYS:
-        return None
-    return [(row, column % _COLUMNS) for row in rows for column in columns]
 
 
 def corridor(lat: np.ndarray, lon: np.ndarray, altitude: np.ndarray, time: np.ndarray, lateral: float,

@@ -179,6 +179,13 @@ def create_app(service: Deconfliction, run_detection: bool = True) -> FastAPI:
         (``signatures``: each plan's, in order, from a member with a registered key)."""
         return service.submit_plans(who, body.plans, body.signatures)
 
+    @app.post("/v1/plans/check", tags=["plans"], responses=PLAN_ERRORS)
+    def check_plans(body: PlanBatch, who: Caller) -> list[dict[str, Any]]:
+        """Dry run of a batch (a schedule before filing it): each plan's conflicts with every stored plan,
+        as a submission would show them; nothing is stored. Counted like a submission and recorded in
+        the audit trail of every party it met."""
+        return service.check_plans(who, body.plans)
+
     @app.get("/v1/plans/{party}/{plan_id}", tags=["plans"], responses=PLAN_ERRORS)
     def get_plan(party: str, plan_id: str, who: Caller, response: Response) -> dict[str, Any]:
         """One of your plans (the cell: anyone's); the ETag is its version. Another party's plan is 404."""
@@ -386,7 +393,7 @@ def _with_etag(response: Response, plan: dict[str, Any]) -> dict[str, Any]:
 def _body_limit(method: str, path: str) -> int:
     if method == "POST" and path == "/v1/tracks":
         return MAX_TRACK_BODY
-    if method == "POST" and path == "/v1/plans/batch":
+    if method == "POST" and path in ("/v1/plans/batch", "/v1/plans/check"):
         return MAX_PLAN_BATCH_BODY
     return MAX_BODY
 

@@ -344,6 +344,9 @@ class Deconfliction:
                      signatures: list[str | None] | None = None) -> list[dict[str, Any]]:
         return self.plan_book.submit(who, documents, signatures=signatures)
 
+    def check_plans(self, who: Principal, documents: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return self.plan_book.check(who, documents)
+
     def update_plan(self, who: Principal, party: str, plan_id: str, document: dict[str, Any],
                     version: int | None, signature: str | None = None) -> dict[str, Any]:
         return self.plan_book.update(who, party, plan_id, document, version, signature)

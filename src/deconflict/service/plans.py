@@ -162,22 +162,8 @@ class Plans:
         ``signatures``: the party's signature of each plan's commitment (`store.signatures`), in order;
         required once the member registered a key."""
         party = self._own_party(who)
-        if not isinstance(documents, list) or not 1 <= len(documents) <= MAX_PLAN_BATCH:
-            raise BadRequest(f"plans: expected 1 to {MAX_PLAN_BATCH} plans in a batch")
-        plans = []
-        for k, document in enumerate(documents):
-            where = "" if single else f"plans[{k}]: "
-            if not isinstance(document, dict) or not document.get("id"):
-                raise BadRequest(f"{where}plan: expected a JSON object with an id (the plans-file schema)")
-            if document.get("party") not in (None, "", party):
-                raise Forbidden(f"{where}plan party {document.get('party')!r}: you submit for {party} only")
-            try:
-                plans.append(self._plan_checked(document, party))
-            except BadRequest as error:
-                raise BadRequest(f"{where}{error}") from None
+        plans = self._batch(documents, party, single)
         keys = [plan.id for plan in plans]
-        if len(set(keys)) < len(keys):
-            raise BadRequest("plans: the same id appears twice in the batch")
         self.writes.take(party, len(plans))
         answers = []
         with self.work.write() as session:
@@ -208,6 +194,53 @@ class Plans:
                 answers.append((record, conflicts, blocked))
             self.conflicts.take(party, budget.raised)
         return [self._answer(record, conflicts, blocked, party) for record, conflicts, blocked in answers]
+
+    def _batch(self, documents: list[dict[str, Any]], party: str, single: bool = False) -> list[Plan]:
+        """The plans of a batch, each validated (one-line errors naming ``plans[k]``), ids distinct."""
+        if not isinstance(documents, list) or not 1 <= len(documents) <= MAX_PLAN_BATCH:
+            raise BadRequest(f"plans: expected 1 to {MAX_PLAN_BATCH} plans in a batch")
+        plans = []
+        for k, document in enumerate(documents):
+            where = "" if single else f"plans[{k}]: "
+            if not isinstance(document, dict) or not document.get("id"):
+                raise BadRequest(f"{where}plan: expected a JSON object with an id (the plans-file schema)")
+            if document.get("party") not in (None, "", party):
+                raise Forbidden(f"{where}plan party {document.get('party')!r}: you submit for {party} only")
+            try:
+                plans.append(self._plan_checked(document, party))
+            except BadRequest as error:
+                raise BadRequest(f"{where}{error}") from None
+        keys = [plan.id for plan in plans]
+        if len(set(keys)) < len(keys):
+            raise BadRequest("plans: the same id appears twice in the batch")
+        return plans
+
+    def check(self, who: Principal, documents: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """A dry run over a batch: each plan checked against every stored plan (not against each other),
+        all in one index call (`PlanIndex.check_many`); nothing is stored, no conflict raised.
+
+        It shows what a refused submission shows (where the plans would overlap, the other party,
+        blocking or not), so it costs what a submission costs (plan writes and strategic-conflict
+        quotas) and is recorded in the audit trail for every party it met: no party probes another's
+        plans unseen. A stored plan with the same id is the plan's own old version, not a conflict.
+        """
+        party = self._own_party(who)
+        plans = self._batch(documents, party)
+        self.writes.take(party, len(plans))
+        with self.work.write() as session:
+            budget = self._budget(party)
+            checks = self.index.check_many(plans)
+            for plan, check in zip(plans, checks):
+                budget.spend(len(check.conflicts), plan_id_of(plan.id))
+            self.conflicts.take(party, budget.raised)
+            met = sorted({c.other_party for check in checks for c in check.conflicts} - {party})
+            self.work.record(session, "plans.checked", who.actor(), (party, *met),
+                             {"plans": len(plans), "conflicts": sum(len(c.conflicts) for c in checks),
+                              "documents_sha256": hashlib.sha256(canonical(documents)).hexdigest()})
+        return [{"id": plan_id_of(plan.id), "accepted": check.accepted,
+                 "conflicts": [{"other_party": c.other_party, "blocking": c.blocking, "reason": c.reason,
+                                "overlap": ntk.overlap_feature(c)} for c in check.conflicts]}
+                for plan, check in zip(plans, checks)]
 
     def update(self, who: Principal, party: str, plan_id: str, document: dict[str, Any],
                version: int | None, signature: str | None = None) -> dict[str, Any]:
