@@ -50,6 +50,8 @@ def test_a_second_node_stands_by_and_refuses_every_request(world):
             assert clients["cell"].get(path).status_code == 503, path
         health = clients["anonymous"].get("/healthz").json()
         assert health["role"] == "standby" and health["epoch"] is None
+        assert clients["anonymous"].get("/healthz/leader").status_code == 503  # a load balancer skips it
+        assert world["anonymous"].get("/healthz/leader").status_code == 200
         # the overlapping plan goes to the leader, which finds the conflict
         answer = world["bravo_op"].post("/v1/plans", json=plan("B1", lon=5.05))
         assert answer.status_code == 201 and len(answer.json()["conflicts"]) == 1

@@ -229,6 +229,12 @@ def test_the_hotline_form_is_prefilled_acknowledgement_counts_and_closed_threads
     suggested = first.inner_text().split("heading")[1].split()[0]
     expect(page.locator("#proposal-action")).to_have_value("heading")
     expect(page.locator("#proposal-value")).to_have_value(suggested)
+    page.select_option("#proposal-action", "climb")  # the person edits the form ...
+    page.fill("#proposal-value", "FL330")
+    page.evaluate("window.deconflictMap.state.prefilledSuggestion = null")  # ... then a suggestion comes late
+    page.wait_for_timeout(3500)  # the thread (and its suggestions) reload every 3 s
+    expect(page.locator("#proposal-action")).to_have_value("climb")  # the person's edit stays
+    expect(page.locator("#proposal-value")).to_have_value("FL330")
     page.click("#acknowledge")
     expect(page.locator("#acknowledge")).to_be_hidden()
     expect(page).to_have_title("deconflict — live map", timeout=10_000)

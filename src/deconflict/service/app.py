@@ -22,7 +22,7 @@ from deconflict.io.plans_file import parse_time
 from deconflict.service.auth import Principal
 from deconflict.service.deconfliction import Deconfliction
 from deconflict.service.errors import BadRequest, NotLeading, ServiceError, TooManyRequests, Unauthorized
-from deconflict.service.events import CELL, END
+from deconflict.service.events import CELL, END, event_json
 from deconflict.service.limits import (MAX_BODY, MAX_PLAN_BATCH, MAX_PLAN_BATCH_BODY, MAX_ROW_ID, MAX_SUBJECT,
                                        MAX_TEXT, MAX_THREAD_PARTIES, MAX_TRACK_BODY)
 from deconflict.service.proposals import Proposal
@@ -124,6 +124,13 @@ def create_app(service: Deconfliction, run_detection: bool = True) -> FastAPI:
         role (``leader``, ``standby`` or ``deposed``), lease epoch and the leader's URL. No token needed."""
         return {"ok": True, "time": service.clock.now(), "speed": service.clock.speed, "detections": service.detections,
                 **service.node()}
+
+    @app.get("/healthz/leader", tags=["service"], responses={503: {"description": "this node does not lead"}})
+    def health_leader() -> Response:
+        """200 on the leading node, 503 on a standby: the check a load balancer in front of the nodes
+        uses to send every client to the leader (``deploy/haproxy.cfg``). No token needed."""
+        node = service.node()
+        return JSONResponse(node, status_code=200 if node["role"] == "leader" else 503)
 
     @app.get("/v1/me", tags=["parties"])
     def me(who: Caller) -> dict[str, Any]:
@@ -343,10 +350,22 @@ def create_app(service: Deconfliction, run_detection: bool = True) -> FastAPI:
     # -- live events --------------------------------------------------------------------------
 
     @app.get("/v1/events", tags=["events"])
-    async def events(who: Caller, request: Request) -> StreamingResponse:
+    async def events(who: Caller, request: Request, last_event_id: str | None = None) -> StreamingResponse:
         """Server-sent events: conflict raised / level / cleared, conflicts.updated, hotline messages,
-        each as this caller may see it."""
-        subscription = service.events.subscribe(CELL if who.is_cell else who.party, member=who.member)
+        each as this caller may see it. Stored events carry an ``id``; a client that reconnects (to this
+        node or, after a failover, to the next leader) sends the last one it saw as ``Last-Event-ID``
+        (or ``?last_event_id=``) and gets every later event once, in order, before the live ones. When
+        some were pruned meanwhile it gets a ``resync`` event first (reload the state from the REST
+        routes). ``conflicts.updated`` (the whole list, once a second) has no id and is not replayed."""
+        audience = CELL if who.is_cell else who.party
+        resume_text = request.headers.get("last-event-id") or last_event_id
+        resume = None
+        if resume_text:
+            if not resume_text.strip().isdigit():
+                raise BadRequest(f"Last-Event-ID: expected the id of an event (a number), got {resume_text[:40]!r}")
+            resume = int(resume_text)
+        service.leading()
+        subscription = service.events.subscribe(audience, member=who.member)  # before the replay: nothing missed
         token = request.headers.get("authorization", "")[7:].strip()
         recheck = min(HEARTBEAT, service.settings.token_cache)
 
@@ -358,14 +377,36 @@ def create_app(service: Deconfliction, run_detection: bool = True) -> FastAPI:
             except Unauthorized:
                 return False
 
+        replayed = -1  # the last stored id the replay covered: live events up to it were sent already
+
+        async def replay():
+            """The stored events after ``resume`` (pages of 1,000), a ``resync`` first when some are gone."""
+            nonlocal replayed
+            replayed = resume
+            while True:
+                found, oldest = await run_in_threadpool(service.work.events_after, audience, replayed)
+                if replayed == resume and oldest is not None and oldest > resume + 1:
+                    yield "event: resync\ndata: {\"reason\":\"events after the last one you saw were pruned\"}\n\n"
+                for event in found:
+                    replayed = event.id
+                    if event.data is not None:
+                        yield _sse(event)
+                if len(found) < 1000:
+                    return
+
         async def stream():
             checked = time.monotonic()
             try:
                 yield ": connected\n\n"
+                if resume is not None:
+                    async for text in replay():
+                        yield text
                 while not await request.is_disconnected():
                     event = await subscription.next(recheck)
                     if event is END or service.role != "leader":  # revoked, or this node lost the lead
                         return
+                    if event is not None and event.id is not None and event.id <= replayed:
+                        continue  # already sent by the replay
                     if time.monotonic() - checked >= recheck:
                         if not await still_valid():
                             return
@@ -373,8 +414,7 @@ def create_app(service: Deconfliction, run_detection: bool = True) -> FastAPI:
                     if event is None:
                         yield ": keep-alive\n\n"
                         continue
-                    data = json.dumps({"time": event.time, **event.data}, separators=(",", ":"))
-                    yield f"id: {event.id}\nevent: {event.type}\ndata: {data}\n\n"
+                    yield _sse(event)
             finally:
                 subscription.close()
 
@@ -416,7 +456,7 @@ class Hardening:
         limit = _body_limit(scope["method"], scope["path"])
         headers = dict(scope.get("headers") or [])
         declared = headers.get(b"content-length", b"")
-        api = scope["path"].startswith("/v1/") or scope["path"] in ("/healthz", "/openapi.json")
+        api = scope["path"].startswith("/v1/") or scope["path"] in ("/healthz", "/healthz/leader", "/openapi.json")
         too_large = {"detail": f"request body: at most {limit // 2**20} MiB on this route; split it"}
 
         async def secured(message) -> None:  # noqa: ANN001
@@ -458,6 +498,12 @@ def _version(if_match: str | None) -> int | None:
 def _json(value: Any) -> Response:
     """Large answers serialised by orjson directly (FastAPI's encoder walks every value in Python)."""
     return Response(orjson.dumps(value), media_type="application/json")
+
+
+def _sse(event: Any) -> str:
+    """One server-sent event; ``id:`` only for a stored (resumable) one. orjson: NaN as null."""
+    data = event_json({"time": event.time, **event.data})
+    return (f"id: {event.id}\n" if event.id is not None else "") + f"event: {event.type}\ndata: {data}\n\n"
 
 
 def _ndjson(lines) -> StreamingResponse:

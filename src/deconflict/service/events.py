@@ -9,10 +9,11 @@ the event loop delivers). A slow subscriber loses its oldest events rather than 
 from __future__ import annotations
 
 import asyncio
-import itertools
 import threading
 from dataclasses import dataclass
 from typing import Any
+
+import orjson
 
 CELL = "*cell*"
 QUEUE_LIMIT = 10_000
@@ -20,7 +21,7 @@ QUEUE_LIMIT = 10_000
 
 @dataclass(frozen=True)
 class Event:
-    id: int
+    id: int | None  # the stored event's id (resumable), None for a passing one
     type: str
     time: float
     data: dict[str, Any]
@@ -63,7 +64,6 @@ class EventBus:
     def __init__(self) -> None:
         self._subscribers: list[Subscription] = []
         self._lock = threading.Lock()
-        self._ids = itertools.count(1)
         self._loop: asyncio.AbstractEventLoop | None = None
 
     def bind(self, loop: asyncio.AbstractEventLoop) -> None:
@@ -91,13 +91,25 @@ class EventBus:
             else:
                 subscription.ended = True
 
-    def publish(self, type: str, time: float, views: dict[str, dict[str, Any]]) -> None:
-        """``views``: audience (party id or `CELL`) -> payload that audience may see."""
+    def publish(self, type: str, time: float, views: dict[str, dict[str, Any]], event_id: int | None = None) -> None:
+        """``views``: audience (party id or `CELL`) -> payload that audience may see. ``event_id``: the stored
+        event's id (`UnitOfWork.emit`); None for a passing event that is not stored (not resumable)."""
         with self._lock:
             targets = [s for s in self._subscribers if s.audience in views]
         if not targets or self._loop is None:
             return
-        event_id = next(self._ids)
         for subscription in targets:
             event = Event(event_id, type, time, views[subscription.audience])
             self._loop.call_soon_threadsafe(subscription._deliver, event)
+
+
+def event_json(value: Any) -> str:
+    """JSON text of an event's payload, as stored and as sent: NaN as null (browsers and PostgreSQL
+    refuse NaN), numpy numbers as numbers."""
+    return orjson.dumps(value, option=orjson.OPT_SERIALIZE_NUMPY, default=_plain).decode()
+
+
+def _plain(value: Any) -> Any:
+    if hasattr(value, "item"):  # a numpy scalar orjson does not know
+        return value.item()
+    raise TypeError(f"{type(value).__name__} is not JSON")

@@ -16,21 +16,25 @@ import threading
 from contextlib import contextmanager
 from typing import Any, Callable, Iterator
 
-from sqlalchemy import Engine, func, select
+import orjson
+from sqlalchemy import Engine, delete, func, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from deconflict.service.errors import NotLeading, Unavailable
-from deconflict.service.events import CELL, EventBus
+from deconflict.service.events import CELL, Event, EventBus, event_json
 from deconflict.service.settings import Clock
 from deconflict.store.audit import AuditLog, ChainBroken
 from deconflict.store.database import sessions, writer
 from deconflict.store.leadership import Lease, LostLead
+from deconflict.store.schema import EventRecord
 
 SERVICE_ACTOR = {"member": 0, "name": "service", "party": None, "role": "service"}
 LOG = logging.getLogger("deconflict")
 
 Views = dict[str | None, dict[str, Any] | None]  # audience (party id, None: the cell) -> payload
+EVENTS_KEPT = 100_000  # newest stored events kept for resumption (Last-Event-ID); older ones pruned ...
+PRUNE_EVERY = 1000  # ... by the write of every 1000th event
 
 
 class UnitOfWork:
@@ -84,8 +88,8 @@ class UnitOfWork:
                 LOG.error("audit witness not updated: %s", error)
             for apply in session.info["after"]:
                 apply()
-            for type, views in session.info["events"]:
-                self.publish(type, views)
+            for event_id, time, type, views in session.info["events"]:
+                self.events.publish(type, time, views, event_id)
 
     @contextmanager
     def quiescent(self) -> Iterator[None]:
@@ -103,17 +107,38 @@ class UnitOfWork:
         """Revert an in-memory change made during the transaction if it fails."""
         session.info["undo"].append(revert)
 
-    @staticmethod
-    def emit(session: Session, type: str, views: Views) -> None:
-        """Publish an event once the transaction that caused it commits."""
-        session.info["events"].append((type, views))
+    def emit(self, session: Session, type: str, views: Views) -> None:
+        """Publish an event once the transaction that caused it commits. It is stored in that transaction,
+        its id the next in commit order on every node, so that a subscriber resumes after a reconnect
+        or a change of leader (`events_after`) without losing or repeating one."""
+        audience = {(CELL if k is None else k): v for k, v in views.items() if v is not None}
+        event_id, now = self.next_id(session, EventRecord), self.clock.now()
+        session.add(EventRecord(id=event_id, time=now, type=type, views=event_json(audience)))
+        if event_id % PRUNE_EVERY == 0:
+            session.execute(delete(EventRecord).where(EventRecord.id <= event_id - EVENTS_KEPT))
+        session.info["events"].append((event_id, now, type, audience))
+
+    def events_after(self, audience: str, after: int, limit: int = 1000) -> tuple[list[Event], int | None]:
+        """Stored events with id > ``after`` that ``audience`` (a party id or `CELL`) sees, oldest first, at
+        most ``limit`` rows read; and the oldest id still stored (None when none is): a subscriber whose
+        last id is older missed pruned events."""
+        with self.Session() as session:
+            oldest = session.scalar(select(func.min(EventRecord.id)))
+            rows = session.execute(select(EventRecord.id, EventRecord.time, EventRecord.type, EventRecord.views)
+                                   .where(EventRecord.id > after).order_by(EventRecord.id).limit(limit)).all()
+        found = []
+        for event_id, time, type, views in rows:
+            payload = orjson.loads(views).get(audience)
+            found.append(Event(event_id, type, time, payload))  # payload None: not for this audience
+        return found, oldest
 
     def record(self, session: Session, kind: str, actor: dict[str, Any], parties, payload: dict[str, Any]) -> None:
         """Append an audit entry in this transaction."""
         self.audit.append(session, self.clock.now(), kind, actor, parties, payload)
 
     def publish(self, type: str, views: Views) -> None:
-        """Send an event now (outside a transaction: for state that is not stored)."""
+        """Send an event now (outside a transaction: for state that is not stored). It has no id: it is not
+        replayed on resumption (the next one, or the REST routes, give the state again)."""
         self.events.publish(type, self.clock.now(),
                             {(CELL if k is None else k): v for k, v in views.items() if v is not None})
 

@@ -214,3 +214,16 @@ class Nonconformance(Base):
     detail: Mapped[dict[str, Any]] = mapped_column(JSON)
     told: Mapped[list[Any]] = mapped_column(JSON, default=list)
     __table_args__ = (Index("ix_nonconformances_open", "ended"),)
+
+
+class EventRecord(Base):
+    """A live event as it was published (ids in commit order across every node of the database), kept
+    so that a subscriber that reconnects, to this node or to the next leader, resumes from the last id
+    it saw (SSE ``Last-Event-ID``). ``views``: JSON of audience (party id, or ``*cell*``) -> its payload
+    (text written by orjson: NaN becomes null, which PostgreSQL's JSON would refuse)."""
+
+    __tablename__ = "events"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    time: Mapped[float] = mapped_column(Float)
+    type: Mapped[str] = mapped_column(String(64))
+    views: Mapped[str] = mapped_column(Text)

@@ -768,13 +768,19 @@ async function loadThread() {
   document.getElementById("acknowledge").hidden = !open || acknowledged || !canWrite;
 }
 
-// The proposal form set to ``proposal`` (the service's checked suggestion, or a plan delay).
+// The proposal form set to ``proposal`` (the service's checked suggestion, or a plan delay), unless the
+// person already changed the form on this thread: a suggestion that arrives late never overwrites them.
 function prefill(proposal) {
-  if (!proposal) return;
+  if (!proposal || state.formTouched === state.thread?.id) return;
   const action = document.getElementById("proposal-action");
   if ([...action.options].some((o) => o.value === proposal.action)) action.value = proposal.action;
   document.getElementById("proposal-value").value = proposal.value ?? "";
   if (proposal.aircraft) document.getElementById("proposal-target").value = proposal.aircraft;
+}
+
+for (const id of ["proposal-action", "proposal-value", "proposal-target", "proposal-text"]) {
+  document.getElementById(id).addEventListener("input", () => { state.formTouched = state.thread?.id; });
+  document.getElementById(id).addEventListener("change", () => { state.formTouched = state.thread?.id; });
 }
 
 // The service's suggested manoeuvres for your aircraft (from its conflict bands), one click to propose.
@@ -971,9 +977,14 @@ function soon(name, task) {
 
 async function listen() {
   // Server-sent events through fetch (EventSource cannot send the bearer token): refresh on change.
+  // A reconnect (this node restarted, or another node leads now behind the same address) sends the
+  // last stored event's id, so the service replays what was missed; "resync": some were pruned.
   while (state.token) {
     try {
-      const answer = await fetch("/v1/events", { headers: { Authorization: `Bearer ${state.token}` } });
+      const headers = { Authorization: `Bearer ${state.token}` };
+      if (state.lastEventId !== undefined) headers["Last-Event-ID"] = state.lastEventId;
+      const answer = await fetch("/v1/events", { headers });
+      if (!answer.ok) throw new Error(`events: ${answer.status}`);
       const reader = answer.body.pipeThrough(new TextDecoderStream()).getReader();
       let buffer = "";
       for (;;) {
@@ -984,7 +995,13 @@ async function listen() {
         while ((cut = buffer.indexOf("\n\n")) >= 0) {
           const block = buffer.slice(0, cut); buffer = buffer.slice(cut + 2);
           const kind = (block.match(/^event: (.*)$/m) || [])[1];
+          const id = (block.match(/^id: (\d+)$/m) || [])[1];
+          if (id !== undefined) state.lastEventId = id;
           if (!kind) continue;
+          if (kind === "resync") {
+            soon("plans", refreshPlans); soon("thread", loadThread); soon("audit", loadAudit);
+            soon("occurrences", loadOccurrences); soon("nonconformances", loadNonconformances);
+          }
           if (kind === "hotline.message" || kind === "thread.opened") {
             soon("thread", loadThread); soon("audit", loadAudit);
           }
