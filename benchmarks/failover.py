@@ -11,7 +11,10 @@ a hot standby (its plan index built at its start and kept in step). Measured:
 - takeover: from kill -9 of the leader under track load to the standby answering as leader;
 - track ingest (state vectors/s accepted, 1000-row batches, one client) before the kill on the old
   leader and after it on the new one;
-- the open conflict shown before the kill: the same id after it, no clear and no second raise.
+- the open conflict shown before the kill: the same id after it, no clear and no second raise;
+- events lost and duplicated: a cell subscriber reads the event stream through the kill (hotline
+  messages written all along), reconnects to the new leader with Last-Event-ID, and its events are
+  compared with the stored ones (target 0 and 0).
 
     .venv/bin/python benchmarks/failover.py [--plans 100000]
 
@@ -89,6 +92,62 @@ def push_rate(url: str, token: str, seconds: float, day_time: float) -> float:
     return accepted / (time.perf_counter() - started)
 
 
+def hotline_load(urls: list[str], token: str, stop: threading.Event, written: list[int]) -> None:
+    """Messages on one thread every 50 ms, sent to whichever node takes them (503: the next one)."""
+    client = httpx.Client(headers={"Authorization": f"Bearer {token}"}, timeout=5)
+    thread_id, k = None, 0
+    while not stop.is_set():
+        for url in urls:
+            try:
+                if thread_id is None:
+                    answer = client.post(f"{url}/v1/threads", json={"parties": ["bravo"], "subject": "load"})
+                    if answer.status_code == 201:
+                        thread_id = answer.json()["id"]
+                    continue
+                answer = client.post(f"{url}/v1/threads/{thread_id}/messages", json={"text": f"message {k}"})
+                if answer.status_code == 201:
+                    written.append(k)
+                    k += 1
+                    break
+            except httpx.TransportError:
+                pass
+        stop.wait(0.05)
+
+
+def listen(urls: list[str], token: str, stop: threading.Event, received: list[int]) -> None:
+    """The cell's event stream, reconnecting to whichever node answers, with the last id it saw."""
+    while not stop.is_set():
+        for url in urls:
+            headers = {"Authorization": f"Bearer {token}"}
+            if received:
+                headers["Last-Event-ID"] = str(received[-1])
+            try:
+                with httpx.stream("GET", f"{url}/v1/events", headers=headers, timeout=3) as stream:
+                    if stream.status_code != 200:
+                        continue
+                    for line in stream.iter_lines():
+                        if line.startswith("id: "):
+                            received.append(int(line[4:]))
+                        if stop.is_set():
+                            return
+            except httpx.HTTPError:
+                pass
+        stop.wait(0.1)
+
+
+def stored_event_ids(database: str) -> list[int]:
+    """The events the cell may see, from the database itself (the reference)."""
+    from sqlalchemy import create_engine, select
+
+    from deconflict.store.schema import EventRecord
+
+    engine = create_engine(f"sqlite:///{database}")
+    with engine.connect() as connection:
+        rows = connection.execute(select(EventRecord.id, EventRecord.views).order_by(EventRecord.id)).all()
+    engine.dispose()
+    return [event_id for event_id, views in rows if '"*cell*"' in views]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--plans", type=int, default=100_000)
@@ -143,6 +202,12 @@ def main() -> None:
         time.sleep(0.1)
     rate_before = push_rate(urls[0], tokens["alpha"], 5.0, day0)
     print(f"ingest on the leader: {rate_before:,.0f} state vectors/s")
+    events_stop, written, received = threading.Event(), [], []
+    side = [threading.Thread(target=listen, args=(urls, tokens["cell"], events_stop, received)),
+            threading.Thread(target=hotline_load, args=(urls, tokens["alpha"], events_stop, written))]
+    for thread in side:
+        thread.start()
+    time.sleep(2.0)
 
     os.kill(leader.pid, signal.SIGKILL)
     killed = time.perf_counter()
@@ -159,6 +224,22 @@ def main() -> None:
     stop_event.set()
     for thread in pushers:
         thread.join()
+    time.sleep(1.0)  # the last messages delivered
+    events_stop.set()
+    side[1].join()
+    time.sleep(1.0)
+    cell.post(f"{urls[1]}/v1/threads", json={"parties": ["alpha"], "subject": "wake the stream"})
+    side[0].join(10)
+    stored = stored_event_ids(database)
+    # from the first event the stream saw (it subscribed then, without a Last-Event-ID) to the last
+    stored = [i for i in stored if received and received[0] <= i <= received[-1]]
+    missing = sorted(set(stored) - set(received))
+    lost = len(missing)
+    if missing:
+        print(f"  lost: {missing[:20]}")
+    duplicated = len(received) - len(set(received))
+    print(f"events through the failover: {len(received)} received, {len(stored)} stored, {lost} lost, "
+          f"{duplicated} duplicated ({len(written)} hotline messages written)")
     standby.send_signal(signal.SIGINT)  # a clean stop: the plan index snapshot is up to date
     standby.wait(60)
     empty_folder = tempfile.mkdtemp(prefix="deconflict-empty-")
@@ -183,7 +264,8 @@ def main() -> None:
         "ingest_before_sv_per_s": round(rate_before), "ingest_after_sv_per_s": round(rate_after),
         "ingest_after_vs_before": round(rate_after / rate_before, 2) if rate_before else None,
         "open_conflict_kept": same,
-        "events_lost_or_duplicated": "not measured: event ids are per node; Last-Event-ID across nodes is not built",
+        "events_received": len(received), "events_stored": len(stored), "events_lost": lost,
+        "events_duplicated": duplicated, "hotline_messages_written": len(written),
     }
     RESULTS.parent.mkdir(exist_ok=True)
     RESULTS.write_text(json.dumps(figures, indent=2) + "\n")
