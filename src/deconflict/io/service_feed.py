@@ -9,6 +9,7 @@ import httpx
 import numpy as np
 import orjson
 
+from deconflict.client import Client, ServiceError, ServiceUnreachable
 from deconflict.core.states import States
 from deconflict.errors import DeconflictError
 
@@ -28,17 +29,18 @@ class TrackPusher:
     A service that is down costs the batch (counted), not the feed: the next one goes again."""
 
     def __init__(self, url: str, token: str, party: str = "", timeout: float = 10.0, retime: bool = False) -> None:
-        nodes = [u.strip().rstrip("/") for u in url.split(",") if u.strip()]
-        if not nodes or not all(u.startswith(("http://", "https://")) for u in nodes):
-            raise PushError(f"--push: expected the service's URL (http://HOST:PORT, or several, comma-separated), got {url!r}")
-        self.nodes = nodes
-        self.current = 0
-        self.url = nodes[0] + "/v1/tracks"
+        try:
+            self.service = Client(url, token, timeout=timeout)
+        except ServiceError:
+            raise PushError(f"--push: expected the service's URL (http://HOST:PORT, or several, comma-separated), "
+                            f"got {url!r}") from None
         self.party = party
-        self.client = httpx.Client(headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
-                                   timeout=timeout)
         self.counts: Counter[str] = Counter()
         self.retime = retime
+
+    @property
+    def url(self) -> str:
+        return self.service.url + "/v1/tracks"
 
     def push(self, states: States) -> int:
         """Send ``states`` (a snapshot or history); returns the rows the service accepted."""
@@ -70,28 +72,12 @@ class TrackPusher:
         return accepted
 
     def _post(self, body: bytes) -> httpx.Response | None:
-        """To the node that took the last batch; on a standby's 503 or a node that is down, to the
-        leader it names or the next node (each node tried once). None: no node reachable."""
-        tried: set[str] = set()
-        answer = None
-        node = self.nodes[self.current]
-        while node not in tried:
-            tried.add(node)
-            self.url = node + "/v1/tracks"
-            try:
-                answer = self.client.post(self.url, content=body)
-            except httpx.TransportError:
-                answer = None
-            if answer is not None and answer.status_code != 503:
-                if node in self.nodes:
-                    self.current = self.nodes.index(node)
-                return answer
-            leader = answer.headers.get("X-Deconflict-Leader", "").rstrip("/") if answer is not None else ""
-            if leader in self.nodes and leader not in tried:
-                node = leader  # only a node given on the command line: a standby does not redirect the feed elsewhere
-            else:
-                node = next((n for n in self.nodes[self.current:] + self.nodes[:self.current] if n not in tried), node)
-        return answer
+        """To the leading node (`Client.send`: a standby's 503 or a dead node sends it on). None: no node
+        reachable."""
+        try:
+            return self.service.send("POST", "/v1/tracks", body, {"Content-Type": "application/json"})
+        except ServiceUnreachable:
+            return None
 
     def close(self) -> None:
-        self.client.close()
+        self.service.close()

@@ -17,12 +17,12 @@ from datetime import datetime, timezone
 from importlib import resources
 from typing import Any, Callable
 
-import httpx
 import numpy as np
 import yaml
 from pyproj import Geod
 from sqlalchemy import func, select
 
+from deconflict.client import Client
 from deconflict.core.units import parse_altitude, parse_duration, parse_speed
 from deconflict.io.plans_file import parse_time
 from deconflict.service.app import create_app
@@ -32,7 +32,7 @@ from deconflict.service.errors import DemoError
 from deconflict.service.need_to_know import iso
 from deconflict.service.settings import ServiceSettings
 from deconflict.store.audit import parse_records, verify
-from deconflict.store.signatures import HEADER, PartyKey, check_party_signatures, message_commitment, plan_commitment
+from deconflict.store.signatures import PartyKey, check_party_signatures, message_commitment, plan_commitment
 from deconflict.store.schema import Message, StrategicConflict, TacticalConflict
 
 _GEOD = Geod(ellps="WGS84")
@@ -147,7 +147,7 @@ class PartyBot:
     """One party at the hotline, through the API with its own token only, signing its commitments with
     its own key (registered at the start; the service never holds it)."""
 
-    def __init__(self, party: str, client: httpx.Client, proposes: bool, say: Callable[[str], None],
+    def __init__(self, party: str, client: Client, proposes: bool, say: Callable[[str], None],
                  key: PartyKey | None = None) -> None:
         self.party, self.client, self.proposes, self.say = party, client, proposes, say
         self.key = key
@@ -156,8 +156,8 @@ class PartyBot:
         self.outstanding: set[str] = set()  # plans with a delay proposed and not yet carried out
 
     def act(self, flights: dict[str, ScriptedFlight], t: float) -> None:
-        for summary in self.client.get("/v1/threads").raise_for_status().json():
-            thread = self.client.get(f"/v1/threads/{summary['id']}").raise_for_status().json()
+        for summary in self.client.threads():
+            thread = self.client.thread(summary["id"])
             messages = thread["messages"]
             if self.party not in thread["acknowledged_by"] and thread["status"] == "open":
                 self._post(thread, {"kind": "acknowledge", "text": f"{self.party} on the line"})
@@ -176,19 +176,18 @@ class PartyBot:
                 self._propose(thread)
 
     def _post(self, thread: dict, body: dict) -> None:
-        self.client.post(f"/v1/threads/{thread['id']}/messages", json=body,
-                         headers=self._signature(thread["id"], body)).raise_for_status()
+        self.client.post_message(thread["id"], signature=self._signature(thread["id"], body), **body)
 
-    def _signature(self, thread: int, body: dict) -> dict[str, str]:
+    def _signature(self, thread: int, body: dict) -> str | None:
         if self.key is None:
-            return {}
-        return {HEADER: self.key.header(message_commitment(
+            return None
+        return self.key.header(message_commitment(
             self.party, thread, body.get("kind", "message"), body.get("text", ""), body.get("proposal"),
-            body.get("reply_to"), body.get("answer_within")))}
+            body.get("reply_to"), body.get("answer_within")))
 
     def _propose(self, thread: dict) -> None:
         kind, number = thread["conflict"].split(":")
-        conflicts = self.client.get("/v1/conflicts").raise_for_status().json()
+        conflicts = self.client.conflicts()
         if kind == "tactical":
             conflict = next((c for c in conflicts["tactical"] if c["id"] == thread["conflict"]), None)
             if conflict is None:
@@ -215,14 +214,11 @@ class PartyBot:
             flights[proposal["aircraft"]].climb(t, parse_altitude(proposal["value"], "value"))
             self.say(f"[cyan]{self.party}[/cyan] {proposal['aircraft']} climbing to {proposal['value']}")
             return
-        plan = self.client.get(f"/v1/plans/{self.party}/{proposal['plan']}").raise_for_status()
-        document = _delayed(plan.json()["document"], parse_duration(proposal["value"], "value"))
-        headers = {"If-Match": plan.headers["etag"]}
-        if self.key is not None:
-            headers[HEADER] = self.key.header(plan_commitment(self.party, proposal["plan"], document,
-                                                              int(plan.headers["etag"].strip('"'))))
-        answer = self.client.put(f"/v1/plans/{self.party}/{proposal['plan']}", json=document,
-                                 headers=headers).raise_for_status().json()
+        plan = self.client.plan(self.party, proposal["plan"])
+        document = _delayed(plan["document"], parse_duration(proposal["value"], "value"))
+        signature = None if self.key is None else self.key.header(
+            plan_commitment(self.party, proposal["plan"], document, plan["version"]))
+        answer = self.client.update_plan(self.party, proposal["plan"], document, plan["version"], signature)
         self.outstanding.discard(proposal["plan"])
         self.say(f"[cyan]{self.party}[/cyan] plan {proposal['plan']} delayed {proposal['value']} "
                  f"(version {answer['version']}, {len(answer['conflicts'])} conflicts left)")
@@ -257,7 +253,7 @@ class DemoResult:
 class NonconformanceWatch:
     """Says when an aircraft leaves its declared plans, who is told, and when it is back (the cell's view)."""
 
-    def __init__(self, cell: httpx.Client, say: Callable[[str], None]) -> None:
+    def __init__(self, cell: Client, say: Callable[[str], None]) -> None:
         self.cell, self.say = cell, say
         self.started: set[str] = set()
         self.ended: set[str] = set()
@@ -268,7 +264,7 @@ class NonconformanceWatch:
         return len(self.told_to)
 
     def poll(self) -> None:
-        for record in self.cell.get("/v1/nonconformances").raise_for_status().json():
+        for record in self.cell.nonconformances():
             if record["id"] not in self.started:
                 self.started.add(record["id"])
                 outside = record["detail"]["outside_by"] or {}
@@ -311,18 +307,17 @@ def run_demo(database: str, port: int = 8000, speed: float = 40.0, duration: flo
         raise DemoError(str(error)) from None
     if ready is not None:
         ready(url, tokens)
-    clients = {name: httpx.Client(base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=30)
-               for name, token in tokens.items()}
+    clients = {name: Client(url, token, timeout=30) for name, token in tokens.items()}
     try:
         keys = {party: PartyKey.generate() for party in scenario.parties} if bots else {}
         for party, key in keys.items():  # each party's own signing key: the record proves what it committed to
-            clients[party].post("/v1/me/keys", json={"public_key": key.public_text}).raise_for_status()
+            clients[party].register_key(key.public_text)
             say(f"[bold]{party}[/bold] registers its signing key {key.id}")
         for party, documents in scenario.plans.items():
             for document in absolute_times(documents, origin):
-                signature = {HEADER: keys[party].header(plan_commitment(party, document["id"], document, 0))} \
-                    if party in keys else {}
-                answer = clients[party].post("/v1/plans", json=document, headers=signature).raise_for_status().json()
+                signature = keys[party].header(plan_commitment(party, document["id"], document, 0)) \
+                    if party in keys else None
+                answer = clients[party].submit_plan(document, signature)
                 say(f"[bold]{party}[/bold] files plan {answer['id']}: {answer['status']}, "
                     f"{len(answer['conflicts'])} conflict(s)")
         flights = {f.id: f for f in scenario.flights}
@@ -336,8 +331,8 @@ def run_demo(database: str, port: int = 8000, speed: float = 40.0, duration: flo
                 rows = [{"time": origin + t, "icao24": f.id, "callsign": f.callsign, **state}
                         for f in flights.values() if f.party == party and (state := f.state(t)) is not None]
                 if rows:
-                    clients[party].post("/v1/tracks", json=rows).raise_for_status()
-            current = clients["cell"].get("/v1/conflicts").raise_for_status().json()["tactical"]
+                    clients[party].push_tracks(rows)
+            current = clients["cell"].conflicts()["tactical"]
             for gone in sorted(showing - {c["id"] for c in current}):
                 say(f"[green]cleared[/green] {gone}")
             showing = {c["id"] for c in current}
@@ -352,7 +347,7 @@ def run_demo(database: str, port: int = 8000, speed: float = 40.0, duration: flo
                 bot.act(flights, t)
             if not bots:  # manual hotline: real time while a thread waits for a person, fast otherwise
                 waiting = any(thread["status"] in ("open", "escalated") and (thread["conflict"] or "").startswith("tactical:")
-                              for thread in clients["cell"].get("/v1/threads").raise_for_status().json())
+                              for thread in clients["cell"].threads())
                 wanted = 1.0 if waiting else speed  # plan conflicts are hours ahead: they need no real time
                 if service.clock.speed != wanted:
                     service.clock.set_speed(wanted)
@@ -362,7 +357,7 @@ def run_demo(database: str, port: int = 8000, speed: float = 40.0, duration: flo
         verified = {}
         signed = 0
         for name, client in clients.items():
-            records, head = parse_records(client.get("/v1/audit/receipts").raise_for_status().text, f"{name}'s receipts")
+            records, head = parse_records(client.audit_receipts(), f"{name}'s receipts")
             verified[name] = verify(records, head, service.key.public).entries
             checked = check_party_signatures([json.loads(r["body"]) for r in records])
             if name == "cell":
