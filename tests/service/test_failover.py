@@ -195,3 +195,44 @@ def test_a_standby_keeps_its_plan_index_in_step_with_the_leader(world):
         assert clients["bravo_op"].post("/v1/plans", json=plan("B2", lon=5.05)).json()["conflicts"] == []
     finally:
         standby.close()
+
+
+def test_a_standby_takes_over_with_the_traffic_the_leader_saw(world):
+    """The live picture is copied for the standbys: the new leader shows the aircraft and judges their
+    conflict on its first cycle, before any party reports again (it took an empty sky before)."""
+    mine, theirs = head_on(world.clock.now())
+    world["alpha_op"].post("/v1/tracks", json=tracks(mine))
+    world["bravo_op"].post("/v1/tracks", json=tracks(theirs))
+    world.service.detect_now()
+    before = world["cell"].get("/v1/conflicts").json()["tactical"]
+    assert len(before) == 1
+    world.service.copy_picture()
+    standby, clients = _node(world)
+    try:
+        standby.check_lease()  # a standby's round: the audit tail, the plans, the picture
+        assert len(standby.tactical.picture.latest()) == 2
+        world.service.close()
+        world.clock.advance(1.0)
+        standby.check_lease()
+        assert standby.role == "leader"
+        shown = clients["cell"].get("/v1/tracks").json()
+        assert sorted(t["icao24"] for t in shown) == ["a1", "b1"]
+        standby.detect_now()  # no report since the failover
+        after = clients["cell"].get("/v1/conflicts").json()["tactical"]
+        assert [c["id"] for c in after] == [before[0]["id"]]
+        assert after[0]["t_in"] < before[0]["t_in"]  # judged again on the copied tracks, a second later
+    finally:
+        standby.close()
+
+
+def test_a_malformed_picture_copy_is_not_loaded(world):
+    from deconflict.store.schema import PictureCopy
+
+    with world.service.work.write() as session:
+        session.add(PictureCopy(id=1, time=world.clock.now(), data=b"not an npz"))
+    standby, _ = _node(world)
+    try:
+        assert standby.tactical.follow_picture() is False
+        assert standby.tactical.picture.latest() is None
+    finally:
+        standby.close()

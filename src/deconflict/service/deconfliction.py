@@ -36,7 +36,7 @@ from deconflict.service.parties import Parties
 from deconflict.service.plans import Plans
 from deconflict.service.settings import Clock, ServiceSettings
 from deconflict.service.tactical import IngestResult, Tactical
-from deconflict.service.unit_of_work import SERVICE_ACTOR, UnitOfWork
+from deconflict.service.unit_of_work import UnitOfWork
 from deconflict.store.audit import AuditError, AuditLog, ServiceKey, Witness
 from deconflict.store.database import checkpoint, open_engine
 from deconflict.store.leadership import Lease
@@ -46,6 +46,8 @@ LOG = logging.getLogger("deconflict")
 CHECKPOINT_EVERY = 1.0  # s
 SNAPSHOT_EVERY = 600.0  # s: the plan index snapshot is rewritten this often when plans changed
 LEASE_CHECK = 0.5  # s: a standby tries for the lease, a leader checks its lock, this often
+PICTURE_COPY_EVERY = 1.0  # s (wall clock): the leader copies its live picture for the standbys this often (or
+# 20 times the last copy's duration when that is longer: a huge picture costs detection at most 5 %)
 ROLE_LEADER, ROLE_STANDBY, ROLE_DEPOSED, ROLE_ADMIN = "leader", "standby", "deposed", "admin"
 
 
@@ -89,6 +91,7 @@ class Deconfliction:
         self._snapshot_lock = threading.Lock()
         self._snapshot_thread: threading.Thread | None = None
         self._snapshot_due = False
+        self._picture_copy_due = float("-inf")
         if serving and not self._try_lead():
             self._leader_hint = self.lease.leader()[0]
             LOG.warning("another node leads this database (%s): standing by", self._leader_hint or "address unknown")
@@ -106,6 +109,7 @@ class Deconfliction:
                 self.plan_book.follow()  # a hot standby: only what the old leader wrote since
             else:
                 self._load_plans()
+            self.tactical.follow_picture()  # the old leader's last copy: detection resumes with its traffic
             self.tactical.resume()
         except BaseException:
             self.work.lease = None
@@ -245,6 +249,7 @@ class Deconfliction:
                     self._leader_hint = self.lease.leader()[0]
                     self.audit.check()  # the entries the leader appended since, verified
                     self.plan_book.follow()
+                    self.tactical.follow_picture()  # the traffic the leader sees, about a second old
             elif self.role == ROLE_LEADER and not self.lease.alive():
                 self._depose("the connection holding the database lock was lost")
         except AuditError as error:  # a standby must not lead on a broken record
@@ -298,6 +303,11 @@ class Deconfliction:
             try:
                 self.detect_now()
                 self.escalate_overdue()
+                if time.monotonic() >= self._picture_copy_due:
+                    started = time.monotonic()
+                    self.copy_picture()
+                    # at most 5 % of the time on copies, however large the picture
+                    self._picture_copy_due = started + max(PICTURE_COPY_EVERY, 20.0 * (time.monotonic() - started))
             except Exception as error:  # keep detecting: a failed cycle must not end the fail-safe loop
                 LOG.error("detection cycle failed (retried next cycle): %s", str(error).splitlines()[0])
             self._stop.wait(self.settings.detection_min_interval)
@@ -376,6 +386,10 @@ class Deconfliction:
 
     def detect_now(self) -> None:
         self.tactical.detect_now()
+
+    def copy_picture(self) -> None:
+        """Write the live picture for the standbys (the detection loop does it every `PICTURE_COPY_EVERY`)."""
+        self.tactical.copy_picture()
 
     def tracks(self, who: Principal, columns: bool = False):
         return self.tactical.tracks(who, columns)

@@ -8,8 +8,9 @@ with one sort over the queued rows and the table. Memory is O(live tracks + queu
 
 from __future__ import annotations
 
+import io
 import threading
-from dataclasses import replace
+from dataclasses import fields, replace
 
 import numpy as np
 
@@ -112,3 +113,21 @@ class Picture:
                 if gone:
                     table = States.concat(gone)
                     self._gone = table.take(latest_rows(table.icao24, table.time, table.party))
+
+    def to_bytes(self) -> bytes | None:
+        """The latest state of every track as numpy ``.npz`` (for a hot standby), None when empty."""
+        latest = self.latest()
+        if latest is None or not len(latest):
+            return None
+        out = io.BytesIO()
+        np.savez(out, **{f.name: getattr(latest, f.name) for f in fields(latest) if f.name != "at"})
+        return out.getvalue()
+
+    def load_bytes(self, data: bytes) -> None:
+        """Replace the picture with a copy written by `to_bytes` (no pickles are read: a database
+        row cannot run code here). A malformed copy raises ValueError and changes nothing."""
+        with np.load(io.BytesIO(data), allow_pickle=False) as arrays:
+            columns = {name: arrays[name] for name in arrays.files}
+        states = States.from_arrays(**columns)
+        with self._lock:
+            self._pending, self._latest = [], states

@@ -42,8 +42,8 @@ from deconflict.service.parties import Parties
 from deconflict.service.picture import TRACK_SEPARATOR, Picture, track_ids
 from deconflict.service.quotas import Quota
 from deconflict.service.settings import ServiceSettings
-from deconflict.service.unit_of_work import SERVICE_ACTOR, UnitOfWork
-from deconflict.store.schema import Occurrence, TacticalConflict, Thread
+from deconflict.service.unit_of_work import LOG, SERVICE_ACTOR, UnitOfWork
+from deconflict.store.schema import Occurrence, PictureCopy, TacticalConflict, Thread
 
 CHANGES_PER_TRANSACTION = 50  # short transactions (about 60 ms at most): writers and ingest interleave
 UPDATES_EVERY = 1.0  # s (real time) between two conflicts.updated events
@@ -77,6 +77,7 @@ class Tactical:
         self._clashes: dict[str, dict[str, Any]] = {}  # icao24 -> parties reporting it, since when
         self._updates_published = float("-inf")
         self._resumed_until = float("-inf")  # service time until which stored conflicts wait for their tracks
+        self._picture_copied = float("-inf")  # service time of the leader's picture copy last loaded
         self.occurrences = Occurrences(work, standard.name, settings.max_age)
         self.conformance: Conformance | None = None  # set by `Deconfliction` (it needs the plan index)
         self.detections = 0
@@ -101,6 +102,36 @@ class Tactical:
         self.occurrences.resume()
         if self.conformance is not None:
             self.conformance.resume()
+
+    # -- the picture, for hot standbys ------------------------------------------------------------
+
+    def copy_picture(self) -> None:
+        """Write the live picture for the standbys (fenced like every write: a deposed leader cannot)."""
+        data = self.picture.to_bytes()
+        if data is None:
+            return
+        now = self.work.clock.now()
+        with self.work.write() as session:
+            row = session.get(PictureCopy, 1)
+            if row is None:
+                session.add(PictureCopy(id=1, time=now, data=data))
+            else:
+                row.time, row.data = now, data
+
+    def follow_picture(self) -> bool:
+        """On a standby: load the leader's newest copy of the picture, if newer than the one held."""
+        with self.work.Session() as session:
+            row = session.execute(select(PictureCopy.time, PictureCopy.data).where(
+                PictureCopy.id == 1, PictureCopy.time > self._picture_copied)).first()
+        if row is None:
+            return False
+        try:
+            self.picture.load_bytes(row.data)
+        except (ValueError, KeyError, TypeError, OSError) as error:
+            LOG.warning("picture copy not used (%s)", str(error).splitlines()[0])
+            return False
+        self._picture_copied = row.time
+        return True
 
     # -- tracks in ------------------------------------------------------------------------------
 

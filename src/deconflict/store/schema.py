@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Boolean, Float, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import JSON, BigInteger, Boolean, Float, ForeignKey, Index, Integer, LargeBinary, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -227,3 +227,14 @@ class EventRecord(Base):
     time: Mapped[float] = mapped_column(Float)
     type: Mapped[str] = mapped_column(String(64))
     views: Mapped[str] = mapped_column(Text)
+
+
+class PictureCopy(Base):
+    """The leader's live picture (latest state of every track), copied about once a second so that a
+    hot standby takes over with the traffic it would have seen, not an empty sky: detection resumes on
+    the first cycle. One row (id 1); ``data``: numpy ``.npz`` of the `States` columns (no pickles)."""
+
+    __tablename__ = "picture_copy"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    time: Mapped[float] = mapped_column(Float)
+    data: Mapped[bytes] = mapped_column(LargeBinary)
