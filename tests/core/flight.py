@@ -66,3 +66,47 @@ def inside_loss(t, east, north, dz, hsep: float, vsep: float, tau: float = 0.0, 
         tau_mod = np.where(closing, (hsep**2 - r2) / np.where(closing, sv, -1.0), np.inf)
         horizontal |= closing & (tau_mod <= tau) & (miss2 <= hmd**2)
     return horizontal & (np.abs(dz) <= vsep)
+
+
+def fly_kinematic(s: States, own: int, variable: str, value: float, turn_rate: float = 3.0,
+                  acceleration: float = 1.0, vertical_acceleration: float = 0.980665, seconds: float = 300.0,
+                  dt: float = 0.25) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """`fly`, the ownship reaching ``value`` by a turn at ``turn_rate`` (deg/s, the short way round) or
+    an acceleration (m/s^2), integrated step by step along pyproj geodesics (midpoint heading, speed
+    and rate in each step): the reference for kinematic bands."""
+    t = np.arange(0.0, seconds + 1e-9, dt)
+    track, speed, rate = float(s.heading[own]), float(s.velocity[own]), float(s.vertrate[own])
+    lon, lat, altitude = float(s.lon[own]), float(s.lat[own]), float(s.altitude[own])
+    own_lon, own_lat, own_alt = [lon], [lat], [altitude]
+    turn = (value - track + 180.0) % 360.0 - 180.0 if variable == "track" else 0.0
+
+    def state_at(time: float) -> tuple[float, float, float]:
+        heading, v, r = track, speed, rate
+        if variable == "track":
+            heading = track + np.sign(turn) * min(turn_rate * time, abs(turn))
+        elif variable == "ground_speed":
+            v = speed + np.sign(value - speed) * min(acceleration * time, abs(value - speed))
+        elif variable == "vertical_speed":
+            r = rate + np.sign(value - rate) * min(vertical_acceleration * time, abs(value - rate))
+        return heading, v, r
+
+    for k in range(1, t.size):
+        middle = 0.5 * (t[k - 1] + t[k])
+        heading, v, r = state_at(middle)  # exact for the piecewise-linear speed and rate; 1e-3 deg for the turn
+        lon, lat, _ = GEOD.fwd(lon, lat, heading, v * dt)
+        altitude += r * dt
+        own_lon.append(lon)
+        own_lat.append(lat)
+        own_alt.append(altitude)
+    own_lon, own_lat, own_alt = np.array(own_lon), np.array(own_lat), np.array(own_alt)
+    others = [k for k in range(len(s)) if k != own]
+    east, north, dz = [], [], []
+    for k in others:
+        lon_k, lat_k, _ = GEOD.fwd(np.full(t.size, s.lon[k]), np.full(t.size, s.lat[k]), np.full(t.size, s.heading[k]),
+                                   s.velocity[k] * t)
+        azimuth, _, distance = GEOD.inv(own_lon, own_lat, lon_k, lat_k)
+        azimuth = np.radians(np.asarray(azimuth))
+        east.append(np.asarray(distance) * np.sin(azimuth))
+        north.append(np.asarray(distance) * np.cos(azimuth))
+        dz.append(s.altitude[k] + s.vertrate[k] * t - own_alt)
+    return t, np.array(east), np.array(north), np.array(dz)

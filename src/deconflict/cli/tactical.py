@@ -106,18 +106,29 @@ def bands(
     standard: Annotated[str, typer.Option(help="Separation standard: en-route, terminal or do-365.")] = "en-route",
     at: Annotated[Optional[str], typer.Option(help="Time of the picture: UNIX s or ISO 8601. Default: latest in the file.")] = None,
     max_age: Annotated[str, typer.Option(help="States older than this at --at are stale and ignored.")] = "60s",
+    kinematic: Annotated[bool, typer.Option(help="Reach each track, speed and vertical speed by a turn or an "
+                                                 "acceleration (kinematic bands), not at once.")] = False,
+    turn_rate: Annotated[float, typer.Option(help="Turn rate for --kinematic, deg/s (3: standard rate).")] = 3.0,
+    bank: Annotated[Optional[float], typer.Option(help="Bank angle for --kinematic, deg (instead of --turn-rate).")] = None,
+    acceleration: Annotated[float, typer.Option(help="Along-track acceleration for --kinematic, m/s^2.")] = 1.0,
+    vertical_acceleration: Annotated[float, typer.Option(help="Vertical acceleration for --kinematic, m/s^2.")] = 0.98,
 ) -> None:
     """Conflict bands (track, ground speed, vertical speed, altitude) of one aircraft, and the smallest manoeuvre."""
     from deconflict.cli.common import _snapshot
-    from deconflict.core.bands import bands as conflict_bands
+    from deconflict.core.bands import Kinematics, bands as conflict_bands
     from deconflict.core.standards import standard as named_standard
     from deconflict.core.units import FOOT, KNOT
     from rich.console import Console
     from rich.table import Table
+    kinematics = Kinematics(turn_rate=turn_rate, bank_angle=bank, acceleration=acceleration,
+                            vertical_acceleration=vertical_acceleration) if kinematic else None
     snapshot = _snapshot(input, at, max_age)
-    result = conflict_bands(snapshot, aircraft, named_standard(standard))
+    result = conflict_bands(snapshot, aircraft, named_standard(standard), kinematics=kinematics)
     console = Console(width=max(Console().width, 100))
     kind = "[bold red]recovery bands (in loss of separation)[/bold red]" if result.recovery else "conflict bands"
+    if kinematics is not None:
+        kind = "kinematic " + kind + (f" (bank {bank:g} deg" if bank is not None else f" (turn {turn_rate:g} deg/s") \
+            + f", {acceleration:g} m/s^2, vertical {vertical_acceleration:g} m/s^2)"
     console.print(f"[bold]{aircraft}[/bold]: {kind} against {len(result.intruders)} nearby aircraft, {standard}")
     units = {"track": (1.0, "deg"), "ground_speed": (KNOT, "kt"), "vertical_speed": (FOOT / 60, "ft/min"),
              "altitude": (FOOT, "ft")}

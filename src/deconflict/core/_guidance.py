@@ -197,3 +197,124 @@ def small_alerts(lat, lon, speed, track, vertrate, altitude, vtol, volumes, time
             out[count, 4] = abs(dz + dvz * t_cpa)
             count += 1
     return out_i[:count], out_j[:count], out_level[:count], out[:count]
+
+
+@njit(cache=True, nogil=True)
+def _own_path(kind, value, speed, track, rate, turn_rate, bank_tangent, acceleration, vertical_acceleration, step,
+              east, north, out):
+    """The ownship's manoeuvre to ``value`` as pieces flown in straight lines: row r of ``out`` = (t0, t1,
+    displacement at t0 (ECEF x, y, z, m), velocity over the piece (x, y, z), height change at t0, vertical
+    rate over the piece, horizontal and vertical growth of the volume). The last piece, from the end of
+    the manoeuvre, has t1 = inf and no growth. Returns the number of rows.
+
+    Track: a turn at ``turn_rate`` (rad/s; or, with ``bank_tangent`` > 0, g tan(bank) / speed) the short
+    way round; ground speed: ``acceleration`` (m/s^2); vertical speed: ``vertical_acceleration``. Each
+    piece lasts at most ``step`` s; the true path strays from its chord by at most rate x speed x dt^2 / 8
+    (turn) or acceleration x dt^2 / 8 (speed, vertical speed), which the piece's volume grows by."""
+    theta = math.radians(track)
+    duration, sign = 0.0, 1.0
+    omega = turn_rate
+    if kind == TRACK:
+        delta = (value - track + 180.0) % 360.0 - 180.0
+        sign = 1.0 if delta >= 0.0 else -1.0
+        if bank_tangent > 0.0:
+            omega = 9.80665 * bank_tangent / max(speed, 1.0)
+        duration = math.radians(abs(delta)) / omega
+    elif kind == GROUND_SPEED:
+        sign = 1.0 if value >= speed else -1.0
+        duration = abs(value - speed) / acceleration
+    elif kind == VERTICAL_SPEED:
+        sign = 1.0 if value >= rate else -1.0
+        duration = abs(value - rate) / vertical_acceleration
+    pieces = min(int(math.ceil(duration / step - 1e-9)), out.shape[0] - 1) if duration > 0.0 else 0
+    dt = duration / pieces if pieces > 0 else 0.0
+    for r in range(pieces + 1):
+        t0 = r * dt
+        t1 = (r + 1) * dt if r < pieces else math.inf
+        e0, n0, h0 = _displacement(kind, t0, duration, sign, speed, theta, omega, rate, acceleration,
+                                   vertical_acceleration, value)
+        grow_h, grow_v = 0.0, 0.0
+        if r < pieces:
+            e1, n1, h1 = _displacement(kind, t1, duration, sign, speed, theta, omega, rate, acceleration,
+                                       vertical_acceleration, value)
+            ve, vn, vz = (e1 - e0) / dt, (n1 - n0) / dt, (h1 - h0) / dt
+            if kind == TRACK:
+                grow_h = omega * speed * dt * dt / 8.0 + 1e-6
+            elif kind == GROUND_SPEED:
+                grow_h = acceleration * dt * dt / 8.0 + 1e-6
+            elif kind == VERTICAL_SPEED:
+                grow_v = vertical_acceleration * dt * dt / 8.0 + 1e-6
+        else:  # after the manoeuvre: the new track, speed or rate
+            final_speed = value if kind == GROUND_SPEED else speed
+            final_theta = math.radians(value) if kind == TRACK else theta
+            ve, vn = final_speed * math.sin(final_theta), final_speed * math.cos(final_theta)
+            vz = value if kind == VERTICAL_SPEED else rate
+        out[r, 0], out[r, 1] = t0, t1
+        for axis in range(3):
+            out[r, 2 + axis] = e0 * east[axis] + n0 * north[axis]
+            out[r, 5 + axis] = ve * east[axis] + vn * north[axis]
+        out[r, 8], out[r, 9], out[r, 10], out[r, 11] = h0, vz, grow_h, grow_v
+    return pieces + 1
+
+
+@njit(cache=True, nogil=True)
+def _displacement(kind, t, duration, sign, speed, theta, omega, rate, acceleration, vertical_acceleration, value):
+    """East, north (m) and height (m) the ownship has moved at ``t`` s into the manoeuvre (or after it)."""
+    tm = min(t, duration)
+    after = t - tm
+    if kind == TRACK:
+        if duration > 0.0:
+            radius = speed / omega
+            turned = theta + sign * omega * tm
+            e = sign * radius * (math.cos(theta) - math.cos(turned))
+            n = sign * radius * (math.sin(turned) - math.sin(theta))
+        else:
+            turned, e, n = theta, 0.0, 0.0
+        return e + speed * math.sin(turned) * after, n + speed * math.cos(turned) * after, rate * t
+    if kind == GROUND_SPEED:
+        along = speed * tm + 0.5 * sign * acceleration * tm * tm + (speed + sign * acceleration * tm) * after
+        return along * math.sin(theta), along * math.cos(theta), rate * t
+    height = rate * tm + 0.5 * sign * vertical_acceleration * tm * tm + (rate + sign * vertical_acceleration * tm) * after
+    return speed * math.sin(theta) * t, speed * math.cos(theta) * t, height
+
+
+@njit(cache=True, nogil=True)
+def kinematic_violations(kind, values, position, intruder_velocity, normal, east, north, dz, intruder_rate, own_speed,
+                         own_track, own_rate, turn_rate, bank_tangent, acceleration, vertical_acceleration, step,
+                         volume, horizon, start):
+    """(values, intruders): whether flying the manoeuvre to each value (`_own_path`) enters ``volume``
+    between ``start`` and ``horizon[j]`` s with intruder j. Each piece is tested in closed form as a
+    straight relative motion in the pair's plane, with the volume grown by the piece's growth."""
+    k, m = values.size, position.shape[0]
+    out = np.zeros((k, m), dtype=np.bool_)
+    path = np.empty((4096, 12))
+    for q in range(k):
+        count = _own_path(kind, values[q], own_speed, own_track, own_rate, turn_rate, bank_tangent, acceleration,
+                          vertical_acceleration, step, east, north, path)
+        for j in range(m):
+            nx, ny, nz = normal[j, 0], normal[j, 1], normal[j, 2]
+            for r in range(count):
+                t0, t1 = path[r, 0], path[r, 1]
+                if t0 > horizon[j]:
+                    break
+                low, high = max(start - t0, 0.0), min(t1, horizon[j]) - t0
+                if high < low:
+                    continue
+                sx = position[j, 0] + intruder_velocity[j, 0] * t0 - path[r, 2]
+                sy = position[j, 1] + intruder_velocity[j, 1] * t0 - path[r, 3]
+                sz = position[j, 2] + intruder_velocity[j, 2] * t0 - path[r, 4]
+                sn = sx * nx + sy * ny + sz * nz
+                sx, sy, sz = sx - sn * nx, sy - sn * ny, sz - sn * nz
+                wx, wy, wz = intruder_velocity[j, 0] - path[r, 5], intruder_velocity[j, 1] - path[r, 6], \
+                    intruder_velocity[j, 2] - path[r, 7]
+                wn = wx * nx + wy * ny + wz * nz
+                wx, wy, wz = wx - wn * nx, wy - wn * ny, wz - wn * nz
+                v_in, v_out = _vertical(dz[j] + intruder_rate[j] * t0 - path[r, 8], intruder_rate[j] - path[r, 9],
+                                        volume[1] + path[r, 11], volume[4])
+                if not max(v_in, low) <= min(v_out, high):
+                    continue
+                h_in, h_out = _horizontal(sx, sy, sz, wx, wy, wz, volume[0] + path[r, 10], volume[2], volume[3])
+                if max(max(h_in, v_in), low) <= min(min(h_out, v_out), high):
+                    out[q, j] = True
+                    break
+    return out

@@ -63,6 +63,27 @@ class BandRanges:
 
 
 @dataclass(frozen=True)
+class Kinematics:
+    """How the ownship flies to a new value, for kinematic bands (instead of changing it at once): a
+    turn at ``turn_rate`` (deg/s; standard rate 3) or, when ``bank_angle`` (deg) is given, at
+    g tan(bank) / ground speed; ``acceleration`` along track and ``vertical_acceleration`` (m/s^2).
+    Checked in straight pieces of at most ``step`` s, each volume grown by the most the true path
+    strays from the piece. Altitude bands keep their climb at a rate (already a manoeuvre in time)."""
+
+    turn_rate: float = 3.0
+    bank_angle: float | None = None
+    acceleration: float = 1.0
+    vertical_acceleration: float = 0.1 * 9.80665
+    step: float = 1.0
+
+    def __post_init__(self) -> None:
+        if not (self.turn_rate > 0 and self.acceleration > 0 and self.vertical_acceleration > 0 and self.step > 0):
+            raise BandsError("kinematics: turn rate, accelerations and step must be positive")
+        if self.bank_angle is not None and not 0 < self.bank_angle < 90:
+            raise BandsError(f"kinematics: bank angle must be between 0 and 90 deg, got {self.bank_angle}")
+
+
+@dataclass(frozen=True)
 class Bands:
     """Bands of one aircraft: per variable, ``(low, high, level)`` (0 for acceptable values, 1..3 for the
     alert level they lead to) and the same as ``regions`` with names (NONE, FAR, MID, NEAR, RECOVERY);
@@ -109,10 +130,12 @@ class Bands:
 
 
 def bands(states: States, icao24: str, standard: Standard | str = "en-route",
-          ranges: BandRanges = BandRanges()) -> Bands:
-    """Conflict (or recovery) bands of aircraft ``icao24`` against every other aircraft of ``states``."""
+          ranges: BandRanges = BandRanges(), kinematics: Kinematics | None = None) -> Bands:
+    """Conflict (or recovery) bands of aircraft ``icao24`` against every other aircraft of ``states``;
+    with ``kinematics``, each track, ground speed and vertical speed is reached by a turn or an
+    acceleration (kinematic bands) instead of at once."""
     standard, s, own = _ownship(states, icao24, standard)
-    geometry = Geometry(s, own, standard, ranges.climb_rate, _nearby(s, own, standard, ranges))
+    geometry = Geometry(s, own, standard, ranges.climb_rate, _nearby(s, own, standard, ranges), kinematics)
     current = {"track": float(s.heading[own]), "ground_speed": float(s.velocity[own]),
                "vertical_speed": float(s.vertrate[own]), "altitude": float(s.altitude[own])}
     samples = {"track": _grid(0.0, 360.0 - ranges.track_step, ranges.track_step),
@@ -182,8 +205,10 @@ class Geometry:
     """Ownship-intruder geometry, re-evaluated for alternative ownship manoeuvres (vectorised over
     values x intruders). The same model as detection: straight lines in each pair's tangent plane."""
 
-    def __init__(self, s: States, own: int, standard: Standard, climb_rate: float, others: np.ndarray) -> None:
+    def __init__(self, s: States, own: int, standard: Standard, climb_rate: float, others: np.ndarray,
+                 kinematics: Kinematics | None = None) -> None:
         self.s, self.own, self.standard, self.climb_rate, self.others = s, own, standard, climb_rate, others
+        self.kinematics = kinematics
         position, _ = surface_ecef(s.lat, s.lon)
         velocity = ground_velocity_ecef(s.lat, s.lon, s.velocity, s.heading)
         self.base = Encounter.from_ecef(position, velocity, s.vertrate, s.altitude, np.full(others.size, own), others)
@@ -201,6 +226,8 @@ class Geometry:
         s, own, m, k = self.s, self.own, self.others.size, values.size
         if m == 0:
             return np.zeros((k, 0), dtype=bool)
+        if self.kinematics is not None and variable != "altitude":
+            return self._kinematic_violations(variable, values, volume, horizon, start)
         speed, track, vertrate = np.full(k, s.velocity[own]), np.full(k, s.heading[own]), np.full(k, s.vertrate[own])
         if variable == "track":
             track = values
@@ -226,6 +253,20 @@ class Geometry:
             hit = np.maximum(np.maximum(h_in, v_in), start) <= np.minimum(np.minimum(h_out, v_out), limit)
         return hit.reshape(k, m)
 
+    def _kinematic_violations(self, variable: str, values: np.ndarray, volume: ProtectedVolume, horizon,  # noqa: ANN001
+                              start: float) -> np.ndarray:
+        s, own, kin = self.s, self.own, self.kinematics
+        bank = 0.0 if kin.bank_angle is None else float(np.tan(np.radians(kin.bank_angle)))
+        return _guidance.kinematic_violations(
+            VARIABLES.index(variable), np.ascontiguousarray(values, dtype=np.float64),
+            np.ascontiguousarray(self.base.position), np.ascontiguousarray(self.intruder_velocity),
+            np.ascontiguousarray(self.base.normal), self.east, self.north, np.ascontiguousarray(self.base.dz),
+            np.ascontiguousarray(s.vertrate[self.others], dtype=np.float64), float(s.velocity[own]),
+            float(s.heading[own]), float(s.vertrate[own]), float(np.radians(kin.turn_rate)), bank,
+            float(kin.acceleration), float(kin.vertical_acceleration), float(kin.step), _volume_rows([volume])[0],
+            np.ascontiguousarray(np.broadcast_to(np.asarray(horizon, dtype=float), (self.others.size,))),
+            float(start))
+
     def levels(self, variable: str, values: np.ndarray) -> np.ndarray:
         """Band level of each value: the highest level violated within its horizon with anyone; at least
         1 for a value entering the loss volume within the whole look-ahead (never offered as clear).
@@ -233,6 +274,8 @@ class Geometry:
         s, own, standard = self.s, self.own, self.standard
         if self.others.size == 0:
             return np.zeros(values.size, dtype=np.int8)
+        if self.kinematics is not None and variable != "altitude":
+            return self.levels_reference(variable, values)  # the same rule, each value flown as a manoeuvre
         return _guidance.band_levels(
             VARIABLES.index(variable), np.ascontiguousarray(values, dtype=np.float64),
             np.ascontiguousarray(self.base.position), np.ascontiguousarray(self.intruder_velocity),
@@ -378,14 +421,14 @@ def _direction(variable: str, current: float, best: float | None) -> str:
 
 
 def flown_level(states: States, icao24: str, standard: Standard | str, variable: str, value: float,
-                climb_rate: float = BandRanges().climb_rate) -> tuple[int, bool]:
+                climb_rate: float = BandRanges().climb_rate, kinematics: Kinematics | None = None) -> tuple[int, bool]:
     """The check of one manoeuvre before it is offered: ``icao24`` flies ``variable`` = ``value`` (the
-    others kept) against every aircraft of ``states``. Returns (the highest alert level it raises with
-    anyone within each level's alerting time, whether it enters the loss volume within the whole
-    look-ahead)."""
+    others kept; with ``kinematics``, reached by a turn or an acceleration) against every aircraft of
+    ``states``. Returns (the highest alert level it raises with anyone within each level's alerting
+    time, whether it enters the loss volume within the whole look-ahead)."""
     standard, s, own = _ownship(states, icao24, standard)
     others = np.flatnonzero(np.arange(len(s)) != own)
-    geometry = Geometry(s, own, standard, climb_rate, others)
+    geometry = Geometry(s, own, standard, climb_rate, others, kinematics)
     values = np.array([float(value)])
     level = 0
     for alert in standard.levels:

@@ -23,7 +23,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from deconflict.core.alerting import AlertFilter, alerts, losses
-from deconflict.core.bands import BandsError, bands as conflict_bands, flown_level
+from deconflict.core.bands import BandsError, Kinematics, bands as conflict_bands, flown_level
 from deconflict.core.geodesy import geodesic_distance
 from deconflict.core.quality import SURFACE_ALTITUDE, SURFACE_SPEED
 from deconflict.core.standards import Standard
@@ -356,7 +356,7 @@ class Tactical:
             # other parties' tracks of the same address are this aircraft seen twice, not traffic to avoid
             others = snapshot.take(np.flatnonzero((snapshot.icao24 != aircraft) | (snapshot.party == party)))
             try:
-                found = conflict_bands(others, aircraft, self.standard)
+                found = conflict_bands(others, aircraft, self.standard, kinematics=SUGGESTION_KINEMATICS)
             except BandsError:
                 continue  # no longer in the picture (stale)
             answer.append({"aircraft": aircraft, "party": party, "recovery": found.recovery,
@@ -417,11 +417,16 @@ def _one_pair_per_aircraft(s: States, i: np.ndarray, j: np.ndarray, level: np.nd
     return keep
 
 
+# suggestions are flown as aircraft fly them: a standard-rate turn, 1 m/s^2 along track, 0.1 g vertically
+SUGGESTION_KINEMATICS = Kinematics()
+
+
 def manoeuvres(aircraft: str, found: Any, snapshot: States, standard: Standard) -> list[dict[str, Any]]:
-    """Manoeuvre proposals from an aircraft's bands: the nearest acceptable heading (whole degrees), flight
-    level (1000 ft steps) and speed (whole knots), each offered only once flown as proposed (the very
-    value written, after rounding) against every aircraft of the picture over the standard's whole
-    look-ahead: no alert above preventive and no loss with anyone (SPEC §6). In recovery, the recovery
+    """Manoeuvre proposals from an aircraft's (kinematic) bands: the nearest acceptable heading (whole
+    degrees), flight level (1000 ft steps) and speed (whole knots), each offered only once flown as
+    proposed (the very value written, after rounding, reached by a standard-rate turn or an
+    acceleration: `SUGGESTION_KINEMATICS`) against every aircraft of the picture over the standard's
+    whole look-ahead: no alert above preventive and no loss with anyone (SPEC §6). In recovery, the recovery
     values are offered (they are checked against the shrunk volume by the bands themselves)."""
     current, best = found.current, found.recommended
     candidates = []
@@ -440,7 +445,8 @@ def manoeuvres(aircraft: str, found: Any, snapshot: States, standard: Standard) 
     proposals = []
     for variable, value, proposal in candidates:
         if not found.recovery:
-            level_flown, loss = flown_level(snapshot, aircraft, standard, variable, value)
+            level_flown, loss = flown_level(snapshot, aircraft, standard, variable, value,
+                                            kinematics=SUGGESTION_KINEMATICS)
             if level_flown > 1 or loss:
                 continue  # offering nothing is better than a manoeuvre into a conflict
         proposals.append({"type": "manoeuvre", "aircraft": aircraft, **proposal})
