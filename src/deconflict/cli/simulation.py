@@ -83,9 +83,12 @@ def simulation_table(figures: dict[str, dict]) -> Table:
         table.add_column(name, justify="right")
     rows = [
         ("flights completed", lambda m: f"{m['flights_completed']}"),
+        ("mean delay of a completed flight", lambda m: f"{m['mean_delay_s']:.0f} s"),
         ("mean airborne", lambda m: f"{m['mean_airborne']:.0f}"),
+        ("airborne at the end", lambda m: f"{m['airborne_at_end']}"),
         ("conflicts", lambda m: f"{m['conflicts']}"),
         ("losses of separation", lambda m: f"{m['losses']}"),
+        ("losses, minima widened 1 %", lambda m: f"{m['losses_widened_minima']}"),
         ("time in loss (pair-min)", lambda m: f"{m['loss_seconds'] / 60:.1f}"),
         ("closest approach in a loss", lambda m: "-" if m["min_distance_m"] is None else f"{m['min_distance_m'] / NAUTICAL_MILE:.2f} NM"),
         ("worst intrusion (severity)", lambda m: f"{m['worst_severity']:.2f}"),

@@ -83,6 +83,7 @@ class Resolution(_Model):
     method: Literal["mvp", "none"] = "mvp"
     dimensions: Literal["horizontal", "heading", "speed", "vertical", "both"] = "horizontal"
     margin: float = Field(1.1, ge=1.0, le=3.0)
+    vertical_margin: float | None = Field(None, ge=1.0, le=3.0)
     delay: Duration = 5.0
     manoeuvring: list[str] | None = None
 
@@ -169,7 +170,8 @@ def _build(model: ScenarioModel, source: str) -> Scenario:
         hsep, vsep = model.separation.hsep, model.separation.vsep
     r = model.resolution
     resolver = Resolver(method=r.method, dimensions=r.dimensions, margin=r.margin, delay=r.delay,
-                        manoeuvring=None if r.manoeuvring is None else frozenset(r.manoeuvring))
+                        manoeuvring=None if r.manoeuvring is None else frozenset(r.manoeuvring),
+                        vertical_margin=r.vertical_margin)
     p = model.performance
     settings = SimulationSettings(duration=model.duration, hsep=hsep, vsep=vsep, lookahead=model.lookahead,
                                   step=model.step, resolver=resolver, bank_angle=p.bank_angle,

@@ -14,11 +14,15 @@ def metrics(result: SimulationResult) -> dict[str, float | int]:
     losses = result.losses
     done = result.completed
     planned = float(result.route_length[done].sum())
+    delay = result.delay if result.finished_at.size else np.zeros(0)
     return {
         "flights_completed": int(done.sum()),
         "mean_airborne": float(result.airborne.mean()) if result.airborne.size else 0.0,
+        "airborne_at_end": int(result.airborne[-1]) if result.airborne.size else 0,
+        "mean_delay_s": float(delay.mean()) if delay.size else 0.0,
         "conflicts": int(result.conflicts),
         "losses": len(losses),
+        "losses_widened_minima": int(result.widened_losses),
         "loss_seconds": result.loss_seconds,
         "min_distance_m": float(losses.min_distance.min()) if len(losses) else None,
         "worst_severity": float(losses.severity.max()) if len(losses) else 0.0,
