@@ -98,11 +98,8 @@ def test_a_stream_resumes_on_the_next_leader_without_losing_or_repeating_an_even
         standby.close()
 
 
-def test_a_resumption_that_missed_pruned_events_is_told_to_reload(world, monkeypatch):
-    import deconflict.service.unit_of_work as unit_of_work
-
-    monkeypatch.setattr(unit_of_work, "EVENTS_KEPT", 1)
-    monkeypatch.setattr(unit_of_work, "PRUNE_EVERY", 1)
+def test_a_resumption_that_missed_pruned_events_is_told_to_reload(world):
+    world.service.work.events_kept, world.service.work.prune_every = 1, 1
     with BackgroundServer(create_app(world.service, run_detection=False), port=free_port()) as url, \
             httpx.Client(base_url=url, headers={"Authorization": f"Bearer {world.tokens['bravo_op']}"}) as bravo:
         world["alpha_op"].post("/v1/plans", json=plan("A1"))

@@ -63,34 +63,50 @@ def demo(
 
 @app.command()
 def serve(
+    config: Annotated[Optional[Path], typer.Option(help="TOML settings file (host, port, database, key, standard, vtol, "
+                                                        "equal_priority, advertise, log_format, events_kept); "
+                                                        "DECONFLICT_* variables override it, flags override both.")] = None,
     db: Annotated[Optional[str], typer.Option(help="SQLite file or database URL (default: $DECONFLICT_DATABASE_URL "
                                                    "or deconflict.db).")] = None,
-    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    host: Annotated[Optional[str], typer.Option(help="Address to listen on (default 127.0.0.1).")] = None,
+    port: Annotated[Optional[int], typer.Option(help="Port to listen on (default 8000).")] = None,
     key: Annotated[Optional[Path], typer.Option(help="Ed25519 audit key (PEM; created if missing).")] = None,
-    standard: Annotated[str, typer.Option(help="Alert standard: en-route, terminal, do-365.")] = "en-route",
-    vtol: Annotated[str, typer.Option(help="Vertical tolerance for level pairs (SPEC §3).")] = "200ft",
-    equal_priority: Annotated[str, typer.Option(help="Plans of equal priority: accept (both notified) or reject.")] = "accept",
+    standard: Annotated[Optional[str], typer.Option(help="Alert standard: en-route (default), terminal, do-365.")] = None,
+    vtol: Annotated[Optional[str], typer.Option(help="Vertical tolerance for level pairs (SPEC §3; default 200ft).")] = None,
+    equal_priority: Annotated[Optional[str], typer.Option(
+        help="Plans of equal priority: accept (both notified; default) or reject.")] = None,
     advertise: Annotated[Optional[str], typer.Option(
         help="This node's URL as clients reach it (default http://HOST:PORT): standbys send clients there.")] = None,
+    log_format: Annotated[Optional[str], typer.Option(help="Logs on stderr: text (default) or json (one object a line).")] = None,
 ) -> None:
     """Run the multi-party service (HTTP API, live detection, hotline, audit record).
 
     Several nodes may run on one database: one leads, the others stand by (503 to every request,
     with the leader's URL) and take over within about a second when the leader stops or dies. A node
     that loses the lead exits with status 3, so that its supervisor restarts it as a standby."""
+    import os
+
     from deconflict.core.units import parse_distance
     from rich.console import Console
     import uvicorn
 
     from deconflict.service.app import create_app
+    from deconflict.service.config import configure_logging, load
 
-    service = _service(db, key, standard=standard, vtol=parse_distance(vtol, "--vtol"), equal_priority=equal_priority,
-                       advertise=advertise or f"http://{host}:{port}")
+    settings = load(config, os.environ, {"database": db, "host": host, "port": port, "key": None if key is None else str(key),
+                                         "standard": standard, "vtol": vtol, "equal_priority": equal_priority,
+                                         "advertise": advertise, "log_format": log_format})
+    configure_logging(settings.log_format)
+    service = _service(settings.database, Path(settings.key) if settings.key else None, standard=settings.standard,
+                       vtol=parse_distance(settings.vtol, "vtol"), equal_priority=settings.equal_priority,
+                       advertise=settings.advertise or f"http://{settings.host}:{settings.port}",
+                       events_kept=settings.events_kept)
     role = "leading" if service.role == "leader" else "standing by for " + (service.node()["leader"] or "another node")
-    Console(stderr=True).print(f"deconflict service on http://{host}:{port} (docs /docs), {role}; database "
-                               f"{service.settings.database}, audit key {service.settings.key_path}")
-    server = uvicorn.Server(uvicorn.Config(create_app(service), host=host, port=port, log_level="warning"))
+    Console(stderr=True).print(f"deconflict service on http://{settings.host}:{settings.port} (docs /docs, metrics "
+                               f"/metrics), {role}; database {service.settings.database}, audit key "
+                               f"{service.settings.key_path}")
+    server = uvicorn.Server(uvicorn.Config(create_app(service), host=settings.host, port=settings.port,
+                                           log_level="warning", log_config=None))
     lost: list[str] = []
 
     def deposed(reason: str) -> None:

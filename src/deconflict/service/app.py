@@ -12,7 +12,7 @@ import orjson
 from fastapi import Depends, FastAPI, Header, HTTPException, Request, Response, Security
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.responses import JSONResponse, PlainTextResponse, StreamingResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field
 
@@ -23,6 +23,7 @@ from deconflict.service.auth import Principal
 from deconflict.service.deconfliction import Deconfliction
 from deconflict.service.errors import BadRequest, NotLeading, ServiceError, TooManyRequests, Unauthorized
 from deconflict.service.events import CELL, END, event_json
+from deconflict.service.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from deconflict.service.limits import (MAX_BODY, MAX_PLAN_BATCH, MAX_PLAN_BATCH_BODY, MAX_ROW_ID, MAX_SUBJECT,
                                        MAX_TEXT, MAX_THREAD_PARTIES, MAX_TRACK_BODY)
 from deconflict.service.proposals import Proposal
@@ -124,6 +125,13 @@ def create_app(service: Deconfliction, run_detection: bool = True) -> FastAPI:
         role (``leader``, ``standby`` or ``deposed``), lease epoch and the leader's URL. No token needed."""
         return {"ok": True, "time": service.clock.now(), "speed": service.clock.speed, "detections": service.detections,
                 **service.node()}
+
+    @app.get("/metrics", tags=["service"], response_class=PlainTextResponse)
+    def metrics() -> Response:
+        """Prometheus metrics of this node (no token: counts only, nothing of any party's data): state
+        vectors accepted and refused, detection cycle time, open conflicts, event subscribers, tracks,
+        plans, whether it leads."""
+        return Response(service.metrics.scrape(service), media_type=METRICS_CONTENT_TYPE)
 
     @app.get("/healthz/leader", tags=["service"], responses={503: {"description": "this node does not lead"}})
     def health_leader() -> Response:
@@ -456,7 +464,8 @@ class Hardening:
         limit = _body_limit(scope["method"], scope["path"])
         headers = dict(scope.get("headers") or [])
         declared = headers.get(b"content-length", b"")
-        api = scope["path"].startswith("/v1/") or scope["path"] in ("/healthz", "/healthz/leader", "/openapi.json")
+        api = scope["path"].startswith("/v1/") or scope["path"] in ("/healthz", "/healthz/leader", "/metrics",
+                                                                   "/openapi.json")
         too_large = {"detail": f"request body: at most {limit // 2**20} MiB on this route; split it"}
 
         async def secured(message) -> None:  # noqa: ANN001

@@ -20,7 +20,7 @@ import threading
 import time
 from typing import Any, Callable, Iterator
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, func, select
 
 from deconflict.core.alerting import alerts
 from deconflict.core.plans import Plan, PlanIndex
@@ -31,12 +31,14 @@ from deconflict.service.auth import Principal
 from deconflict.service.conformance import Conformance
 from deconflict.service.errors import NotLeading
 from deconflict.service.hotline import Hotline
+from deconflict.service.metrics import ServiceMetrics
 from deconflict.service.keys import PartyKeys
 from deconflict.service.parties import Parties
 from deconflict.service.plans import Plans
 from deconflict.service.settings import Clock, ServiceSettings
 from deconflict.service.tactical import IngestResult, Tactical
 from deconflict.service.unit_of_work import UnitOfWork
+from deconflict.store.schema import StrategicConflict
 from deconflict.store.audit import AuditError, AuditLog, ServiceKey, Witness
 from deconflict.store.database import checkpoint, open_engine
 from deconflict.store.leadership import Lease
@@ -67,6 +69,7 @@ class Deconfliction:
         self.key = ServiceKey.load_or_create(settings.key_path)
         self.work = UnitOfWork(self.engine, AuditLog(self.key, Witness(settings.witness_path)),
                                clock or Clock(settings.clock_origin, settings.clock_speed))
+        self.work.events_kept = settings.events_kept
         self.audit = AuditTrail(self.work)
         self.party_book = Parties(self.work, settings.token_cache, settings.requests)
         self.keys = PartyKeys(self.work)
@@ -74,6 +77,7 @@ class Deconfliction:
         self.plan_book = Plans(self.work, self.hotline, settings.plan_margin, settings.equal_priority,
                                settings.plan_writes, settings.conflicts_raised)
         self.tactical = Tactical(self.work, self.hotline, self.party_book, settings, self.standard)
+        self.metrics = ServiceMetrics()
         self.conformance = Conformance(self.work, self.plan_book.index, self.standard, settings.conformance)
         self.tactical.conformance = self.conformance
         self.plan_book.nonconforming = self.conformance.nonconforming_plans
@@ -381,11 +385,24 @@ class Deconfliction:
 
     def ingest(self, who: Principal, columns: dict[str, Any], source: bytes) -> IngestResult:
         result = self.tactical.ingest(who, columns, source)
+        self.metrics.state_vectors.inc(result.accepted)
+        self.metrics.state_vectors_rejected.inc(result.rejected)
         self._wake.set()
         return result
 
     def detect_now(self) -> None:
-        self.tactical.detect_now()
+        with self.metrics.detection_seconds.time():
+            self.tactical.detect_now()
+
+    def open_tactical(self) -> int:
+        """Tactical conflicts open now (for the metrics)."""
+        return len(self.tactical._open)
+
+    def open_strategic(self) -> int:
+        """Strategic conflicts active now (for the metrics)."""
+        with self.Session() as session:
+            return int(session.scalar(select(func.count()).select_from(StrategicConflict).where(
+                StrategicConflict.active.is_(True))) or 0)
 
     def copy_picture(self) -> None:
         """Write the live picture for the standbys (the detection loop does it every `PICTURE_COPY_EVERY`)."""

@@ -76,6 +76,10 @@ class EventBus:
             self._subscribers.append(subscription)
         return subscription
 
+    def subscriber_count(self) -> int:
+        with self._lock:
+            return len(self._subscribers)
+
     def _remove(self, subscription: Subscription) -> None:
         with self._lock:
             if subscription in self._subscribers:

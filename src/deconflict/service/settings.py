@@ -33,6 +33,7 @@ class ServiceSettings:
     ``requests``/``plan_writes``/``conflicts_raised``/``state_vectors``: each party's fair share (`quotas.Rate`).
     ``advertise``: this node's URL, shown by standbys to clients that reach them (issue 18).
     ``conformance``: how far outside its plans an aircraft may fly, and for how long (`Tolerance`).
+    ``events_kept``: the newest stored events kept for resumption (``Last-Event-ID``).
     """
 
     database: str = field(default_factory=lambda: os.environ.get("DECONFLICT_DATABASE_URL", DEFAULT_DATABASE))
@@ -59,6 +60,7 @@ class ServiceSettings:
     state_vectors: Rate = STATE_VECTORS
     advertise: str = ""
     conformance: Tolerance = field(default_factory=Tolerance)
+    events_kept: int = 100_000
 
     @property
     def witness_path(self) -> Path:

@@ -51,6 +51,7 @@ class UnitOfWork:
         self._ids: dict[str, int] = {}
         self.lease: Lease | None = None  # set once this node leads: every write is fenced by it
         self.on_lost_lead: Callable[[str], None] = lambda reason: None
+        self.events_kept, self.prune_every = EVENTS_KEPT, PRUNE_EVERY
 
     @contextmanager
     def write(self) -> Iterator[Session]:
@@ -114,8 +115,8 @@ class UnitOfWork:
         audience = {(CELL if k is None else k): v for k, v in views.items() if v is not None}
         event_id, now = self.next_id(session, EventRecord), self.clock.now()
         session.add(EventRecord(id=event_id, time=now, type=type, views=event_json(audience)))
-        if event_id % PRUNE_EVERY == 0:
-            session.execute(delete(EventRecord).where(EventRecord.id <= event_id - EVENTS_KEPT))
+        if event_id % self.prune_every == 0:
+            session.execute(delete(EventRecord).where(EventRecord.id <= event_id - self.events_kept))
         session.info["events"].append((event_id, now, type, audience))
 
     def events_after(self, audience: str, after: int, limit: int = 1000) -> tuple[list[Event], int | None]:
