@@ -17,14 +17,7 @@ from deconflict.store.audit import load_public_key, parse_records, verify
 from tests.servers import free_port
 from tests.service.builders import head_on, plan, tracks
 from tests.service.conftest import make_world
-
-
-@pytest.fixture
-def live(tmp_path):
-    w = make_world(str(tmp_path / "client.db"), tmp_path)
-    with BackgroundServer(create_app(w.service, run_detection=False), port=free_port()) as url:
-        yield w, url
-    w.service.close()
+from tests.service.test_events import live  # noqa: F401  (the fixture: a service on loopback)
 
 
 def test_plans_tracks_conflicts_hotline_and_receipts_through_the_client(live):

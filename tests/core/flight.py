@@ -35,16 +35,21 @@ def fly(s: States, own: int, variable: str | None = None, value: float | None = 
         altitude = float(s.altitude[own]) + np.sign(change) * climb_rate * np.minimum(t, t_level)
     own_lon, own_lat, _ = GEOD.fwd(np.full(t.size, s.lon[own]), np.full(t.size, s.lat[own]), np.full(t.size, track),
                                    speed * t)
-    others = [k for k in range(len(s)) if k != own]
+    return _seen_from(s, own, t, np.asarray(own_lon), np.asarray(own_lat), altitude)
+
+
+def _seen_from(s: States, own: int, t: np.ndarray, own_lon: np.ndarray, own_lat: np.ndarray,
+               own_altitude: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The other aircraft, each flying its geodesic, seen from the ownship's positions at times ``t``."""
     east, north, dz = [], [], []
-    for k in others:
+    for k in (k for k in range(len(s)) if k != own):
         lon, lat, _ = GEOD.fwd(np.full(t.size, s.lon[k]), np.full(t.size, s.lat[k]), np.full(t.size, s.heading[k]),
                                s.velocity[k] * t)
         azimuth, _, distance = GEOD.inv(own_lon, own_lat, lon, lat)
         azimuth = np.radians(np.asarray(azimuth))
         east.append(np.asarray(distance) * np.sin(azimuth))
         north.append(np.asarray(distance) * np.cos(azimuth))
-        dz.append(s.altitude[k] + s.vertrate[k] * t - altitude)
+        dz.append(s.altitude[k] + s.vertrate[k] * t - own_altitude)
     return t, np.array(east), np.array(north), np.array(dz)
 
 
@@ -98,15 +103,4 @@ def fly_kinematic(s: States, own: int, variable: str, value: float, turn_rate: f
         own_lon.append(lon)
         own_lat.append(lat)
         own_alt.append(altitude)
-    own_lon, own_lat, own_alt = np.array(own_lon), np.array(own_lat), np.array(own_alt)
-    others = [k for k in range(len(s)) if k != own]
-    east, north, dz = [], [], []
-    for k in others:
-        lon_k, lat_k, _ = GEOD.fwd(np.full(t.size, s.lon[k]), np.full(t.size, s.lat[k]), np.full(t.size, s.heading[k]),
-                                   s.velocity[k] * t)
-        azimuth, _, distance = GEOD.inv(own_lon, own_lat, lon_k, lat_k)
-        azimuth = np.radians(np.asarray(azimuth))
-        east.append(np.asarray(distance) * np.sin(azimuth))
-        north.append(np.asarray(distance) * np.cos(azimuth))
-        dz.append(s.altitude[k] + s.vertrate[k] * t - own_alt)
-    return t, np.array(east), np.array(north), np.array(dz)
+    return _seen_from(s, own, t, np.array(own_lon), np.array(own_lat), np.array(own_alt))
