@@ -44,6 +44,13 @@ class Stream:
                 event_id = kind = None
         raise AssertionError(f"the stream ended before event {wanted_id}: {events}")
 
+    def until_connected(self) -> None:
+        """Read the stream's first comment: the subscription is taken."""
+        for line in self._lines:
+            if line.startswith(": connected"):
+                return
+        raise AssertionError("the stream ended before it connected")
+
     def close(self) -> None:
         self._context.__exit__(None, None, None)
 
@@ -122,3 +129,21 @@ def test_an_event_with_a_value_json_cannot_hold_is_stored_and_sent_as_null(world
     with world.service.work.Session() as session:
         views = session.scalar(select(EventRecord.views).where(EventRecord.id == stored[-1][0]))
     assert json.loads(views) == {"*cell*": {"value": None}}
+
+
+def test_a_subscriber_whose_queue_overflows_still_gets_every_stored_event(world, monkeypatch):
+    """A burst larger than the subscriber's queue: the live queue drops its oldest, and the stream
+    fills the gap from the record instead of losing them."""
+    import deconflict.service.events as events
+
+    monkeypatch.setattr(events, "QUEUE_LIMIT", 1)
+    with BackgroundServer(create_app(world.service, run_detection=False), port=free_port()) as url:
+        stream = Stream(url, world.tokens["cell"])
+        stream.until_connected()
+        with world.service.work.write() as session:
+            for k in range(50):  # one commit: 50 events published back to back
+                world.service.work.emit(session, "test.burst", {None: {"k": k}})
+        newest = _stored_for_cell(world.service, 0)[-1][0]
+        got = [event_id for event_id, kind, _ in stream.until(newest) if kind == "test.burst"]
+        stream.close()
+    assert got == list(range(newest - 49, newest + 1))

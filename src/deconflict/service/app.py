@@ -385,36 +385,48 @@ def create_app(service: Deconfliction, run_detection: bool = True) -> FastAPI:
             except Unauthorized:
                 return False
 
-        replayed = -1  # the last stored id the replay covered: live events up to it were sent already
+        # the last stored id sent (None: none yet, on a stream that resumes nothing); a replay from it (or
+        # from the newest id committed once the subscription was taken) fills whatever the live queue lost
+        sent = resume
+        floor = await run_in_threadpool(service.work.newest_event_id) if resume is None else resume
 
-        async def replay():
-            """The stored events after ``resume`` (pages of 1,000), a ``resync`` first when some are gone."""
-            nonlocal replayed
-            replayed = resume
+        async def replay(first: bool):
+            """The stored events after ``sent`` (pages of 1,000), a ``resync`` first when some are gone."""
+            nonlocal sent
+            if sent is None:
+                sent = floor
             while True:
-                found, oldest = await run_in_threadpool(service.work.events_after, audience, replayed)
-                if replayed == resume and oldest is not None and oldest > resume + 1:
+                found, oldest = await run_in_threadpool(service.work.events_after, audience, sent)
+                if first and oldest is not None and oldest > sent + 1:
                     yield "event: resync\ndata: {\"reason\":\"events after the last one you saw were pruned\"}\n\n"
+                first = False
                 for event in found:
-                    replayed = event.id
+                    sent = event.id
                     if event.data is not None:
                         yield _sse(event)
                 if len(found) < 1000:
                     return
 
         async def stream():
-            checked = time.monotonic()
+            nonlocal sent
+            checked, drops = time.monotonic(), 0
             try:
                 yield ": connected\n\n"
                 if resume is not None:
-                    async for text in replay():
+                    async for text in replay(first=True):
                         yield text
                 while not await request.is_disconnected():
                     event = await subscription.next(recheck)
                     if event is END or service.role != "leader":  # revoked, or this node lost the lead
                         return
-                    if event is not None and event.id is not None and event.id <= replayed:
-                        continue  # already sent by the replay
+                    if subscription.dropped != drops:  # the queue overflowed: the record has what it lost
+                        drops = subscription.dropped
+                        async for text in replay(first=False):
+                            yield text
+                    if event is not None and event.id is not None:
+                        if sent is not None and event.id <= sent:
+                            continue  # already sent by a replay
+                        sent = event.id
                     if time.monotonic() - checked >= recheck:
                         if not await still_valid():
                             return

@@ -119,6 +119,11 @@ class UnitOfWork:
             session.execute(delete(EventRecord).where(EventRecord.id <= event_id - self.events_kept))
         session.info["events"].append((event_id, now, type, audience))
 
+    def newest_event_id(self) -> int:
+        """The id of the newest stored event (0 when none)."""
+        with self.Session() as session:
+            return int(session.scalar(select(func.max(EventRecord.id))) or 0)
+
     def events_after(self, audience: str, after: int, limit: int = 1000) -> tuple[list[Event], int | None]:
         """Stored events with id > ``after`` that ``audience`` (a party id or `CELL`) sees, oldest first, at
         most ``limit`` rows read; and the oldest id still stored (None when none is): a subscriber whose
