@@ -368,6 +368,47 @@ def test_the_traffic_table_sorts_and_an_airspace_file_is_drawn(browser, live_ser
     bad.write_text("{}")
     page.set_input_files("#airspace-file", str(bad))
     expect(page.locator("#error")).to_contain_text("bad.geojson: not GeoJSON")
+    openair = tmp_path / "areas.txt"
+    openair.write_text("""* restricted areas, OpenAir
+AC R
+AN R-99 RANGE
+AL GND
+AH FL250
+DP 44:00:00 N 004:00:00 E
+DP 44:00:00 N 006:00:00 E
+DP 45:00:00 N 006:00:00 E
+DP 45:00:00 N 004:00:00 E
+
+AC D
+AN D-12 CIRCLE
+AL 2000ft AMSL
+AH FL100
+V X=43:30:00 N 005:00:00 E
+DC 10
+
+AC P
+AN P-3 ARC
+AL SFC
+AH 5000ft
+V X=42:00:00 N 005:00:00 E
+DP 42:10:00 N 005:00:00 E
+V D=+
+DB 42:10:00 N 005:00:00 E, 42:00:00 N 005:13:28 E
+""")
+    page.set_input_files("#airspace-file", str(openair))
+    expect(page.locator("#airspace-status")).to_have_text("3 areas from areas.txt")
+    rings = page.evaluate("window.deconflictMap.airspaceRings()")
+    assert [len(r) > 3 for r in rings] == [True, True, True]
+    circle = rings[1]  # 10 NM around 43.5 N 5 E: every point 10 NM (18.52 km) away on the sphere
+    import math
+    for lon, lat in circle:
+        p1, p2, dl = math.radians(43.5), math.radians(lat), math.radians(lon - 5.0)
+        central = 2 * math.asin(math.sqrt(math.sin((p2 - p1) / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2))
+        assert abs(central * 6371008.8 - 18520.0) < 1.0
+    broken = tmp_path / "broken.txt"
+    broken.write_text("AC R\nAN X\nDP 95:00:00 N 004:00:00 E\n")
+    page.set_input_files("#airspace-file", str(broken))
+    expect(page.locator("#error")).to_contain_text("broken.txt: line 3:")
     assert not errors
     context.close()
 

@@ -373,14 +373,17 @@ const airspaceLayer = L.geoJSON(null, {
   onEachFeature: (feature, layer) => {
     const p = feature.properties || {};
     const name = p.name || p.NAME || p.id || "airspace";
-    const band = [p.lower || p.floor || p.alt_lower, p.upper || p.ceiling || p.alt_upper].filter((v) => v !== undefined);
-    layer.bindTooltip(`${escapeHtml(name)}${band.length ? `<br>${escapeHtml(band.join(" – "))}` : ""}`, { sticky: true });
+    const band = [p.lower || p.floor || p.alt_lower, p.upper || p.ceiling || p.alt_upper].filter((v) => v !== undefined && v !== "");
+    const kind = p.class ? ` (${p.class})` : "";
+    layer.bindTooltip(`${escapeHtml(name + kind)}${band.length ? `<br>${escapeHtml(band.join(" – "))}` : ""}`, { sticky: true });
   },
 }).addTo(map);
 document.getElementById("airspace-file").onchange = async (event) => {
   const status = document.getElementById("airspace-status");
   try {
-    const data = JSON.parse(await event.target.files[0].text());
+    const text = await event.target.files[0].text();
+    // GeoJSON, or OpenAir text (openair.js): told apart by the first character that is not a space
+    const data = text.trimStart().startsWith("{") ? JSON.parse(text) : parseOpenAir(text);
     if (!data || (data.type !== "FeatureCollection" && data.type !== "Feature")) throw new Error("not GeoJSON (a FeatureCollection or Feature)");
     airspaceLayer.clearLayers();
     airspaceLayer.addData(data);
@@ -1055,6 +1058,7 @@ window.deconflictMap = {
   labels: () => state.labelsShown,
   trailPoints: () => [...state.trails.values()].reduce((n, t) => n + t.length, 0),
   countries: () => countries,
+  airspaceRings: () => airspaceLayer.toGeoJSON().features.map((f) => f.geometry.coordinates[0]),
   frameStats() {
     const stats = (values) => {
       const times = [...values].sort((a, b) => a - b);
