@@ -88,6 +88,8 @@ MATRIX: dict[str, tuple[Request, dict[str, int]]] = {
     "POST /v1/plans/batch": (lambda s, r, c: c.post("/v1/plans/batch", json={"plans": [
         plan(f"BATCH-{r}-{k}", lat=-70.0, lon=ROLES.index(r) * 5.0 + k) for k in range(2)]}),
         {A: 201, AO: 403, B: 201, BO: 403, C: 403}),
+    "GET /v1/airports": (lambda s, r, c: c.get("/v1/airports", params={"bbox": "48,2,50,3"}),
+                         {A: 200, AO: 200, B: 200, BO: 200, C: 200}),
     "POST /v1/plans/check": (lambda s, r, c: c.post("/v1/plans/check", json={"plans": [plan(f"DRY-{r}", lat=-75.0)]}),
                              {A: 200, AO: 403, B: 200, BO: 403, C: 403}),
     "GET alpha's hidden plan": (lambda s, r, c: c.get("/v1/plans/alpha/ALPHA-HIDDEN"),
@@ -150,7 +152,7 @@ def test_every_route_is_in_the_matrix(setup):
     routes = {(m, r.path) for r in setup.world["cell"].app.routes for m in getattr(r, "methods", ())
               if r.path.startswith("/v1/")}
     covered = {("GET", "/v1/me"), ("GET", "/v1/parties"), ("POST", "/v1/parties/{party}/suspend"),
-               ("POST", "/v1/parties/{party}/resume"), ("GET", "/v1/plans"), ("POST", "/v1/plans"), ("POST", "/v1/plans/batch"), ("POST", "/v1/plans/check"), ("GET", "/v1/plans/volumes"),
+               ("POST", "/v1/parties/{party}/resume"), ("GET", "/v1/plans"), ("POST", "/v1/plans"), ("POST", "/v1/plans/batch"), ("POST", "/v1/plans/check"), ("GET", "/v1/plans/volumes"), ("GET", "/v1/airports"),
                ("GET", "/v1/plans/{party}/{plan_id}"), ("PUT", "/v1/plans/{party}/{plan_id}"),
                ("DELETE", "/v1/plans/{party}/{plan_id}"), ("POST", "/v1/tracks"), ("GET", "/v1/tracks"),
                ("GET", "/v1/tracks/clashes"),

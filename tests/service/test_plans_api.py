@@ -175,3 +175,16 @@ def test_volumes_in_force_show_own_plans_and_only_the_conflicting_volume_of_othe
     cell = world["cell"].get("/v1/plans/volumes", params=at).json()["features"]
     assert sorted(f["properties"]["plan"] for f in cell) == ["A-ELSEWHERE", "A1", "B1"]
     assert world["cell"].get("/v1/plans/volumes", params={"at": "yesterday"}).status_code == 422
+
+
+def test_airports_in_a_box_and_across_the_antimeridian(world):
+    paris = world["alpha_obs"].get("/v1/airports", params={"bbox": "48.5,2.0,49.5,3.0"}).json()
+    codes = [f["properties"]["icao"] for f in paris["features"]]
+    assert "LFPG" in codes and "LFPB" in codes and "EGLL" not in codes
+    for feature in paris["features"]:
+        lon, lat = feature["geometry"]["coordinates"]
+        assert 48.5 <= lat <= 49.5 and 2.0 <= lon <= 3.0
+    fiji = world["alpha_obs"].get("/v1/airports", params={"bbox": "-19,177,-16,-179"}).json()  # across 180
+    assert "NFFN" in [f["properties"]["icao"] for f in fiji["features"]]
+    bad = world["alpha_obs"].get("/v1/airports", params={"bbox": "north"})
+    assert bad.status_code == 422 and bad.json()["detail"].startswith("bbox: expected south,west,north,east")

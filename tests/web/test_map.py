@@ -445,3 +445,21 @@ def test_a_map_opened_on_a_standby_points_to_the_leader(browser, tmp_path):
     finally:
         standby.close()
         leader.close()
+
+
+def test_airports_appear_from_zoom_7_with_their_codes(browser, live_service):
+    """Airports from the offline airportsdata package, asked of the service for the map's view."""
+    context, page, errors = _login(browser, live_service, "alpha")
+    page.evaluate("window.deconflictMap.map.setView([49.0, 2.5], 9) && 0")
+    deadline = time.time() + 15
+    while "LFPG" not in page.evaluate("window.deconflictMap.airports()"):
+        assert time.time() < deadline, "no airports around Paris"
+        page.wait_for_timeout(200)
+    expect(page.locator(".airport-label", has_text="LFPG")).to_be_visible()
+    page.evaluate("window.deconflictMap.map.setView([49.0, 2.5], 5) && 0")
+    deadline = time.time() + 15
+    while page.evaluate("window.deconflictMap.airports()"):
+        assert time.time() < deadline, "airports still drawn at zoom 5"
+        page.wait_for_timeout(200)
+    assert not errors
+    context.close()

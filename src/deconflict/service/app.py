@@ -176,6 +176,24 @@ def create_app(service: Deconfliction, run_detection: bool = True) -> FastAPI:
         registered key signs it (``X-Deconflict-Signature``, see ``deconflict sign``)."""
         return _with_etag(response, service.submit_plan(who, document, x_deconflict_signature))
 
+    @app.get("/v1/airports", tags=["map"], responses=ERRORS)
+    def airports(who: Caller, bbox: str) -> dict[str, Any]:
+        """Airports inside ``bbox`` = ``south,west,north,east`` (degrees; west > east across the antimeridian),
+        at most 2,000, commercial ones first, as GeoJSON points (ICAO, IATA, name, elevation in ft):
+        public data from the airportsdata package, the same for every member."""
+        try:
+            south, west, north, east = (float(v) for v in bbox.split(","))
+        except ValueError:
+            raise BadRequest(f"bbox: expected south,west,north,east in degrees, got {bbox[:60]!r}") from None
+        if not (-90.0 <= south <= north <= 90.0 and -180.0 <= west <= 180.0 and -180.0 <= east <= 180.0):
+            raise BadRequest(f"bbox: expected -90 <= south <= north <= 90 and longitudes in [-180, 180], got {bbox[:60]!r}")
+        from deconflict.io.airports import airports_in
+
+        found = airports_in(south, west, north, east)
+        return {"type": "FeatureCollection", "features": [
+            {"type": "Feature", "geometry": {"type": "Point", "coordinates": [a["lon"], a["lat"]]},
+             "properties": {k: v for k, v in a.items() if k not in ("lat", "lon")}} for a in found]}
+
     @app.get("/v1/plans/volumes", tags=["plans"])
     def plan_volumes(who: Caller, at: str | None = None) -> dict[str, Any]:
         """GeoJSON of the plan volumes in force at ``at`` (ISO 8601, default now) that you may see: your own,

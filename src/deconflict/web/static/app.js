@@ -396,6 +396,34 @@ document.getElementById("airspace-file").onchange = async (event) => {
   }
 };
 
+// -- airports (from the service: the airportsdata package, offline), from zoom 7 ----------------------
+const AIRPORT_ZOOM = 7;
+const airportLayer = L.layerGroup().addTo(map);
+state.airports = [];
+async function refreshAirports() {
+  if (!state.token || map.getZoom() < AIRPORT_ZOOM) { airportLayer.clearLayers(); state.airports = []; return; }
+  const b = map.getBounds();
+  const west = ((b.getWest() + 540) % 360) - 180, east = ((b.getEast() + 540) % 360) - 180;
+  const south = Math.max(b.getSouth(), -90), north = Math.min(b.getNorth(), 90);
+  const wide = b.getEast() - b.getWest() >= 360;
+  const box = [south, wide ? -180 : west, north, wide ? 180 : east].map((v) => v.toFixed(4)).join(",");
+  const found = await api(`/v1/airports?bbox=${box}`);
+  airportLayer.clearLayers();
+  state.airports = found.features.map((f) => f.properties.icao);
+  for (const feature of found.features) {
+    const [lon, lat] = feature.geometry.coordinates, p = feature.properties;
+    L.circleMarker([lat, lon], { radius: 3, color: "#3a6ea5", weight: 1.5, fillOpacity: 0.2, interactive: true })
+      .bindTooltip(`${escapeHtml(p.icao)}${p.iata ? ` / ${escapeHtml(p.iata)}` : ""} ${escapeHtml(p.name)}<br>` +
+                   `elevation ${Math.round(p.elevation_ft)} ft`, { direction: "top" })
+      .addTo(airportLayer);
+    if (map.getZoom() >= AIRPORT_ZOOM + 2 || p.iata) {
+      L.marker([lat, lon], { interactive: false, icon: L.divIcon({ className: "airport-label", html: escapeHtml(p.icao),
+        iconSize: null, iconAnchor: [-5, 6] }) }).addTo(airportLayer);
+    }
+  }
+}
+map.on("moveend", () => soon("airports", refreshAirports));
+
 // -- range rings and the bearing/range line -----------------------------------------------------------
 // Shift-click sets the centre of range rings (every 10 NM, to 50 NM; shift-click it again to clear).
 // Alt-click two points (or aircraft) for the bearing (true) and range between them.
@@ -1043,7 +1071,8 @@ async function login(token) {
       state.speed = h.speed || 1;   // the demo slows to real time around a conflict in manual mode
       document.getElementById("clock").textContent = new Date(h.time * 1000).toISOString().slice(11, 19) + "Z";
     }, 1000)];
-  await Promise.all([refresh(), refreshPlans(), loadAudit(), loadOccurrences(), loadNonconformances(), updateTitle()]);
+  await Promise.all([refresh(), refreshPlans(), loadAudit(), loadOccurrences(), loadNonconformances(), updateTitle(),
+    refreshAirports()]);
   listen();
 }
 
@@ -1059,6 +1088,7 @@ window.deconflictMap = {
   trailPoints: () => [...state.trails.values()].reduce((n, t) => n + t.length, 0),
   countries: () => countries,
   airspaceRings: () => airspaceLayer.toGeoJSON().features.map((f) => f.geometry.coordinates[0]),
+  airports: () => state.airports,
   frameStats() {
     const stats = (values) => {
       const times = [...values].sort((a, b) => a - b);
