@@ -206,6 +206,22 @@ def test_plans_check_bundled_files(tmp_path, capsys):
     assert code == 2 and "equal-priority policy" in err
 
 
+def test_plans_export_f3548_and_check_the_intents(tmp_path, capsys):
+    import json
+    from importlib import resources
+
+    folder = resources.files("deconflict") / "data" / "plans"
+    intents = tmp_path / "intents.json"
+    code, _, err = run(["plans", "export-f3548", str(folder / "airbase.geojson"), "-o", str(intents)], capsys)
+    assert code == 0 and "2 operational intents written" in err
+    written = json.loads(intents.read_text())
+    assert all(v["volume"]["altitude_lower"]["reference"] == "W84" for i in written for v in i["details"]["volumes"])
+    code, stdout, err = run(["plans", "check", str(intents)], capsys)
+    assert code == 0 and "2 plans" in err  # the same plans, read back as F3548 (their overlaps widened by the datum)
+    code, _, err = run(["plans", "export-f3548", str(folder / "schedules.yaml"), "-o", str(tmp_path / "x.json")], capsys)
+    assert code == 2 and "recurring plans have no F3548 form" in err
+
+
 def test_plans_check_bad_file_is_one_line(tmp_path, capsys):
     path = tmp_path / "bad.yaml"
     path.write_text("plans:\n  - id: X\n    volumes:\n      - circle: {lat: 50, lon: 10, radius: 1km}\n"

@@ -20,9 +20,23 @@ plans_app = typer.Typer(help="Strategic de-confliction of declared plans (4D vol
 app.add_typer(plans_app, name="plans")
 
 
+@plans_app.command("export-f3548")
+def plans_export_f3548(
+    files: Annotated[list[Path], typer.Argument(help="Plan files: GeoJSON, YAML or F3548 JSON.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="JSON file of ASTM F3548-21 operational intents.")],
+) -> None:
+    """Write plans as ASTM F3548-21 operational intents (WGS84 heights, widened for the geoid; see README)."""
+    from deconflict.io.f3548 import write_intents
+    from deconflict.io.plans_file import read_plans
+
+    count = write_intents(read_plans(files), output)
+    print(f"{count} operational intents written to {output}", file=sys.stderr)
+
+
 @plans_app.command("check")
 def plans_check(
-    files: Annotated[list[Path], typer.Argument(help="Plan files: GeoJSON FeatureCollections or YAML plans.")],
+    files: Annotated[list[Path], typer.Argument(help="Plan files: GeoJSON FeatureCollections, YAML plans, or "
+                                                     "ASTM F3548-21 operational intents (.json).")],
     output: Annotated[Optional[str], typer.Option("--output", "-o", help="Conflicts: .geojson (overlaps) or .csv.")] = None,
     margin: Annotated[str, typer.Option(help="Footprints closer than this conflict too, e.g. 50m.")] = "0m",
     equal_priority: Annotated[str, typer.Option(help="Equal priorities: reject (first come, first served) or accept.")] = "reject",

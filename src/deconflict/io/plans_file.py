@@ -69,7 +69,8 @@ def parse_time(text: Any, field: str = "time") -> float:
 
 
 def read_plans(paths: list[str | Path]) -> list[Plan]:
-    """Plans from GeoJSON (``.geojson``, ``.json``) and YAML (``.yaml``, ``.yml``) files, in file order."""
+    """Plans from GeoJSON (``.geojson``, ``.json``), ASTM F3548-21 operational intents (``.json``: one
+    OperationalIntent or a list) and YAML (``.yaml``, ``.yml``) files, in file order."""
     plans: list[Plan] = []
     seen: dict[str, str] = {}
     for path in paths:
@@ -101,8 +102,12 @@ def _geojson_plans(text: str, name: str) -> list[Plan]:
         data = json.loads(text)
     except json.JSONDecodeError as error:
         raise PlansFileError(f"{name} line {error.lineno}: not valid JSON ({error.msg})") from None
+    from deconflict.io import f3548  # it builds on this module: imported when a JSON file is read
+
+    if f3548.is_operational_intents(data):
+        return f3548.plans_from_intents(data, name)
     if not isinstance(data, dict) or data.get("type") != "FeatureCollection" or not isinstance(data.get("features"), list):
-        raise PlansFileError(f"{name}: expected a GeoJSON FeatureCollection")
+        raise PlansFileError(f"{name}: expected a GeoJSON FeatureCollection or ASTM F3548-21 operational intents")
     grouped: dict[str, dict] = {}
     for k, feature in enumerate(data["features"]):
         where = f"{name}: feature {k}"
