@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 from tests.service.builders import head_on, tracks
 from tests.service.conftest import T0
 
@@ -175,3 +177,21 @@ def test_every_suggested_resolution_flown_as_written_stays_clear_of_everyone(wor
         assert value != "FL290"
         t, east, north, dz = fly(snapshot, own, variable, target(value), seconds=300.0)
         assert not inside_loss(t, east, north, dz, hsep=9260.0 * 0.99, vsep=304.8 * 0.99).any(), proposal
+
+
+def test_the_picture_as_asterix_cat062(world):
+    from deconflict.io.asterix import decode
+    from tests.service.builders import head_on, tracks
+
+    mine, theirs = head_on(world.clock.now())
+    world["alpha_op"].post("/v1/tracks", json=tracks(mine))
+    world["bravo_op"].post("/v1/tracks", json=tracks(theirs))
+    world.service.detect_now()
+    answer = world["cell"].get("/v1/tracks", params={"format": "asterix"})
+    assert answer.status_code == 200 and answer.headers["content-type"] == "application/octet-stream"
+    assert answer.content[0] == 62  # a CAT062 datablock
+    picture = decode(answer.content, world.clock.now() - world.clock.now() % 86400).states
+    shown = world["cell"].get("/v1/tracks", params={"format": "columns"}).json()
+    assert len(picture) == len(shown["lat"]) == 2  # addresses that are not ICAO ones go as track numbers
+    np.testing.assert_allclose(sorted(picture.lat), sorted(shown["lat"]), atol=1e-5)
+    np.testing.assert_allclose(sorted(picture.altitude), sorted(shown["altitude"]), atol=8.0)

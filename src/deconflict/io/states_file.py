@@ -213,12 +213,24 @@ def _read_table(path: Path):
             import pandas as pd  # only for JSON records: the service never needs it (0.3 s of start-up)
 
             return pa.Table.from_pandas(pd.read_json(path), preserve_index=False), lambda row: f"record {row + 1}"
+        if name.endswith((".ast", ".asterix")):  # EUROCONTROL ASTERIX CAT021/CAT062 (io/asterix.py)
+            from deconflict.io.asterix import read_asterix
+
+            found = read_asterix(path)
+            if found.bad_records or found.bad_datablocks:
+                warnings.warn(f"{path}: {found.bad_datablocks} ASTERIX datablocks and {found.bad_records} records "
+                              f"skipped ({', '.join(f'{n} {why}' for why, n in found.reasons.items()) or 'not parsed'})",
+                              stacklevel=3)
+            s = found.states
+            return pa.table({"time": s.time, "icao24": s.icao24, "callsign": s.callsign, "lat": s.lat, "lon": s.lon,
+                             "velocity": s.velocity, "heading": s.heading, "vertrate": s.vertrate,
+                             "baroaltitude": s.altitude}), lambda row: f"report {row + 1}"
     except FileNotFoundError:
         raise StatesFileError(f"{path}: no such file") from None
     except (OSError, pa.ArrowException, ValueError) as error:
         first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise StatesFileError(f"{path}: cannot read: {first_line}") from None
-    raise StatesFileError(f"{path}: unknown file type; expected .csv, .csv.gz, .parquet, .json or .json.gz")
+    raise StatesFileError(f"{path}: unknown file type; expected .csv, .csv.gz, .parquet, .json, .json.gz or .ast (ASTERIX)")
 
 
 def _read_csv(path: Path) -> pa.Table:

@@ -261,9 +261,20 @@ def create_app(service: Deconfliction, run_detection: bool = True) -> FastAPI:
                 "examples": result.examples}
 
     @app.get("/v1/tracks", tags=["tracks"])
-    def tracks(who: Caller, format: Literal["rows", "columns"] = "rows") -> Response:
+    def tracks(who: Caller, format: Literal["rows", "columns", "asterix"] = "rows") -> Response:
         """Aircraft you may see now, predicted to now: yours, and intruders in conflict with yours
-        (``intruder``: true). ``format=columns``: one array per field (for maps of many aircraft)."""
+        (``intruder``: true). ``format=columns``: one array per field (for maps of many aircraft);
+        ``format=asterix``: the same picture as one EUROCONTROL ASTERIX CAT062 datablock (system tracks,
+        edition 1.20), for a display that shows them."""
+        if format == "asterix":
+            from deconflict.core.states import States
+            from deconflict.io.asterix import encode_cat062
+
+            c = service.tracks(who, columns=True)
+            picture = States.from_arrays(icao24=c["icao24"], callsign=c["callsign"], time=c["time"], lat=c["lat"],
+                                         lon=c["lon"], velocity=c["velocity"], heading=c["heading"],
+                                         vertrate=c["vertrate"], altitude=c["altitude"])
+            return Response(encode_cat062(picture), media_type="application/octet-stream")
         return _json(service.tracks(who, columns=format == "columns"))
 
     @app.get("/v1/conflicts", tags=["conflicts"])

@@ -1,0 +1,81 @@
+"""ASTERIX CAT021/CAT062 through libasterix: reports encoded by the library read back into state vectors
+within the items' resolution, recordings read as state-vector files, the service's picture as CAT062,
+and arbitrary bytes never crash the reader (fuzzed)."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from deconflict.core.states import States
+from deconflict.io.asterix import decode, encode_cat021, encode_cat062, read_asterix
+from deconflict.io.states_file import StatesFileError, read_states
+
+DAY = 1_800_000_000.0 - 1_800_000_000.0 % 86400.0
+
+
+def _traffic(n: int = 40, seed: int = 1) -> States:
+    rng = np.random.default_rng(seed)
+    return States.from_arrays(icao24=[f"{k:06x}" for k in rng.choice(2**24, n, replace=False)],
+                              callsign=[f"TST{k}" for k in range(n)], time=DAY + rng.uniform(0, 86000, n),
+                              lat=rng.uniform(-89, 89, n), lon=rng.uniform(-180, 180, n), velocity=rng.uniform(0, 300, n),
+                              heading=rng.uniform(0, 360, n), vertrate=rng.uniform(-30, 30, n),
+                              altitude=rng.uniform(0, 13000, n))
+
+
+@pytest.mark.parametrize("encode, tolerance", [(encode_cat021, {"lat": 2e-7, "velocity": 0.06, "heading": 0.006,
+                                                               "vertrate": 0.04, "altitude": 7.7}),
+                                               (encode_cat062, {"lat": 2e-6, "velocity": 0.2, "heading": 0.01,
+                                                                "vertrate": 0.04, "altitude": 7.7})])
+def test_reports_encoded_by_the_library_read_back_within_the_resolution(encode, tolerance):
+    s = _traffic()
+    found = decode(encode(s), DAY)
+    assert found.bad_records == 0 and len(found.states) == len(s)
+    t = found.states
+    assert t.icao24.tolist() == s.icao24.tolist() and t.callsign.tolist() == s.callsign.tolist()
+    np.testing.assert_allclose(t.time, s.time, atol=1 / 128)
+    np.testing.assert_allclose(t.lat, s.lat, atol=tolerance["lat"])
+    np.testing.assert_allclose(t.lon, s.lon, atol=tolerance["lat"] * 2)
+    np.testing.assert_allclose(t.velocity, s.velocity, atol=tolerance["velocity"])
+    moving = s.velocity > 5.0
+    turn = (t.heading - s.heading + 180.0) % 360.0 - 180.0
+    # CAT021 sends the track angle (1/182 deg); CAT062 sends east and north at 0.25 m/s, whose
+    # direction is that good only in proportion to the speed
+    bound = tolerance["heading"] + (np.degrees(0.2 / s.velocity) if encode is encode_cat062 else 0.0)
+    assert np.all(np.abs(turn[moving]) < bound[moving] if np.ndim(bound) else np.abs(turn[moving]) < bound)
+    np.testing.assert_allclose(t.vertrate, s.vertrate, atol=tolerance["vertrate"])
+    np.testing.assert_allclose(t.altitude, s.altitude, atol=tolerance["altitude"])  # 1/4 FL resolution
+
+
+def test_a_recording_is_a_state_vector_file_for_every_command(tmp_path):
+    s = _traffic(10)
+    path = tmp_path / "feed.ast"
+    path.write_bytes(encode_cat021(s) + encode_cat062(s.take(np.arange(3))))
+    os.utime(path, (DAY + 3600, DAY + 3600))  # the file's day dates the times of day
+    read = read_states(path)
+    assert len(read) == 13 and set(read.icao24.tolist()) == set(s.icao24.tolist())
+    empty = tmp_path / "empty.ast"
+    empty.write_bytes(b"\x30\x00\x03")  # one empty CAT048 datablock: nothing usable
+    with pytest.raises(StatesFileError, match="no usable CAT021 or CAT062 report in 1 datablocks"):
+        read_asterix(empty)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=400))
+def test_arbitrary_bytes_never_crash_the_reader(data):
+    found = decode(data, DAY)  # counted and skipped, never an exception
+    assert found.bad_datablocks >= 0 and len(found.states) >= 0
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.integers(0, 10**6), st.binary(min_size=1, max_size=8))
+def test_a_damaged_recording_keeps_what_came_before_the_damage(offset, garbage):
+    good = encode_cat021(_traffic(5))
+    position = offset % (len(good) + 1)
+    found = decode(good + garbage, DAY)
+    assert len(found.states) == 5  # the datablock before the garbage is read whole
+    damaged = decode(good[:position] + garbage + good[position:], DAY)
+    assert len(damaged.states) <= 5 + 5
