@@ -195,3 +195,20 @@ def test_the_picture_as_asterix_cat062(world):
     assert len(picture) == len(shown["lat"]) == 2  # addresses that are not ICAO ones go as track numbers
     np.testing.assert_allclose(sorted(picture.lat), sorted(shown["lat"]), atol=1e-5)
     np.testing.assert_allclose(sorted(picture.altitude), sorted(shown["altitude"]), atol=8.0)
+
+
+def test_the_documented_shapes_match_the_answers(world):
+    """The OpenAPI models are documentation (the answers are written by orjson): check them against
+    real answers so that they cannot drift."""
+    from deconflict.service import schemas
+
+    mine, theirs = head_on(world.clock.now())
+    pushed = world["alpha_op"].post("/v1/tracks", json=tracks(mine)).json()
+    schemas.IngestAnswer.model_validate(pushed)
+    world["bravo_op"].post("/v1/tracks", json=tracks(theirs))
+    world.service.detect_now()
+    answer = schemas.ConflictsAnswer.model_validate(world["alpha_op"].get("/v1/conflicts").json())
+    assert len(answer.tactical) == 1 and answer.tactical[0].state_a.icao24 == "a1"
+    for row in world["alpha_op"].get("/v1/tracks").json():
+        schemas.TrackView.model_validate(row)
+    schemas.MemberAnswer.model_validate(world["cell"].get("/v1/me").json())

@@ -22,6 +22,7 @@ from deconflict.io.plans_file import parse_time
 from deconflict.service.auth import Principal
 from deconflict.service.deconfliction import Deconfliction
 from deconflict.service.errors import BadRequest, NotLeading, ServiceError, TooManyRequests, Unauthorized
+from deconflict.service import schemas
 from deconflict.service.events import CELL, END, event_json
 from deconflict.service.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from deconflict.service.limits import (MAX_BODY, MAX_PLAN_BATCH, MAX_PLAN_BATCH_BODY, MAX_ROW_ID, MAX_SUBJECT,
@@ -140,7 +141,7 @@ def create_app(service: Deconfliction, run_detection: bool = True) -> FastAPI:
         node = service.node()
         return JSONResponse(node, status_code=200 if node["role"] == "leader" else 503)
 
-    @app.get("/v1/me", tags=["parties"])
+    @app.get("/v1/me", tags=["parties"], response_model=schemas.MemberAnswer)
     def me(who: Caller) -> dict[str, Any]:
         """The member this token belongs to: name, party (null for the cell) and role."""
         return {"member": who.member, "name": who.name, "party": who.party, "role": who.role.value}
@@ -242,7 +243,8 @@ def create_app(service: Deconfliction, run_detection: bool = True) -> FastAPI:
 
     # -- tracks and conflicts -----------------------------------------------------------------
 
-    @app.post("/v1/tracks", tags=["tracks"], status_code=202)
+    @app.post("/v1/tracks", tags=["tracks"], status_code=202, response_model=schemas.IngestAnswer, responses=ERRORS,
+              openapi_extra=schemas.TRACKS_BODY)
     async def push_tracks(request: Request, who: Caller) -> dict[str, Any]:
         """A batch of state vectors as JSON: SPEC §2 columns as arrays (``{"time": [...], "icao24": [...]}``)
         or a list of row objects. Rows are stamped with your party."""
@@ -260,7 +262,8 @@ def create_app(service: Deconfliction, run_detection: bool = True) -> FastAPI:
         return {"accepted": result.accepted, "rejected": result.rejected, "reasons": result.reasons,
                 "examples": result.examples}
 
-    @app.get("/v1/tracks", tags=["tracks"])
+    @app.get("/v1/tracks", tags=["tracks"], responses={200: {"model": list[schemas.TrackView], "content": {
+        "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}}})
     def tracks(who: Caller, format: Literal["rows", "columns", "asterix"] = "rows") -> Response:
         """Aircraft you may see now, predicted to now: yours, and intruders in conflict with yours
         (``intruder``: true). ``format=columns``: one array per field (for maps of many aircraft);
@@ -277,7 +280,7 @@ def create_app(service: Deconfliction, run_detection: bool = True) -> FastAPI:
             return Response(encode_cat062(picture), media_type="application/octet-stream")
         return _json(service.tracks(who, columns=format == "columns"))
 
-    @app.get("/v1/conflicts", tags=["conflicts"])
+    @app.get("/v1/conflicts", tags=["conflicts"], responses={200: {"model": schemas.ConflictsAnswer}})
     def conflicts(who: Caller) -> Response:
         """Open tactical conflicts (sorted by time to loss of separation) and active strategic ones."""
         return _json({"tactical": service.tactical_conflicts(who), "strategic": service.strategic_conflicts(who)})
