@@ -79,3 +79,38 @@ def test_a_damaged_recording_keeps_what_came_before_the_damage(offset, garbage):
     assert len(found.states) == 5  # the datablock before the garbage is read whole
     damaged = decode(good[:position] + garbage + good[position:], DAY)
     assert len(damaged.states) <= 5 + 5
+
+
+def test_the_station_replays_a_recording_and_listens_to_udp_datagrams(tmp_path):
+    import socket
+    import threading
+    import time
+
+    from deconflict.io.station import Station, guess_format, listen_asterix, replay
+
+    now = time.time()
+    s = States.from_arrays(icao24=["4ca123", "3c6444"], callsign=["RYR1", "DLH2"], time=[now, now], lat=[45.0, 45.0],
+                           lon=[5.0, 5.2], velocity=[230.0, 230.0], heading=[90.0, 270.0], vertrate=[0.0, 0.0],
+                           altitude=[10000.0, 10000.0])
+    recording = tmp_path / "feed.ast"
+    recording.write_bytes(encode_cat021(s))
+    assert guess_format(recording) == "asterix"
+    pictures = list(replay(Station(), recording, "asterix"))
+    assert len(pictures[-1].states) == 2 and len(pictures[-1].alerts) == 1  # head-on: a conflict
+
+    station, bound = Station(), threading.Event()
+    port = []
+    listener = listen_asterix(station, "127.0.0.1", 0, step=0.2, pictures=10,
+                              ready=lambda p: (port.append(p), bound.set()))
+    seen = []
+    reader = threading.Thread(target=lambda: seen.extend(listener), daemon=True)
+    reader.start()
+    assert bound.wait(10)
+    sender = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    for k in range(3):
+        sender.sendto(encode_cat062(s), ("127.0.0.1", port[0]))
+        sender.sendto(b"\x15\x00\x05\xff\xff", ("127.0.0.1", port[0]))  # a damaged datablock: counted
+        time.sleep(0.1)
+    reader.join(10)
+    assert station.parser_counts["asterix datagrams"] == 6 and station.parser_counts["asterix datablocks not parsed"] >= 1
+    assert max(len(p.states) for p in seen) == 2

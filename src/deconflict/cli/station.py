@@ -18,9 +18,12 @@ if TYPE_CHECKING:
 
 @app.command()
 def station(
-    replay_file: Annotated[Optional[Path], typer.Option("--replay", help="Recorded feed: AVR (.avr, .jsonl, text), Beast (.bin), SBS (.sbs), aircraft.json.")] = None,
-    connect_to: Annotated[Optional[str], typer.Option("--connect", help="Live feed HOST:PORT (reconnects by itself), or the URL of an aircraft.json to poll every --update.")] = None,
-    format: Annotated[str, typer.Option(help="auto, avr, beast, sbs, json (aircraft.json), trace (readsb trace_full JSON) or states (SPEC §2 file).")] = "auto",
+    replay_file: Annotated[Optional[Path], typer.Option("--replay", help="Recorded feed: AVR (.avr, .jsonl, text), Beast (.bin), SBS (.sbs), aircraft.json, ASTERIX (.ast).")] = None,
+    connect_to: Annotated[Optional[str], typer.Option("--connect", help="Live feed HOST:PORT (reconnects by itself), the URL of an aircraft.json to poll every --update, or "
+                                       "udp://HOST:PORT for ASTERIX datagrams (a multicast group is joined).")] = None,
+    format: Annotated[str, typer.Option(help="auto, avr, beast, sbs, json (aircraft.json), trace (readsb trace_full JSON), "
+                                             "states (SPEC §2 file) or asterix (CAT021/CAT062: .ast recordings, or "
+                                             "datagrams with --connect udp://HOST:PORT).")] = "auto",
     receiver: Annotated[Optional[str], typer.Option(help="Receiver position LAT,LON: the reference for surface positions.")] = None,
     speed: Annotated[float, typer.Option(help="Replay speed, times real time (0: as fast as possible).", min=0)] = 0.0,
     update: Annotated[str, typer.Option(help="Picture every ... of feed time.")] = "1s",
@@ -68,6 +71,14 @@ def station(
 
         pictures = poll(post, connect_to, step=step, attempts=attempts)
         source = f"{connect_to} (aircraft.json, polled every {update})"
+    elif connect_to.startswith("udp://") or format == "asterix":  # ASTERIX datagrams (unicast or multicast)
+        from deconflict.io.station import listen_asterix
+
+        host, _, port = connect_to.removeprefix("udp://").rpartition(":")
+        if not port.isdigit():
+            raise UserError(f"--connect: {connect_to!r} is not udp://HOST:PORT (ASTERIX over UDP, e.g. udp://239.1.1.1:8600)")
+        pictures = listen_asterix(post, host or "0.0.0.0", int(port), step=step, pictures=attempts)
+        source = f"{connect_to} (ASTERIX CAT021/CAT062 over UDP)"
     else:
         host, _, port = connect_to.rpartition(":")
         kind = "avr" if format == "auto" else format

@@ -109,6 +109,8 @@ def guess_format(path: Path) -> str:
     name = path.name.lower()
     if name.endswith((".parquet", ".csv", ".csv.gz")) and not name.endswith(".sbs.csv"):
         return "states"
+    if name.endswith((".ast", ".asterix")):
+        return "asterix"
     for suffix, kind in ((".bin", "beast"), (".beast", "beast"), (".sbs", "sbs"), (".avr", "avr"), (".jsonl", "avr")):
         if name.endswith(suffix) or name.endswith(suffix + ".gz"):
             return kind
@@ -162,7 +164,7 @@ def replay(station: Station, path: Path, kind: str, speed: float = 0.0, step: fl
         station.ingest(iter(updates))
         yield station.picture(keep=True)
         return
-    if kind == "states":
+    if kind in ("states", "asterix"):  # an ASTERIX recording reads as a state-vector file (io/asterix.py)
         yield from _paced(station, _state_updates(path, station.parser_counts), speed, step)
         return
     if kind == "trace":
@@ -246,6 +248,54 @@ def connect(station: Station, host: str, port: int, kind: str, step: float = 1.0
         wallclock.sleep(delay)
         delay = min(delay * 2.0, 60.0)
     yield station.picture(keep=True)
+
+
+def listen_asterix(station: Station, host: str, port: int, step: float = 1.0, pictures: int | None = None,
+                   ready: Callable[[int], None] | None = None) -> Iterator[Picture]:
+    """ASTERIX CAT021/CAT062 datagrams on UDP ``host:port`` (a multicast group is joined when ``host``
+    is one), a picture every ``step`` s of wall time. Times of day are dated today (UTC). A datagram
+    that does not parse is counted. ``pictures``: stop after that many (None: never); ``ready(port)``
+    is called once the socket is bound (port 0 picks a free one)."""
+    import ipaddress
+    import struct
+
+    from deconflict.io.asterix import decode
+
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    multicast = host and ipaddress.ip_address(host).is_multicast
+    sock.bind(("" if multicast else host, port))
+    if multicast:
+        sock.setsockopt(socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP, struct.pack("4sl", socket.inet_aton(host),
+                                                                                socket.INADDR_ANY))
+    sock.settimeout(step)
+    if ready is not None:
+        ready(sock.getsockname()[1])
+    made, next_picture = 0, wallclock.time() + step
+    try:
+        while pictures is None or made < pictures:
+            try:
+                datagram = sock.recv(1 << 16)
+            except socket.timeout:
+                datagram = b""
+            if datagram:
+                now = wallclock.time()
+                found = decode(datagram, now - now % 86400.0)
+                station.parser_counts["asterix datagrams"] += 1
+                station.parser_counts["asterix datablocks not parsed"] += found.bad_datablocks
+                for reason, number in found.reasons.items():
+                    station.parser_counts[reason] += number
+                s = found.states
+                station.ingest(iter([Update(float(s.time[k]), str(s.icao24[k]), {
+                    "lat": float(s.lat[k]), "lon": float(s.lon[k]), "velocity": float(s.velocity[k]),
+                    "heading": float(s.heading[k]), "vertrate": float(s.vertrate[k]), "altitude": float(s.altitude[k]),
+                    "onground": False, "callsign": str(s.callsign[k]), "party": ""}) for k in range(len(s))]))
+            if wallclock.time() >= next_picture:
+                made += 1
+                yield station.picture(wallclock.time(), keep=True)
+                next_picture = wallclock.time() + step
+    finally:
+        sock.close()
 
 
 def _open(path: Path):  # noqa: ANN202 - a binary file object
