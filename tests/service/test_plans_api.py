@@ -188,3 +188,19 @@ def test_airports_in_a_box_and_across_the_antimeridian(world):
     assert "NFFN" in [f["properties"]["icao"] for f in fiji["features"]]
     bad = world["alpha_obs"].get("/v1/airports", params={"bbox": "north"})
     assert bad.status_code == 422 and bad.json()["detail"].startswith("bbox: expected south,west,north,east")
+
+
+def test_a_party_files_an_f3548_operational_intent_as_it_is(world):
+    from tests.io.test_f3548 import _intent
+
+    intent = _intent()
+    answer = world["alpha_op"].post("/v1/plans", json=intent)
+    assert answer.status_code == 201 and answer.json()["status"] == "accepted"
+    assert answer.json()["id"] == intent["reference"]["id"]
+    stored = answer.json()["document"]["volumes"][0]
+    assert stored["circle"]["radius"] == "1000.0m" and stored["altitude"] == ["14.0m", "307.0m"]  # W84, widened
+    overlapping = _intent(**{"reference.id": "6f1e8a4e-5b3c-4f9e-9c1a-0a7e2d8b1c12"})
+    checked = world["bravo_op"].post("/v1/plans/check", json={"plans": [overlapping]}).json()
+    assert len(checked[0]["conflicts"]) == 1 and checked[0]["conflicts"][0]["other_party"] == "alpha"
+    bad = world["bravo_op"].post("/v1/plans", json=_intent(**{"details.volumes.volume.altitude_lower.reference": "AGL"}))
+    assert bad.status_code == 422 and "altitude_lower.reference" in bad.json()["detail"]

@@ -179,3 +179,23 @@ def write_intents(plans: list[Plan], path: Path) -> int:
     intents = intents_from_plans(plans)
     path.write_text(json.dumps(intents, indent=2))
     return len(intents)
+
+
+def plan_document(plan: Plan) -> dict:
+    """A plan read from an intent as a plans-file document (the schema the service stores and checks):
+    circles and polygons, altitudes in metres above MSL (already widened for the datum), ISO times."""
+    volumes = []
+    for volume in plan.volumes:
+        f = volume.footprint
+        shape = ({"circle": {"lat": f.lat, "lon": f.lon, "radius": f"{f.radius}m"}} if isinstance(f, Circle)
+                 else {"polygon": [[lat, lon] for lat, lon in f.vertices]})
+        volumes.append({**shape, "altitude": [f"{volume.altitude_lower}m", f"{volume.altitude_upper}m"],
+                        "time": [_rfc3339(volume.time_start)["value"], _rfc3339(volume.time_end)["value"]]})
+    return {"id": plan.id, "priority": plan.priority, "state": plan.state.value, "volumes": volumes}
+
+
+def as_plan_document(document: Any, where: str = "plan") -> Any:
+    """``document`` itself, or, when it is an F3548-21 OperationalIntent, its plans-file form."""
+    if isinstance(document, dict) and is_operational_intents(document):
+        return plan_document(plans_from_intents(document, where)[0])
+    return document

@@ -29,7 +29,7 @@ from deconflict.core.states import States
 from deconflict.service.audit_trail import AuditTrail
 from deconflict.service.auth import Principal
 from deconflict.service.conformance import Conformance
-from deconflict.service.errors import NotLeading
+from deconflict.service.errors import BadRequest, NotLeading
 from deconflict.service.hotline import Hotline
 from deconflict.service.metrics import ServiceMetrics
 from deconflict.service.keys import PartyKeys
@@ -352,14 +352,14 @@ class Deconfliction:
     # -- plans ----------------------------------------------------------------------------------
 
     def submit_plan(self, who: Principal, document: dict[str, Any], signature: str | None = None) -> dict[str, Any]:
-        return self.plan_book.submit(who, [document], single=True, signatures=[signature])[0]
+        return self.plan_book.submit(who, [_plans_file(document)], single=True, signatures=[signature])[0]
 
     def submit_plans(self, who: Principal, documents: list[dict[str, Any]],
                      signatures: list[str | None] | None = None) -> list[dict[str, Any]]:
-        return self.plan_book.submit(who, documents, signatures=signatures)
+        return self.plan_book.submit(who, [_plans_file(d, k) for k, d in enumerate(documents)], signatures=signatures)
 
     def check_plans(self, who: Principal, documents: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        return self.plan_book.check(who, documents)
+        return self.plan_book.check(who, [_plans_file(d, k) for k, d in enumerate(documents)])
 
     def update_plan(self, who: Principal, party: str, plan_id: str, document: dict[str, Any],
                     version: int | None, signature: str | None = None) -> dict[str, Any]:
@@ -453,3 +453,16 @@ class Deconfliction:
 
     def audit_records(self, who: Principal, whole: bool = False, tail: int | None = None) -> Iterator[dict[str, Any]]:
         return self.audit.records(who, whole, tail)
+
+
+def _plans_file(document: Any, k: int | None = None) -> Any:
+    """A plan document in the plans-file schema: an ASTM F3548-21 OperationalIntent is converted
+    (`io.f3548`: WGS84 heights widened for the geoid); the stored document, and what a party signs, is
+    that form (the answer shows it)."""
+    from deconflict.io.f3548 import as_plan_document
+    from deconflict.io.plans_file import PlansFileError
+
+    try:
+        return as_plan_document(document, "plan" if k is None else f"plans[{k}]")
+    except PlansFileError as error:
+        raise BadRequest(str(error)) from None
