@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import threading
 
+import pytest
+
 from tests.service.builders import plan
 
 
@@ -204,3 +206,19 @@ def test_a_party_files_an_f3548_operational_intent_as_it_is(world):
     assert len(checked[0]["conflicts"]) == 1 and checked[0]["conflicts"][0]["other_party"] == "alpha"
     bad = world["bravo_op"].post("/v1/plans", json=_intent(**{"details.volumes.volume.altitude_lower.reference": "AGL"}))
     assert bad.status_code == 422 and "altitude_lower.reference" in bad.json()["detail"]
+
+
+def test_a_plan_is_served_as_an_f3548_operational_intent(world):
+    from deconflict.io.f3548 import GEOID_HIGH, GEOID_LOW, plans_from_intents
+
+    world["alpha_op"].post("/v1/plans", json=plan("A1"))
+    intent = world["alpha_op"].get("/v1/plans/alpha/A1", params={"format": "f3548"}).json()
+    volume = intent["details"]["volumes"][0]["volume"]
+    assert volume["altitude_lower"]["reference"] == "W84" and intent["reference"]["manager"] == "alpha"
+    from deconflict.io.plans_file import plan_from_document
+
+    own = plan_from_document(world["alpha_op"].get("/v1/plans/alpha/A1").json()["document"]).volumes[0]
+    [back] = plans_from_intents(intent, "served")  # and it reads back as one, only ever wider
+    assert back.volumes[0].altitude_upper == pytest.approx(own.altitude_upper + GEOID_HIGH - GEOID_LOW)
+    assert back.volumes[0].altitude_lower == pytest.approx(own.altitude_lower + GEOID_LOW - GEOID_HIGH)
+    assert world["bravo_op"].get("/v1/plans/alpha/A1", params={"format": "f3548"}).status_code == 404

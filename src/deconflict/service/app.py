@@ -221,9 +221,22 @@ def create_app(service: Deconfliction, run_detection: bool = True) -> FastAPI:
         return service.check_plans(who, body.plans)
 
     @app.get("/v1/plans/{party}/{plan_id}", tags=["plans"], responses=PLAN_ERRORS)
-    def get_plan(party: str, plan_id: str, who: Caller, response: Response) -> dict[str, Any]:
-        """One of your plans (the cell: anyone's); the ETag is its version. Another party's plan is 404."""
-        return _with_etag(response, service.get_plan(who, party, plan_id))
+    def get_plan(party: str, plan_id: str, who: Caller, response: Response,
+                 format: Literal["plan", "f3548"] = "plan") -> dict[str, Any]:
+        """One of your plans (the cell: anyone's); the ETag is its version. Another party's plan is 404.
+        ``format=f3548``: the plan as an ASTM F3548-21 OperationalIntent (WGS84 heights, widened for the
+        geoid); a recurring plan has no F3548 form (422)."""
+        answer = _with_etag(response, service.get_plan(who, party, plan_id))
+        if format == "f3548":
+            from deconflict.io.f3548 import intents_from_plans
+            from deconflict.io.plans_file import PlansFileError, plan_from_document
+
+            try:
+                plan = plan_from_document({**answer["document"], "party": party}, f"plan {plan_id}")
+                return intents_from_plans([plan], manager=party)[0]
+            except PlansFileError as error:
+                raise BadRequest(str(error)) from None
+        return answer
 
     @app.put("/v1/plans/{party}/{plan_id}", tags=["plans"], responses=PLAN_ERRORS)
     def update_plan(party: str, plan_id: str, document: dict[str, Any], who: Caller, response: Response,
