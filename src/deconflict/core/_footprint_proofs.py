@@ -32,7 +32,7 @@ import math
 import numpy as np
 from numba import njit
 
-from deconflict.core.geodesy import WGS84_A, WGS84_E2, WGS84_MIN_CURVATURE_RADIUS
+from deconflict.core.geodesy import WGS84_A, WGS84_E2, WGS84_MIN_CURVATURE_RADIUS, surface_ecef
 from deconflict.core.volumes import EDGE_STEP, PRECISION, Polygon
 
 RHO = WGS84_MIN_CURVATURE_RADIUS  # m: least radius of curvature of the ellipsoid (meridional, equator)
@@ -45,15 +45,9 @@ def surface_ring(polygon: Polygon) -> np.ndarray:
     ring = polygon.__dict__.get("_surface_ring")
     if ring is None:
         points = polygon.densified()
-        ring = np.ascontiguousarray(_ecef_points(points[:, 0], points[:, 1]))
+        ring = np.ascontiguousarray(surface_ecef(points[:, 0], points[:, 1])[0].T)
         polygon.__dict__["_surface_ring"] = ring  # frozen dataclass: a cache beside its fields, as cached_property does
     return ring
-
-
-def _ecef_points(lat_deg: np.ndarray, lon_deg: np.ndarray) -> np.ndarray:
-    lat, lon = np.radians(lat_deg), np.radians(lon_deg)
-    n = WGS84_A / np.sqrt(1.0 - WGS84_E2 * np.sin(lat) ** 2)
-    return np.vstack((n * np.cos(lat) * np.cos(lon), n * np.cos(lat) * np.sin(lon), n * (1.0 - WGS84_E2) * np.sin(lat)))
 
 
 def ecef(lat: float, lon: float) -> tuple[float, float, float]:

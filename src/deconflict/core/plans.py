@@ -236,7 +236,7 @@ class PlanIndex:
             raise PlanError("the snapshot was taken with another margin or equal-priority policy")
         self._plans = _Plans(state["plans"])
         self._handles, self._keys, self._large = state["handles"], state["keys"], state["large"]
-        self._large_array = np.array(sorted(self._large), dtype=np.int64)
+        self._large_changed()
         self._table, self._dead = state["table"], state["dead"]
         self._owner, self._columns = state["owner"], state["columns"]
         self._flown_by = defaultdict(set, state["flown_by"])
@@ -262,7 +262,7 @@ class PlanIndex:
             keys.append(volume_keys)
             if volume_keys is None:
                 self._large.add(handle)
-                self._large_array = np.array(sorted(self._large), dtype=np.int64)
+                self._large_changed()
             else:
                 self._table.insert(volume_keys, handle)
         self._handles[plan.id], self._keys[plan.id] = handles, keys
@@ -292,11 +292,15 @@ class PlanIndex:
         self._columns.kill(handles)
         if self._large.intersection(handles):
             self._large -= set(handles)
-            self._large_array = np.array(sorted(self._large), dtype=np.int64)
+            self._large_changed()
         self._dead += sum(keys.size for keys in self._keys.pop(plan_id) if keys is not None)
         if self._dead > 4096 and 2 * self._dead > self._table.count:
             self._rebuild_table()
         return plan
+
+    def _large_changed(self) -> None:
+        """The large volumes' handles as the sorted array the compiled search reads."""
+        self._large_array = np.array(sorted(self._large), dtype=np.int64)
 
     def _rebuild_table(self) -> None:
         table = CellTable(capacity=max(1 << 12, 1 << int(2 * (self._table.count - self._dead)).bit_length()))

@@ -31,7 +31,6 @@ from deconflict.core.volumes import Circle, Polygon, Volume4D, VolumeError
 from deconflict.io.plans_file import PlansFileError, parse_time
 
 GEOID_LOW, GEOID_HIGH = -107.0, 86.0  # m: the least and greatest geoid undulation (EGM2008, rounded out)
-FOOT = 0.3048
 
 
 def is_operational_intents(data: Any) -> bool:

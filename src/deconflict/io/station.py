@@ -146,12 +146,16 @@ def _state_updates(path: Path, counts: Counter[str]) -> list[Update]:
         raise StationError(str(error)) from None
     for reason, number in rejected.reasons.items():
         counts[f"bad state row ({reason})"] += number
-    order = np.argsort(states.time, kind="stable")
+    return _updates(states, np.argsort(states.time, kind="stable"))
+
+
+def _updates(states: States, rows: Iterable[int]) -> list[Update]:
+    """State vectors (rows ``rows``, in that order) as station updates."""
     return [Update(float(states.time[k]), str(states.icao24[k]), {
         "lat": float(states.lat[k]), "lon": float(states.lon[k]), "velocity": float(states.velocity[k]),
         "heading": float(states.heading[k]), "vertrate": float(states.vertrate[k]), "altitude": float(states.altitude[k]),
         "onground": bool(states.onground[k]), "callsign": str(states.callsign[k]), "party": str(states.party[k])})
-        for k in order]
+        for k in rows]
 
 
 def replay(station: Station, path: Path, kind: str, speed: float = 0.0, step: float = 1.0,
@@ -285,11 +289,7 @@ def listen_asterix(station: Station, host: str, port: int, step: float = 1.0, pi
                 station.parser_counts["asterix datablocks not parsed"] += found.bad_datablocks
                 for reason, number in found.reasons.items():
                     station.parser_counts[reason] += number
-                s = found.states
-                station.ingest(iter([Update(float(s.time[k]), str(s.icao24[k]), {
-                    "lat": float(s.lat[k]), "lon": float(s.lon[k]), "velocity": float(s.velocity[k]),
-                    "heading": float(s.heading[k]), "vertrate": float(s.vertrate[k]), "altitude": float(s.altitude[k]),
-                    "onground": False, "callsign": str(s.callsign[k]), "party": ""}) for k in range(len(s))]))
+                station.ingest(iter(_updates(found.states, range(len(found.states)))))
             if wallclock.time() >= next_picture:
                 made += 1
                 yield station.picture(wallclock.time(), keep=True)

@@ -112,7 +112,7 @@ class UnitOfWork:
         """Publish an event once the transaction that caused it commits. It is stored in that transaction,
         its id the next in commit order on every node, so that a subscriber resumes after a reconnect
         or a change of leader (`events_after`) without losing or repeating one."""
-        audience = {(CELL if k is None else k): v for k, v in views.items() if v is not None}
+        audience = _audiences(views)
         event_id, now = self.next_id(session, EventRecord), self.clock.now()
         session.add(EventRecord(id=event_id, time=now, type=type, views=event_json(audience)))
         if event_id % self.prune_every == 0:
@@ -146,7 +146,7 @@ class UnitOfWork:
         """Send an event now (outside a transaction: for state that is not stored). It has no id: it is not
         replayed on resumption (the next one, or the REST routes, give the state again)."""
         self.events.publish(type, self.clock.now(),
-                            {(CELL if k is None else k): v for k, v in views.items() if v is not None})
+                            _audiences(views))
 
     def next_id(self, session: Session, table: type) -> int:
         """Next row id of ``table``, handed out by this (single writer) process so that no flush is needed."""
@@ -163,3 +163,8 @@ def _reason(error: BaseException) -> str:
     if "No space left" in text or "database or disk is full" in text or "disk full" in text.lower():
         return "the disk is full"
     return text[:200]
+
+
+def _audiences(views: Views) -> dict[str, dict[str, Any]]:
+    """Views keyed as the event bus and the record key them (`CELL` for the cell), empty ones left out."""
+    return {(CELL if k is None else k): v for k, v in views.items() if v is not None}
