@@ -69,6 +69,10 @@ def alerts(
     if isinstance(standards, Standard):
         standards = StandardsByParties(standards)
     s = states if states.is_snapshot else states.snapshot()
+    if len(s) < 2:  # no pair: the fixed cost of the paths below is most of a quiet receiver's picture
+        none, empty = np.empty(0, dtype=np.intp), np.empty(0)
+        return Alerts(index_a=none, index_b=none, level=np.empty(0, dtype=np.int8), standard=np.empty(0, dtype=str),
+                      t_in=empty, t_out=empty, t_cpa=empty, d_cpa=empty, dz_cpa=empty, states=s)
     if len(s) <= SMALL and not standards.agreements and not between_parties:
         return _small(s, standards.default, vtol)
     i, j = _candidates(s, standards, between_parties, threads)
@@ -201,6 +205,9 @@ class AlertFilter:
 
     def update(self, time: float, a: np.ndarray, b: np.ndarray, level: np.ndarray) -> AlertChanges:
         """Feed the raw levels of one update (pairs not listed have level 0); returns what changed."""
+        if not self._keys.size and not len(a):  # nothing held, nothing raised: nothing can change
+            none = np.empty(0, dtype=str)
+            return AlertChanges(a=none, b=none, previous=np.empty(0, dtype=np.int8), current=np.empty(0, dtype=np.int8))
         incoming = _pair_keys(np.asarray(a, dtype=str), np.asarray(b, dtype=str))
         order = np.argsort(incoming, kind="stable")
         incoming, raw = incoming[order], np.asarray(level, dtype=np.int8)[order]

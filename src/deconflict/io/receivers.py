@@ -13,6 +13,8 @@ arrival of the first frame). SBS times have no zone: ``timezone`` says which (de
 from __future__ import annotations
 
 import json
+
+import orjson
 import time as wallclock
 from collections import Counter
 from dataclasses import dataclass
@@ -88,7 +90,7 @@ class AvrParser(_LineParser):
             return None
         try:
             if line.startswith("{"):
-                record = json.loads(line)
+                record = orjson.loads(line)  # a fifth of json's time: jet1090 captures are JSON lines
                 return Frame(float(record["timestamp"]), str(record.get("frame") or record["rawmsg"]))
             if line.startswith("*") and line.endswith(";"):
                 return Frame(self._now(), line[1:-1])

@@ -48,11 +48,12 @@ class Picture:
 
 
 class Station:
-    """Receiver frames and updates to tracks and alerts. ``vtol`` defaults to 200 ft (SPEC §3, live data)."""
+    """Receiver frames and updates to tracks and alerts. ``vtol`` defaults to 200 ft (SPEC §3, live data);
+    ``decoder``: the Mode-S decoder, ``rs1090`` or ``pymodes`` (`ModeSDecoder`)."""
 
     def __init__(self, receiver: tuple[float, float] | None = None, staleness: float = 60.0,
-                 standard: Standard | str = "en-route", vtol: float = 200 * FOOT) -> None:
-        self.decoder = ModeSDecoder(receiver)
+                 standard: Standard | str = "en-route", vtol: float = 200 * FOOT, decoder: str = "rs1090") -> None:
+        self.decoder = ModeSDecoder(receiver, backend=decoder)
         self.tracks = TrackTable(staleness=staleness)
         self.standard = named_standard(standard) if isinstance(standard, str) else standard
         self.vtol = vtol
@@ -62,23 +63,40 @@ class Station:
         self.latest = float("nan")
         self.history: list[States] = []
 
-    def ingest(self, events: Iterator[Frame | Update]) -> int:
-        """Decode and merge events; returns how many."""
-        count = 0
+    def ingest(self, events: Iterable[Frame | Update]) -> int:
+        """Decode and merge events (frames in batches); returns how many."""
+        counter = [0]
+        for update in self.decoded(events, counter):
+            self.apply(*update)
+        return counter[0]
+
+    def decoded(self, events: Iterable[Frame | Update], counter: list[int] | None = None,
+                batch: int = 4096) -> Iterator[tuple[float, str, dict]]:
+        """``(time, icao24, fields)`` updates from events in their order, frames decoded ``batch`` at a time
+        (rs1090 decodes a batch in one call); ``counter[0]`` counts the events read."""
+        frames: list[tuple[float, str]] = []
         for event in events:
-            count += 1
+            if counter is not None:
+                counter[0] += 1
             if isinstance(event, Frame):
-                decoded = self.decoder.decode(event.hex, event.time)
-                if decoded is None:
-                    continue
-                icao, fields = decoded
-            else:
-                icao, fields = event.icao24, event.fields
-                self.update_counts["decoded updates"] += 1
-            self.tracks.update(icao, event.time, fields)
-            if not self.latest >= event.time:
-                self.latest = event.time
-        return count
+                frames.append((event.time, event.hex))
+                if len(frames) >= batch:
+                    yield from self.decoder.decode_many(frames)
+                    frames = []
+                continue
+            if frames:
+                yield from self.decoder.decode_many(frames)
+                frames = []
+            self.update_counts["decoded updates"] += 1
+            yield event.time, event.icao24, event.fields
+        if frames:
+            yield from self.decoder.decode_many(frames)
+
+    def apply(self, when: float, icao24: str, fields: dict) -> None:
+        """Merge one decoded update into the tracks."""
+        self.tracks.update(icao24, when, fields)
+        if not self.latest >= when:
+            self.latest = when
 
     @property
     def counts(self) -> Counter[str]:
@@ -196,12 +214,14 @@ def _parsed(stream, parser, binary: bool) -> Iterator[Frame | Update]:  # noqa: 
 def _paced(station: Station, events: Iterable[Frame | Update], speed: float, step: float,
            before_picture: Callable[[], None] = lambda: None) -> Iterator[Picture]:
     """Feed time-ordered events, a picture every ``step`` s of their time, at ``speed`` x real time
-    (0: as fast as possible); ``before_picture`` runs before each (e.g. to copy a parser's counts)."""
+    (0: as fast as possible); ``before_picture`` runs before each (e.g. to copy a parser's counts).
+    Frames are decoded a batch ahead of the pictures; tracks take each update in time order."""
     started, first, next_picture = wallclock.monotonic(), None, None
-    for event in events:
+    for update in station.decoded(events):
+        when = update[0]
         if first is None:
-            first, next_picture = event.time, event.time + step
-        while event.time >= next_picture:
+            first, next_picture = when, when + step
+        while when >= next_picture:
             if speed > 0:
                 delay = (next_picture - first) / speed - (wallclock.monotonic() - started)
                 if delay > 0:
@@ -209,7 +229,7 @@ def _paced(station: Station, events: Iterable[Frame | Update], speed: float, ste
             before_picture()
             yield station.picture(next_picture, keep=True)
             next_picture += step
-        station.ingest(iter((event,)))
+        station.apply(*update)
     before_picture()
     yield station.picture(keep=True)
 
