@@ -36,3 +36,17 @@ def test_snapshot_defaults_to_the_latest_time_and_honours_max_age():
 def test_snapshot_of_nothing():
     empty = history().take(np.zeros(6, dtype=bool))
     assert len(empty.snapshot()) == 0
+
+
+def test_extrapolated_equals_snapshot_on_one_row_per_aircraft_and_keeps_a_row_from_the_future():
+    """The station's picture takes `extrapolated` (its tracks hold one row each) instead of `snapshot`;
+    the two agree, except that a track reported later than the picture (a receiver clock ahead) is
+    shown as reported instead of hidden."""
+    latest = history().take(np.array([1, 2, 3, 4]))  # a at 110, b, c (stale), d (on the ground)
+    fast, reference = latest.extrapolated(115.0), latest.snapshot(at=115.0)
+    order, expected = np.argsort(fast.icao24), np.argsort(reference.icao24)
+    for column in ("icao24", "lat", "lon", "heading", "altitude", "time"):
+        assert np.array_equal(getattr(fast, column)[order], getattr(reference, column)[expected]), column
+    assert fast.at == 115.0
+    ahead = history().take(np.array([5])).extrapolated(115.0)
+    assert list(ahead.icao24) == ["e"] and ahead.lat[0] == 54.0

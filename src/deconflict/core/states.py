@@ -129,9 +129,15 @@ class States:
         when = float(np.max(self.time)) if at is None else float(at)
         candidates = np.flatnonzero(self.time <= when)
         rows = candidates[latest_rows(self.icao24[candidates], self.time[candidates], self.party[candidates])]
-        keep = (when - self.time[rows] <= max_age) & ~self.onground[rows]
-        latest = self.take(rows[keep])
-        age = when - latest.time
+        return self.take(rows).extrapolated(when, max_age)
+
+    def extrapolated(self, at: float, max_age: float = 60.0) -> "States":
+        """`snapshot` of a table that already holds one row per aircraft (a track table's latest states):
+        stale and on-ground rows dropped, the rest extrapolated to ``at``; a row later than ``at`` (a
+        receiver clock ahead of the caller's) is kept as reported rather than hidden."""
+        keep = (at - self.time <= max_age) & ~self.onground
+        latest = self if keep.all() else self.take(keep)
+        age = at - latest.time
         moving = age > 0.0
         lat, lon, heading, altitude = latest.lat.copy(), latest.lon.copy(), latest.heading.copy(), latest.altitude.copy()
         if moving.any():
@@ -140,7 +146,7 @@ class States:
             )
             altitude[moving] += latest.vertrate[moving] * age[moving]
         return replace(latest, lat=lat, lon=lon, heading=heading, altitude=altitude,
-                       time=np.full(len(latest), when), at=when)
+                       time=np.full(len(latest), at), at=at)
 
     def to_pandas(self) -> Any:
         """A pandas DataFrame with one column per field (``at`` left out)."""

@@ -110,7 +110,7 @@ class Station:
         states = self.tracks.states(now)
         if keep and len(states):
             self.history.append(states)
-        snapshot = states.snapshot(at=now, max_age=self.tracks.staleness)
+        snapshot = states.extrapolated(now, max_age=self.tracks.staleness)  # one row per track
         found = alerts(snapshot, self.standard, vtol=self.vtol)
         changes = self.filter.update(now, found.a, found.b, found.level)
         return Picture(now, snapshot, found, changes, self.filter.levels())

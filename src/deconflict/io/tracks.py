@@ -119,9 +119,11 @@ class TrackTable:
         if not rows:
             return States.from_arrays(icao24=np.empty(0, str), time=[], lat=[], lon=[], velocity=[], heading=[],
                                       vertrate=[], altitude=[])
-        altitude = np.array([t.altitude if not math.isnan(t.altitude) else t.geoaltitude for t in rows])
+        altitude = [t.altitude if not math.isnan(t.altitude) else 0.0 if math.isnan(t.geoaltitude) else t.geoaltitude
+                    for t in rows]
         return States.from_arrays(
             icao24=[t.icao24 for t in rows], time=[t.position_time for t in rows], lat=[t.lat for t in rows],
             lon=[t.lon for t in rows], velocity=[t.velocity for t in rows], heading=[t.heading for t in rows],
-            vertrate=[t.vertrate for t in rows], altitude=np.nan_to_num(altitude, nan=0.0),
-            callsign=[t.callsign for t in rows], party=[t.party for t in rows], onground=[t.onground for t in rows])
+            vertrate=[t.vertrate for t in rows], altitude=altitude,
+            callsign=[t.callsign for t in rows], party=[t.party for t in rows], onground=[t.onground for t in rows],
+            copy=False)
