@@ -248,6 +248,9 @@ def test_station_replay_shows_tracks_alerts_and_counts(tmp_path, capsys):
     (["station", "--connect", "nowhere"], "--connect: 'nowhere' is not HOST:PORT"),
     (["station", "--replay", "missing.bin"], "missing.bin: cannot open recording"),
     (["station", "--replay", "x.sbs", "--receiver", "north"], "--receiver: 'north' is not LAT,LON"),
+    (["station", "--connect", "127.0.0.1:1", "--attempts", "1"], "127.0.0.1:1 (avr): nothing read (1 connection failures)"),
+    (["station", "--connect", "tcp://127.0.0.1:1", "--attempts", "1"], "(asterix): nothing read"),
+    (["station", "--connect", "tcp://127.0.0.1:1", "--format", "json"], "--format json: a TCP feed is avr, beast, sbs or asterix"),
 ])
 def test_station_usage_errors(capsys, argv, message):
     code, _, err = run(argv, capsys)

@@ -114,3 +114,49 @@ def test_the_station_replays_a_recording_and_listens_to_udp_datagrams(tmp_path):
     reader.join(10)
     assert station.parser_counts["asterix datagrams"] == 6 and station.parser_counts["asterix datablocks not parsed"] >= 1
     assert max(len(p.states) for p in seen) == 2
+
+
+def test_the_station_reads_an_asterix_tcp_stream_cut_anywhere_and_reconnects_when_framing_is_lost():
+    """Datablocks arrive split across reads (one byte at a time here) and several per read; a length
+    field below 3 drops the connection (what came before it is kept) and the station connects again."""
+    import socket
+    import threading
+    import time
+
+    from deconflict.io.station import Station, connect
+
+    now = time.time()
+    s = States.from_arrays(icao24=["4ca123", "3c6444"], callsign=["RYR1", "DLH2"], time=[now, now], lat=[45.0, 45.0],
+                           lon=[5.0, 5.2], velocity=[230.0, 230.0], heading=[90.0, 270.0], vertrate=[0.0, 0.0],
+                           altitude=[10000.0, 10000.0])
+    block = encode_cat062(s)
+    server = socket.create_server(("127.0.0.1", 0))
+    port = server.getsockname()[1]
+
+    def serve() -> None:
+        first, _ = server.accept()
+        with first:
+            for byte in block:  # one datablock, one byte per send
+                first.sendall(bytes([byte]))
+                time.sleep(0.001)
+            first.sendall(block + block[:5])  # a whole one and the start of the next
+            time.sleep(0.05)
+            first.sendall(block[5:] + b"\x3e\x00\x01" + block)  # its end, then a broken header
+            time.sleep(0.2)
+        second, _ = server.accept()
+        with second:
+            second.sendall(encode_cat021(s))
+            time.sleep(0.2)
+
+    sender = threading.Thread(target=serve, daemon=True)
+    sender.start()
+    station = Station()
+    pictures = list(connect(station, "127.0.0.1", port, "asterix", step=0.1, retry=0.05, attempts=2))
+    sender.join(5)
+    server.close()
+    counts = station.parser_counts
+    assert counts["connections"] == 2 and counts["connection failures"] == 1
+    assert counts["asterix stream lost its framing"] == 1
+    assert counts["asterix datablocks"] == 4  # three CAT062 before the break, one CAT021 after
+    assert station.update_counts["decoded updates"] == 8
+    assert max(len(p.states) for p in pictures) == 2 and any(len(p.alerts) for p in pictures)

@@ -20,10 +20,10 @@ if TYPE_CHECKING:
 def station(
     replay_file: Annotated[Optional[Path], typer.Option("--replay", help="Recorded feed: AVR (.avr, .jsonl, text), Beast (.bin), SBS (.sbs), aircraft.json, ASTERIX (.ast).")] = None,
     connect_to: Annotated[Optional[str], typer.Option("--connect", help="Live feed HOST:PORT (reconnects by itself), the URL of an aircraft.json to poll every --update, or "
-                                       "udp://HOST:PORT for ASTERIX datagrams (a multicast group is joined).")] = None,
+                                       "udp://HOST:PORT for ASTERIX datagrams (a multicast group is joined), tcp://HOST:PORT for an ASTERIX stream.")] = None,
     format: Annotated[str, typer.Option(help="auto, avr, beast, sbs, json (aircraft.json), trace (readsb trace_full JSON), "
                                              "states (SPEC §2 file) or asterix (CAT021/CAT062: .ast recordings, or "
-                                             "datagrams with --connect udp://HOST:PORT).")] = "auto",
+                                             "datagrams with --connect udp://HOST:PORT, a stream with tcp://HOST:PORT).")] = "auto",
     receiver: Annotated[Optional[str], typer.Option(help="Receiver position LAT,LON: the reference for surface positions.")] = None,
     decoder: Annotated[str, typer.Option(help="Mode-S decoder: rs1090 (batches, about 2.6x faster) or pymodes.")] = "rs1090",
     speed: Annotated[float, typer.Option(help="Replay speed, times real time (0: as fast as possible).", min=0)] = 0.0,
@@ -74,7 +74,7 @@ def station(
 
         pictures = poll(post, connect_to, step=step, attempts=attempts)
         source = f"{connect_to} (aircraft.json, polled every {update})"
-    elif connect_to.startswith("udp://") or format == "asterix":  # ASTERIX datagrams (unicast or multicast)
+    elif connect_to.startswith("udp://"):  # ASTERIX datagrams (unicast or multicast)
         from deconflict.io.station import listen_asterix
 
         host, _, port = connect_to.removeprefix("udp://").rpartition(":")
@@ -83,10 +83,13 @@ def station(
         pictures = listen_asterix(post, host or "0.0.0.0", int(port), step=step, pictures=attempts)
         source = f"{connect_to} (ASTERIX CAT021/CAT062 over UDP)"
     else:
-        host, _, port = connect_to.rpartition(":")
-        kind = "avr" if format == "auto" else format
+        tcp = connect_to.startswith("tcp://")
+        host, _, port = connect_to.removeprefix("tcp://").rpartition(":")
+        kind = "asterix" if tcp and format == "auto" else "avr" if format == "auto" else format
+        if kind not in ("avr", "beast", "sbs", "asterix"):
+            raise UserError(f"--format {kind}: a TCP feed is avr, beast, sbs or asterix")
         if not host or not port.isdigit():
-            raise UserError(f"--connect: {connect_to!r} is not HOST:PORT (e.g. localhost:{DEFAULT_PORTS[kind]})")
+            raise UserError(f"--connect: {connect_to!r} is not HOST:PORT (e.g. localhost:{DEFAULT_PORTS.get(kind, 8600)})")
         pictures = connect(post, host, int(port), kind, step=step, attempts=attempts, timezone=zone)
         source = f"{connect_to} ({kind})"
     pusher = None
@@ -114,6 +117,9 @@ def station(
     if pusher is not None:
         console.print(f"pushed to {push}: " + ", ".join(f"{v} {k}" for k, v in sorted(pusher.counts.items())))
         pusher.close()
+    if not post.events_read:
+        failures = post.counts["connection failures"]
+        raise UserError(f"{source}: nothing read" + (f" ({failures} connection failures)" if failures else ""))
     if parquet is not None:
         write_states(post.recorded(), parquet)
         console.print(f"wrote {parquet}")

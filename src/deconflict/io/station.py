@@ -62,6 +62,7 @@ class Station:
         self.update_counts: Counter[str] = Counter()
         self.latest = float("nan")
         self.history: list[States] = []
+        self.events_read = 0  # frames and updates received, used or not
 
     def ingest(self, events: Iterable[Frame | Update]) -> int:
         """Decode and merge events (frames in batches); returns how many."""
@@ -76,6 +77,7 @@ class Station:
         (rs1090 decodes a batch in one call); ``counter[0]`` counts the events read."""
         frames: list[tuple[float, str]] = []
         for event in events:
+            self.events_read += 1
             if counter is not None:
                 counter[0] += 1
             if isinstance(event, Frame):
@@ -145,15 +147,59 @@ def guess_format(path: Path) -> str:
     return "avr"
 
 
+class AsterixStream:
+    """ASTERIX over TCP: datablocks cut from the byte stream by their 3-byte header (category, length)
+    and decoded (`io.asterix.decode`) as each completes, into station updates. Times of day are dated
+    today (UTC, by ``now``). A length below 3 means the stream lost its framing; a TCP stream has no
+    other marker to find it again, so the stream is dropped (`AsterixStreamBroken`, an `OSError`:
+    `connect` counts it and reconnects, and a sender starts a connection on a datablock)."""
+
+    def __init__(self, now: Callable[[], float] = wallclock.time) -> None:
+        self.counts: Counter[str] = Counter()
+        self._buffer = b""
+        self._now = now
+
+    def feed(self, chunk: bytes) -> Iterator[Update]:
+        from deconflict.io.asterix import decode
+
+        buffer, end, broken = self._buffer + chunk, 0, False
+        while end + 3 <= len(buffer):
+            length = int.from_bytes(buffer[end + 1:end + 3], "big")
+            if length < 3:
+                broken = True
+                break
+            if end + length > len(buffer):
+                break
+            end += length
+        self._buffer = b"" if broken else buffer[end:]
+        if end:
+            now = self._now()
+            found = decode(buffer[:end], now - now % 86400.0)
+            self.counts["asterix datablocks"] += found.datablocks
+            self.counts["asterix datablocks not parsed"] += found.bad_datablocks
+            for reason, number in found.reasons.items():
+                self.counts[reason] += number
+            yield from _updates(found.states, range(len(found.states)))
+        if broken:  # what came before is kept; what follows cannot be framed
+            self.counts["asterix stream lost its framing"] += 1
+            raise AsterixStreamBroken(f"ASTERIX datablock length below 3 at byte {end} of a read")
+
+
+class AsterixStreamBroken(OSError):
+    """An ASTERIX TCP stream whose framing is lost: the connection is dropped and made again."""
+
+
 def parser_for(kind: str, clock_origin: float | None = None, timezone: tzinfo = tz.utc):  # noqa: ANN201
-    """The incremental parser of a stream format (avr, beast, sbs)."""
+    """The incremental parser of a stream format (avr, beast, sbs, asterix)."""
+    if kind == "asterix":
+        return AsterixStream()
     if kind == "avr":
         return AvrParser(clock_origin)
     if kind == "beast":
         return BeastParser(clock_origin)
     if kind == "sbs":
         return SbsParser(timezone)
-    raise StationError(f"format {kind!r} is not a stream format; expected avr, beast or sbs")
+    raise StationError(f"format {kind!r} is not a stream format; expected avr, beast, sbs or asterix")
 
 
 def _state_updates(path: Path, counts: Counter[str]) -> list[Update]:
@@ -240,7 +286,7 @@ def connect(station: Station, host: str, port: int, kind: str, step: float = 1.0
     ``retry`` s (doubling to 60 s) when the connection drops or cannot be made. ``attempts``: give up
     after that many connections (None: never)."""
     parser = parser_for(kind, None, timezone)
-    binary = kind == "beast"
+    binary = kind in ("beast", "asterix")
     delay, made = retry, 0
     next_picture = wallclock.time() + step
     while attempts is None or made < attempts:
