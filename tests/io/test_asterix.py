@@ -160,3 +160,25 @@ def test_the_station_reads_an_asterix_tcp_stream_cut_anywhere_and_reconnects_whe
     assert counts["asterix datablocks"] == 4  # three CAT062 before the break, one CAT021 after
     assert station.update_counts["decoded updates"] == 8
     assert max(len(p.states) for p in pictures) == 2 and any(len(p.alerts) for p in pictures)
+
+
+@pytest.mark.parametrize("encode", [encode_cat021, encode_cat062])
+def test_a_large_picture_is_written_as_datablocks_that_each_fit_their_length_field(encode):
+    """A datablock's length is 16 bits: 5,000 aircraft in one datablock overflowed it, and the
+    written picture (e.g. GET /v1/tracks?format=asterix) could not be read back at all."""
+    n = 5000
+    rng = np.random.default_rng(3)
+    s = States.from_arrays(icao24=[f"{k + 1:06x}" for k in range(n)], callsign=[f"T{k}" for k in range(n)],
+                           time=np.full(n, DAY + 3600.0), lat=rng.uniform(40, 50, n), lon=rng.uniform(0, 10, n),
+                           velocity=rng.uniform(100, 250, n), heading=rng.uniform(0, 360, n), vertrate=np.zeros(n),
+                           altitude=rng.uniform(1000, 12000, n))
+    data = encode(s)
+    offset, blocks = 0, 0
+    while offset < len(data):
+        length = int.from_bytes(data[offset + 1:offset + 3], "big")
+        assert 3 <= length <= 0xFFFF and data[offset] in (21, 62)
+        offset, blocks = offset + length, blocks + 1
+    assert offset == len(data) and blocks == 5
+    found = decode(data, DAY)
+    assert len(found.states) == n and found.bad_datablocks == 0
+    assert sorted(found.states.icao24) == sorted(s.icao24)

@@ -192,7 +192,7 @@ def _cat062_row(record, day: float) -> tuple | None:  # noqa: ANN001
 
 
 def encode_cat062(states: States, sac: int = 0, sic: int = 1) -> bytes:
-    """The picture as CAT062 system tracks (one datablock): each aircraft with its address (when it is
+    """The picture as CAT062 system tracks (datablocks of up to 1,000): each aircraft with its address (when it is
     a 24-bit ICAO address), callsign, position, measured flight level, velocity and climb rate."""
     spec = _spec(CAT062_EDITION)
     records = []
@@ -217,11 +217,11 @@ def encode_cat062(states: States, sac: int = 0, sic: int = 1) -> bytes:
         if derived:
             item["380"] = derived
         records.append(spec.cv_record.create(item))
-    return spec.create(records).unparse().to_bytes()
+    return _datablocks(spec, records)
 
 
 def encode_cat021(states: States, sac: int = 0, sic: int = 2) -> bytes:
-    """State vectors as CAT021 ADS-B reports (one datablock): for tests and for feeding a system
+    """State vectors as CAT021 ADS-B reports (datablocks of up to 1,000): for tests and for feeding a system
     that takes ADS-B reports."""
     spec = _spec(CAT021_EDITION)
     records = []
@@ -239,7 +239,22 @@ def encode_cat021(states: States, sac: int = 0, sic: int = 2) -> bytes:
         if str(states.callsign[k]).strip():
             item["170"] = str(states.callsign[k]).strip().upper()[:8].ljust(8)
         records.append(spec.cv_record.create(item))
-    return spec.create(records).unparse().to_bytes()
+    return _datablocks(spec, records)
+
+
+RECORDS_PER_DATABLOCK = 1000  # records here are under 64 bytes: a datablock stays under its 65,535-byte limit
+
+
+def _datablocks(spec, records: list) -> bytes:  # noqa: ANN001 - a libasterix category and its records
+    """Records as back-to-back datablocks: a datablock's length field is 16 bits, so one holds at most
+    65,535 bytes (a single datablock for 2,000 aircraft overflowed it and nothing could read it)."""
+    out = bytearray()
+    for start in range(0, max(len(records), 1), RECORDS_PER_DATABLOCK):
+        block = spec.create(records[start:start + RECORDS_PER_DATABLOCK]).unparse().to_bytes()
+        if len(block) > 0xFFFF:
+            raise ValueError(f"an ASTERIX datablock of {len(block)} bytes (at most 65,535)")
+        out += block
+    return bytes(out)
 
 
 def _clip(value: float, limit: float) -> float:
