@@ -10,6 +10,7 @@ import pytest
 
 from deconflict.core.units import FOOT
 from deconflict.store.audit import load_public_key, parse_records, verify
+from tests.service.answers import documented
 from tests.service.builders import plan, tracks
 
 KM_PER_DEGREE_LAT = 111.1
@@ -82,6 +83,8 @@ def test_an_aircraft_that_leaves_its_box_makes_its_plan_nonconforming_and_others
     assert own["detail"]["outside_by"]["lateral_m"] == pytest.approx(4000.0, rel=0.02)
     assert [t["party"] for t in own["told"]] == ["bravo"]  # bravo's plan SOUTH is within its reach
     assert "plans" not in own["told"][0]  # alpha does not learn what of bravo's it could reach
+    documented(world["alpha_op"], "GET", "/v1/nonconformances", world["alpha_op"].get("/v1/nonconformances"))
+    documented(world["bravo_op"], "GET", "/v1/nonconformances", world["bravo_op"].get("/v1/nonconformances"))
     [told] = world["bravo_op"].get("/v1/nonconformances").json()
     assert told["icao24"] == "a1" and "plans" not in told and "detail" not in told  # never alpha's plans
     assert told["told"][0]["plans"] == ["SOUTH"]

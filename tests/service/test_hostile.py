@@ -18,6 +18,7 @@ from deconflict.service.settings import ServiceSettings
 from deconflict.store.audit import AuditError, load_public_key, parse_records, verify
 from deconflict.store.schema import AuditEntry, AuditHead, TacticalConflict
 from tests.servers import free_port
+from tests.service.answers import documented
 from tests.service.builders import head_on, tracks
 from tests.service.conftest import T0, make_world
 
@@ -136,6 +137,7 @@ def test_the_same_address_from_two_parties_is_two_tracks_and_the_cell_is_told(wo
     shown = _tactical(world)
     assert [(c["a"], c["b"]) for c in shown] == [("a1", "b1")]  # the pair a1/a1 is one aircraft, not a conflict
     clashes = world["cell"].get("/v1/tracks/clashes").json()
+    documented(world["cell"], "GET", "/v1/tracks/clashes", world["cell"].get("/v1/tracks/clashes"))
     assert [(c["icao24"], sorted(c["parties"])) for c in clashes] == [("a1", ["alpha", "bravo"])]
     assert world["alpha_op"].get("/v1/tracks/clashes").status_code == 403
 

@@ -11,6 +11,7 @@ import pytest
 
 from deconflict.core.units import FOOT
 from deconflict.store.audit import load_public_key, parse_records, verify
+from tests.service.answers import documented
 from tests.service.builders import tracks
 from tests.service.test_hostile import FailingCommits
 
@@ -60,6 +61,7 @@ def test_a_loss_of_separation_is_kept_as_an_occurrence(world):
     _pair(world, 3.0, dz_ft=2000.0, bravo_heading=90.0)
     world.service.detect_now()
     [ended] = world["bravo_op"].get("/v1/occurrences").json()
+    documented(world["bravo_op"], "GET", "/v1/occurrences", world["bravo_op"].get("/v1/occurrences"))
     assert ended["id"] == started["id"] and ended["end_reason"] == "separated"
     assert ended["duration_s"] == pytest.approx(1.0)
     assert ended["closest_horizontal_m"] == pytest.approx(1500.0, rel=0.01)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any, Callable, Sequence
 
 import yaml
-from pydantic import BeforeValidator
+from pydantic import BeforeValidator, WithJsonSchema
 
 from deconflict.core.units import UnitError, parse_altitude, parse_distance, parse_duration, parse_speed
 
@@ -22,10 +22,15 @@ def quantity(parse: Callable[[str, str], float]) -> BeforeValidator:
     return BeforeValidator(validate)
 
 
-Distance = Annotated[float, quantity(parse_distance)]
-Duration = Annotated[float, quantity(parse_duration)]
-Speed = Annotated[float, quantity(parse_speed)]
-Altitude = Annotated[float, quantity(parse_altitude)]
+def _text(what: str, examples: list[str]) -> WithJsonSchema:
+    """The JSON schema of a quantity: text with its unit (what a client sends), not the SI float it becomes."""
+    return WithJsonSchema({"type": "string", "description": f"{what} with its unit (SPEC §1)", "examples": examples})
+
+
+Distance = Annotated[float, quantity(parse_distance), _text("a distance", ["5km", "3nm", "500m", "1000ft"])]
+Duration = Annotated[float, quantity(parse_duration), _text("a duration", ["90s", "10min", "2h"])]
+Speed = Annotated[float, quantity(parse_speed), _text("a speed", ["250kt", "120m/s", "450km/h"])]
+Altitude = Annotated[float, quantity(parse_altitude), _text("an altitude", ["FL240", "7000ft", "120m"])]
 
 
 SHOWN_VALUE = 80  # characters of a bad value quoted back in a message

@@ -12,7 +12,7 @@ import orjson
 from fastapi import Depends, FastAPI, Header, HTTPException, Request, Response, Security
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, PlainTextResponse, StreamingResponse
+from fastapi.responses import JSONResponse, StreamingResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field
 
@@ -23,11 +23,10 @@ from deconflict.service.auth import Principal
 from deconflict.service.deconfliction import Deconfliction
 from deconflict.service.errors import BadRequest, NotLeading, ServiceError, TooManyRequests, Unauthorized
 from deconflict.service import schemas
+from deconflict.service.schemas import NewKey, NewMessage, NewThread, PlanBatch
 from deconflict.service.events import CELL, END, event_json
 from deconflict.service.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
-from deconflict.service.limits import (MAX_BODY, MAX_PLAN_BATCH, MAX_PLAN_BATCH_BODY, MAX_ROW_ID, MAX_SUBJECT,
-                                       MAX_TEXT, MAX_THREAD_PARTIES, MAX_TRACK_BODY)
-from deconflict.service.proposals import Proposal
+from deconflict.service.limits import MAX_BODY, MAX_PLAN_BATCH_BODY, MAX_TRACK_BODY
 from deconflict.store.audit import public_pem
 from deconflict import web
 
@@ -51,32 +50,8 @@ THREAD_ERRORS = {**ERRORS, 404: {"description": "no such thread that you may see
                        "model": ErrorAnswer}}
 
 
-class PlanBatch(BaseModel):
-    plans: list[dict[str, Any]] = Field(min_length=1, max_length=MAX_PLAN_BATCH)
-    signatures: list[str | None] | None = Field(default=None, max_length=MAX_PLAN_BATCH,
-                                                description="X-Deconflict-Signature value of each plan, in order")
-
-
-class NewKey(BaseModel):
-    public_key: str = Field(max_length=4096, description="Ed25519 public key: base64 of its 32 bytes, or PEM")
-
-
 SignatureHeader = Annotated[str | None, Header(max_length=200, description=(
     "<key id>:<base64 Ed25519 signature> of the commitment (deconflict sign); required of members with a key"))]
-
-
-class NewThread(BaseModel):
-    parties: list[str] = Field(min_length=1, max_length=MAX_THREAD_PARTIES)
-    subject: str = Field(default="", max_length=MAX_SUBJECT)
-
-
-class NewMessage(BaseModel):
-    kind: Literal["message", "proposal", "acknowledge", "accept", "reject"] = "message"
-    text: str = Field(default="", max_length=MAX_TEXT)
-    proposal: Proposal | None = None
-    reply_to: int | None = Field(default=None, ge=1, le=MAX_ROW_ID)
-    answer_within: str | None = Field(default=None, max_length=32,
-                                      description="proposal deadline from now, e.g. 5min (at most 24h)")
 
 
 def create_app(service: Deconfliction, run_detection: bool = True) -> FastAPI:
@@ -120,21 +95,23 @@ def create_app(service: Deconfliction, run_detection: bool = True) -> FastAPI:
 
     Caller = Annotated[Principal, Depends(principal)]
 
-    @app.get("/healthz", tags=["service"])
+    @app.get("/healthz", tags=["service"], responses={200: {"model": schemas.Health}})
     def health() -> dict[str, Any]:
         """Liveness, the service clock (UNIX s) and its speed, detection cycles so far, and this node's
         role (``leader``, ``standby`` or ``deposed``), lease epoch and the leader's URL. No token needed."""
         return {"ok": True, "time": service.clock.now(), "speed": service.clock.speed, "detections": service.detections,
                 **service.node()}
 
-    @app.get("/metrics", tags=["service"], response_class=PlainTextResponse)
+    @app.get("/metrics", tags=["service"], response_class=Response,
+             responses=schemas.text(METRICS_CONTENT_TYPE, "Prometheus text exposition format"))
     def metrics() -> Response:
         """Prometheus metrics of this node (no token: counts only, nothing of any party's data): state
         vectors accepted and refused, detection cycle time, open conflicts, event subscribers, tracks,
         plans, whether it leads."""
         return Response(service.metrics.scrape(service), media_type=METRICS_CONTENT_TYPE)
 
-    @app.get("/healthz/leader", tags=["service"], responses={503: {"description": "this node does not lead"}})
+    @app.get("/healthz/leader", tags=["service"], responses={200: {"model": schemas.NodeAnswer},
+             503: {"description": "this node does not lead", "model": schemas.NodeAnswer}})
     def health_leader() -> Response:
         """200 on the leading node, 503 on a standby: the check a load balancer in front of the nodes
         uses to send every client to the leader (``deploy/haproxy.cfg``). No token needed."""
@@ -146,38 +123,38 @@ def create_app(service: Deconfliction, run_detection: bool = True) -> FastAPI:
         """The member this token belongs to: name, party (null for the cell) and role."""
         return {"member": who.member, "name": who.name, "party": who.party, "role": who.role.value}
 
-    @app.get("/v1/parties", tags=["parties"])
+    @app.get("/v1/parties", tags=["parties"], responses={200: {"model": list[schemas.PartyView]}})
     def parties(who: Caller) -> list[dict[str, Any]]:
         """Every party (id, title, whether it has suspended participation): the addresses of the hotline."""
         return service.parties()
 
-    @app.post("/v1/parties/{party}/suspend", tags=["parties"])
+    @app.post("/v1/parties/{party}/suspend", tags=["parties"], responses={**ERRORS, 200: {"model": schemas.PartySuspension}})
     def suspend(party: str, who: Caller) -> dict[str, Any]:
         """Suspend a party's participation (its operators or the cell). Its last tracks and plans still
         count, the other parties keep being alerted, and its open threads escalate to the cell."""
         return service.set_suspended(who, party, True)
 
-    @app.post("/v1/parties/{party}/resume", tags=["parties"])
+    @app.post("/v1/parties/{party}/resume", tags=["parties"], responses={**ERRORS, 200: {"model": schemas.PartySuspension}})
     def resume(party: str, who: Caller) -> dict[str, Any]:
         """Resume a suspended party's participation."""
         return service.set_suspended(who, party, False)
 
     # -- plans --------------------------------------------------------------------------------
 
-    @app.get("/v1/plans", tags=["plans"])
+    @app.get("/v1/plans", tags=["plans"], responses={200: {"model": list[schemas.PlanView]}})
     def list_plans(who: Caller) -> list[dict[str, Any]]:
         """Your party's plans (the cell: all). Other parties' plans are seen only through conflicts."""
         return service.list_plans(who)
 
-    @app.post("/v1/plans", tags=["plans"], status_code=201, responses=PLAN_ERRORS)
-    def submit_plan(document: dict[str, Any], who: Caller, response: Response,
+    @app.post("/v1/plans", tags=["plans"], status_code=201, responses={**PLAN_ERRORS, 201: {"model": schemas.PlanAnswer}})
+    def submit_plan(document: schemas.PlanDocument, who: Caller, response: Response,
                     x_deconflict_signature: SignatureHeader = None) -> dict[str, Any]:
         """Submit a plan (plans-file schema: id, priority, volumes/route, recurring). It is checked
         against every stored plan; ``accepted`` false when a conflict blocks it. A member with a
         registered key signs it (``X-Deconflict-Signature``, see ``deconflict sign``)."""
         return _with_etag(response, service.submit_plan(who, document, x_deconflict_signature))
 
-    @app.get("/v1/airports", tags=["map"], responses=ERRORS)
+    @app.get("/v1/airports", tags=["map"], responses={**ERRORS, 200: {"model": schemas.FeatureCollection}})
     def airports(who: Caller, bbox: str) -> dict[str, Any]:
         """Airports inside ``bbox`` = ``south,west,north,east`` (degrees; west > east across the antimeridian),
         at most 2,000, commercial ones first, as GeoJSON points (ICAO, IATA, name, elevation in ft):
@@ -195,7 +172,7 @@ def create_app(service: Deconfliction, run_detection: bool = True) -> FastAPI:
             {"type": "Feature", "geometry": {"type": "Point", "coordinates": [a["lon"], a["lat"]]},
              "properties": {k: v for k, v in a.items() if k not in ("lat", "lon")}} for a in found]}
 
-    @app.get("/v1/plans/volumes", tags=["plans"])
+    @app.get("/v1/plans/volumes", tags=["plans"], responses={**ERRORS, 200: {"model": schemas.FeatureCollection}})
     def plan_volumes(who: Caller, at: str | None = None) -> dict[str, Any]:
         """GeoJSON of the plan volumes in force at ``at`` (ISO 8601, default now) that you may see: your own,
         and other parties' volumes in conflict with yours (``kind``: own / conflicting)."""
@@ -207,20 +184,21 @@ def create_app(service: Deconfliction, run_detection: bool = True) -> FastAPI:
                 raise BadRequest(str(error)) from None
         return service.plan_volumes(who, when)
 
-    @app.post("/v1/plans/batch", tags=["plans"], status_code=201, responses=PLAN_ERRORS)
+    @app.post("/v1/plans/batch", tags=["plans"], status_code=201,
+              responses={**PLAN_ERRORS, 201: {"model": list[schemas.PlanAnswer]}})
     def submit_plans(body: PlanBatch, who: Caller) -> list[dict[str, Any]]:
         """Submit many plans at once (a season's schedule) in one transaction: all or none
         (``signatures``: each plan's, in order, from a member with a registered key)."""
         return service.submit_plans(who, body.plans, body.signatures)
 
-    @app.post("/v1/plans/check", tags=["plans"], responses=PLAN_ERRORS)
+    @app.post("/v1/plans/check", tags=["plans"], responses={**PLAN_ERRORS, 200: {"model": list[schemas.PlanCheckAnswer]}})
     def check_plans(body: PlanBatch, who: Caller) -> list[dict[str, Any]]:
         """Dry run of a batch (a schedule before filing it): each plan's conflicts with every stored plan,
         as a submission would show them; nothing is stored. Counted like a submission and recorded in
         the audit trail of every party it met."""
         return service.check_plans(who, body.plans)
 
-    @app.get("/v1/plans/{party}/{plan_id}", tags=["plans"], responses=PLAN_ERRORS)
+    @app.get("/v1/plans/{party}/{plan_id}", tags=["plans"], responses={**PLAN_ERRORS, 200: {"model": schemas.PlanView}})
     def get_plan(party: str, plan_id: str, who: Caller, response: Response,
                  format: Literal["plan", "f3548"] = "plan") -> dict[str, Any]:
         """One of your plans (the cell: anyone's); the ETag is its version. Another party's plan is 404.
@@ -238,8 +216,8 @@ def create_app(service: Deconfliction, run_detection: bool = True) -> FastAPI:
                 raise BadRequest(str(error)) from None
         return answer
 
-    @app.put("/v1/plans/{party}/{plan_id}", tags=["plans"], responses=PLAN_ERRORS)
-    def update_plan(party: str, plan_id: str, document: dict[str, Any], who: Caller, response: Response,
+    @app.put("/v1/plans/{party}/{plan_id}", tags=["plans"], responses={**PLAN_ERRORS, 200: {"model": schemas.PlanAnswer}})
+    def update_plan(party: str, plan_id: str, document: schemas.PlanDocument, who: Caller, response: Response,
                     if_match: Annotated[str | None, Header()] = None,
                     x_deconflict_signature: SignatureHeader = None) -> dict[str, Any]:
         """Replace a plan; ``If-Match`` must carry the version read (409 when someone changed it since)."""
@@ -275,7 +253,7 @@ def create_app(service: Deconfliction, run_detection: bool = True) -> FastAPI:
         return {"accepted": result.accepted, "rejected": result.rejected, "reasons": result.reasons,
                 "examples": result.examples}
 
-    @app.get("/v1/tracks", tags=["tracks"], responses={200: {"model": list[schemas.TrackView], "content": {
+    @app.get("/v1/tracks", tags=["tracks"], responses={**ERRORS, 200: {"model": list[schemas.TrackView], "content": {
         "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}}})
     def tracks(who: Caller, format: Literal["rows", "columns", "asterix"] = "rows") -> Response:
         """Aircraft you may see now, predicted to now: yours, and intruders in conflict with yours
@@ -293,12 +271,13 @@ def create_app(service: Deconfliction, run_detection: bool = True) -> FastAPI:
             return Response(encode_cat062(picture), media_type="application/octet-stream")
         return _json(service.tracks(who, columns=format == "columns"))
 
-    @app.get("/v1/conflicts", tags=["conflicts"], responses={200: {"model": schemas.ConflictsAnswer}})
+    @app.get("/v1/conflicts", tags=["conflicts"], responses={**ERRORS, 200: {"model": schemas.ConflictsAnswer}})
     def conflicts(who: Caller) -> Response:
         """Open tactical conflicts (sorted by time to loss of separation) and active strategic ones."""
         return _json({"tactical": service.tactical_conflicts(who), "strategic": service.strategic_conflicts(who)})
 
-    @app.get("/v1/occurrences", tags=["conflicts"])
+    @app.get("/v1/occurrences", tags=["conflicts"], responses={**ERRORS, 200: {
+        "model": list[schemas.OccurrenceView], "content": {"text/csv": {"schema": {"type": "string"}}}}})
     def occurrences(who: Caller, format: Literal["json", "csv"] = "json") -> Response:
         """Losses of separation that happened (newest first; your party's, or all for the cell): the
         pair, both parties, start, end (null while it lasts), why it ended (``separated`` or ``tracks
@@ -309,7 +288,7 @@ def create_app(service: Deconfliction, run_detection: bool = True) -> FastAPI:
                             headers={"Content-Disposition": 'attachment; filename="occurrences.csv"'})
         return _json(service.occurrences(who))
 
-    @app.get("/v1/nonconformances", tags=["plans"])
+    @app.get("/v1/nonconformances", tags=["plans"], responses={**ERRORS, 200: {"model": list[schemas.NonconformanceView]}})
     def nonconformances(who: Caller) -> Response:
         """Aircraft that left every volume of their party's plans naming them (ASTM F3548
         Nonconforming), newest first. The owner sees its own in full (plans, where, by how much, which
@@ -317,14 +296,15 @@ def create_app(service: Deconfliction, run_detection: bool = True) -> FastAPI:
         aircraft and plans it could reach; the cell sees all."""
         return _json(service.nonconformances(who))
 
-    @app.get("/v1/tracks/clashes", tags=["tracks"])
+    @app.get("/v1/tracks/clashes", tags=["tracks"], responses={**ERRORS, 200: {"model": list[schemas.Clash]}})
     def clashes(who: Caller) -> list[dict[str, Any]]:
         """Addresses (icao24) now reported by more than one party, with the parties: one aircraft
         seen by two, or a party using another's address. The cell only (403 for the parties)."""
         return service.clashes(who)
 
     @app.get("/v1/conflicts/{conflict_id}/resolutions", tags=["conflicts"],
-             responses={**ERRORS, 404: {"description": "no open conflict that you may see", "model": ErrorAnswer}})
+             responses={**ERRORS, 404: {"description": "no open conflict that you may see", "model": ErrorAnswer},
+                        200: {"model": list[schemas.Resolutions]}})
     def resolutions(conflict_id: str, who: Caller) -> list[dict[str, Any]]:
         """Suggested manoeuvres for your aircraft in an open tactical conflict (the cell: both aircraft):
         the nearest clear heading, flight level and speed from the conflict bands, as proposals ready
@@ -333,22 +313,23 @@ def create_app(service: Deconfliction, run_detection: bool = True) -> FastAPI:
 
     # -- hotline ------------------------------------------------------------------------------
 
-    @app.get("/v1/threads", tags=["hotline"])
+    @app.get("/v1/threads", tags=["hotline"], responses={**ERRORS, 200: {"model": list[schemas.ThreadView]}})
     def threads(who: Caller) -> list[dict[str, Any]]:
         """Hotline threads you take part in (the cell: all), without their messages."""
         return service.threads(who)
 
-    @app.post("/v1/threads", tags=["hotline"], status_code=201)
+    @app.post("/v1/threads", tags=["hotline"], status_code=201, responses={**ERRORS, 201: {"model": schemas.ThreadDetail}})
     def new_thread(body: NewThread, who: Caller) -> dict[str, Any]:
         """Open a free thread between your party and others (the cell: with any parties)."""
         return service.create_thread(who, body.parties, body.subject)
 
-    @app.get("/v1/threads/{thread_id}", tags=["hotline"], responses=THREAD_ERRORS)
+    @app.get("/v1/threads/{thread_id}", tags=["hotline"], responses={**THREAD_ERRORS, 200: {"model": schemas.ThreadDetail}})
     def thread(thread_id: int, who: Caller) -> dict[str, Any]:
         """A thread with its messages, proposals and their status; 404 if you do not take part."""
         return service.thread(who, thread_id)
 
-    @app.post("/v1/threads/{thread_id}/messages", tags=["hotline"], status_code=201, responses=THREAD_ERRORS)
+    @app.post("/v1/threads/{thread_id}/messages", tags=["hotline"], status_code=201,
+              responses={**THREAD_ERRORS, 201: {"model": schemas.MessageView}})
     def post_message(thread_id: int, body: NewMessage, who: Caller,
                      x_deconflict_signature: SignatureHeader = None) -> dict[str, Any]:
         """Write on a thread: a message, a structured proposal (manoeuvre or plan change) with a deadline,
@@ -363,20 +344,20 @@ def create_app(service: Deconfliction, run_detection: bool = True) -> FastAPI:
         return service.post(who, thread_id, body.kind, body.text, proposal, body.reply_to, within,
                             x_deconflict_signature, body.answer_within)
 
-    @app.get("/v1/keys", tags=["keys"])
+    @app.get("/v1/keys", tags=["keys"], responses={**ERRORS, 200: {"model": list[schemas.KeyView]}})
     def keys(who: Caller) -> list[dict[str, Any]]:
         """Every member's registered signing keys (public halves), revoked ones included: anyone may
         check any party's signature, and see every key the service accepted."""
         return service.keys.list(who)
 
-    @app.post("/v1/me/keys", tags=["keys"], status_code=201)
+    @app.post("/v1/me/keys", tags=["keys"], status_code=201, responses={**ERRORS, 201: {"model": schemas.KeyView}})
     def register_key(body: NewKey, who: Caller) -> dict[str, Any]:
         """Register the public half of your Ed25519 signing key (base64 of its 32 bytes, or PEM; make one
         with ``deconflict keys new``). From then on your proposals, answers and plan writes must be
         signed. The registration is in every party's audit record."""
         return service.keys.register(who, body.public_key)
 
-    @app.delete("/v1/me/keys/{key}", tags=["keys"], status_code=204)
+    @app.delete("/v1/me/keys/{key}", tags=["keys"], status_code=204, responses=ERRORS)
     def revoke_key(key: str, who: Caller) -> Response:
         """Revoke one of your keys (recorded): it signs nothing more."""
         service.keys.revoke(who, key)
@@ -384,25 +365,28 @@ def create_app(service: Deconfliction, run_detection: bool = True) -> FastAPI:
 
     # -- audit --------------------------------------------------------------------------------
 
-    @app.get("/v1/audit/key", tags=["audit"])
+    @app.get("/v1/audit/key", tags=["audit"], response_class=Response, responses={**ERRORS, **schemas.text("application/x-pem-file", "PEM")})
     def audit_key(who: Caller) -> Response:
         """The service's Ed25519 public key (PEM) that signs every entry."""
         return Response(public_pem(service.key.public), media_type="application/x-pem-file")
 
-    @app.get("/v1/audit/receipts", tags=["audit"])
+    @app.get("/v1/audit/receipts", tags=["audit"], response_class=StreamingResponse, responses={**ERRORS, **schemas.text(
+        "application/x-ndjson", "one signed entry per line (JSON), then the signed head")})
     def receipts(who: Caller, tail: int | None = None) -> StreamingResponse:
         """Your party's signed receipts (the cell: the whole chain) as JSON lines, then a signed head.
         ``tail=N``: only the last N (to display; `deconflict audit verify` needs the whole download)."""
         return _ndjson(service.audit_records(who, tail=tail))
 
-    @app.get("/v1/audit/chain", tags=["audit"])
+    @app.get("/v1/audit/chain", tags=["audit"], response_class=StreamingResponse, responses={**ERRORS, **schemas.text(
+        "application/x-ndjson", "one signed entry per line (JSON), then the signed head")})
     def chain(who: Caller) -> StreamingResponse:
         """The whole chain (the cell only) as JSON lines, then a signed head."""
         return _ndjson(service.audit_records(who, whole=True))
 
     # -- live events --------------------------------------------------------------------------
 
-    @app.get("/v1/events", tags=["events"])
+    @app.get("/v1/events", tags=["events"], response_class=StreamingResponse, responses={**ERRORS, **schemas.text(
+        "text/event-stream", "server-sent events: id, event (type) and data (JSON) per event")})
     async def events(who: Caller, request: Request, last_event_id: str | None = None) -> StreamingResponse:
         """Server-sent events: conflict raised / level / cleared, conflicts.updated, hotline messages,
         each as this caller may see it. Stored events carry an ``id``; a client that reconnects (to this
