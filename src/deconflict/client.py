@@ -21,7 +21,7 @@ behaviour a party's system needs against a service that fails over.
   reason; no node reachable raises `ServiceUnreachable`.
 
 Answers are the service's JSON as Python values, typed with the `TypedDict` shapes below (they
-describe what the README's API section documents; fields may be added, never removed).
+describe what docs/service.md documents; fields may be added, never removed).
 """
 
 from __future__ import annotations

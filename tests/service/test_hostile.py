@@ -426,3 +426,18 @@ def test_a_report_a_little_ahead_of_the_service_clock_hides_nothing(world):
     world.service.detect_now()
     assert [(c["a"], c["b"]) for c in _tactical(world)] == [("a1", "b1")]
     assert {t["icao24"] for t in world["bravo_op"].get("/v1/tracks").json()} == {"a1", "b1"}
+
+
+def test_a_service_that_signed_nothing_yet_starts_again(tmp_path):
+    """A fresh service (no party yet: nothing in the record) left a witness at seq 0; starting it again
+    was refused as a truncated chain ("no entry from there on, behind the witness's seq 0")."""
+    from deconflict.service.settings import ServiceSettings
+
+    settings = ServiceSettings(database=str(tmp_path / "fresh.db"), key_file=str(tmp_path / "service.key"))
+    Deconfliction(settings).close()
+    again = Deconfliction(settings)
+    try:
+        again.add_party("alpha")  # and it signs on
+    finally:
+        again.close()
+    Deconfliction(settings).close()

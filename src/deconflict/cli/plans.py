@@ -25,7 +25,7 @@ def plans_export_f3548(
     files: Annotated[list[Path], typer.Argument(help="Plan files: GeoJSON, YAML or F3548 JSON.")],
     output: Annotated[Path, typer.Option("--output", "-o", help="JSON file of ASTM F3548-21 operational intents.")],
 ) -> None:
-    """Write plans as ASTM F3548-21 operational intents (WGS84 heights, widened for the geoid; see README)."""
+    """Write plans as ASTM F3548-21 operational intents (WGS84 heights, widened for the geoid; see docs/plans.md)."""
     from deconflict.io.f3548 import write_intents
     from deconflict.io.plans_file import read_plans
 
@@ -120,7 +120,7 @@ def plans_private_serve(
     bucket: Annotated[str, typer.Option(help="Token time bucket.")] = "30min",
 ) -> None:
     """Answer another party's private plan checks against your plans: it learns only whether, and where,
-    its plan may conflict with yours (see README, "Private plan checks")."""
+    its plan may conflict with yours (docs/plans.md, "Private plan checks")."""
     import time as clock
 
     from deconflict.io.plans_file import read_plans
@@ -196,7 +196,7 @@ def plans_conformance(
     output: Annotated[Optional[str], typer.Option("--output", "-o", help="Write the episodes as CSV.")] = None,
 ) -> None:
     """When did each aircraft leave the plans of its party that name it, by the service's live rules?
-    (README, "Conformance"). Rows with a party are held to that party's plans; rows without one to any
+    (docs/service.md, "Conformance"). Rows with a party are held to that party's plans; rows without one to any
     plan naming the address."""
     import csv
 

@@ -85,6 +85,7 @@ def serve(
     with the leader's URL) and take over within about a second when the leader stops or dies. A node
     that loses the lead exits with status 3, so that its supervisor restarts it as a standby."""
     import os
+    import signal
 
     from deconflict.core.units import parse_distance
     from rich.console import Console
@@ -114,6 +115,11 @@ def serve(
         server.should_exit = True
 
     service.on_deposed = deposed
+    # uvicorn stops gracefully on SIGTERM (docker stop) and Ctrl-C, then restores the handlers it found
+    # and raises the signal again: with Python's defaults that killed the process before the service
+    # was closed, so a standby waited for the lease to expire. These handlers only let run() return.
+    for number in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(number, lambda *_: None)
     server.run()
     service.close()  # a clean stop: the plan index snapshot written, the lead given up
     if lost:

@@ -1,6 +1,6 @@
 """Plan files: GeoJSON FeatureCollections of 4D volumes, and a YAML format with volumes, routes and recurrences.
 
-Both are documented in the README ("Plans"). Quantities carry units (SPEC §1), times are ISO 8601
+Both are documented in docs/plans.md. Quantities carry units (SPEC §1), times are ISO 8601
 with an offset. A bad plan is one line naming the file, the plan and the field.
 """
 
@@ -25,7 +25,7 @@ from deconflict.io.fields import load_yaml, Altitude, Distance, Speed, field_mes
 _GEOD = Geod(ellps="WGS84")
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
-# The documented range of every plan field (README, "Input ranges"). Beyond them a value is an
+# The documented range of every plan field (docs/service.md, "Input ranges"). Beyond them a value is an
 # error naming the field: nothing absurd is stored, and one plan's check costs bounded work.
 PLAN_ID = r"^[^/\x00-\x1f\x7f]{1,64}$"  # 1-64 characters, no "/" (the URL separator), no control character
 PRIORITY_RANGE = (-1000, 1000)

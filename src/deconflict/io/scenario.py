@@ -1,6 +1,6 @@
 """Simulation scenarios in YAML: parties' flights along routes, generated traffic, resolution settings.
 
-The format is documented in the README ("Scenarios"). Quantities carry units (SPEC §1);
+The format is documented in docs/guidance.md ("Simulation"). Quantities carry units (SPEC §1);
 a bad value is one error naming the file and the field path (``aircraft[2].route[0].lat``).
 """
 

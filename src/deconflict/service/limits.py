@@ -1,5 +1,5 @@
 """The documented range of every input the service takes that the plan and state-vector schemas
-do not already bound (README, "Input ranges"). A value outside is a 422 naming the field; nothing
+do not already bound (docs/service.md, "Input ranges"). A value outside is a 422 naming the field; nothing
 of the request is stored. Limits also bound the work one request can cause (a hostile party's
 batch must not stall the others).
 """

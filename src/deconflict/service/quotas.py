@@ -22,7 +22,7 @@ class Rate:
     per_second: float
 
 
-# defaults (README, "Fair shares"); each well above what a party's normal use needs
+# defaults (docs/service.md, "Fair shares"); each well above what a party's normal use needs
 REQUESTS = Rate(capacity=200.0, per_second=50.0)  # API requests of any kind, all of a party's members together
 PLAN_WRITES = Rate(capacity=2000.0, per_second=100.0)  # plans submitted, edited or deleted
 CONFLICTS_RAISED = Rate(capacity=50.0, per_second=5.0)  # strategic conflicts one party's plans raise

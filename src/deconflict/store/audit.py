@@ -194,7 +194,7 @@ class AuditLog:
             for party in entry.parties:
                 expected[party] = expected.get(party, 0) + 1
             prev, seq, last, walked = entry.hash, entry.seq, entry, walked + 1
-        if known is not None and (last is None or seq < known["seq"]):
+        if known is not None and known["seq"] > 0 and (last is None or seq < known["seq"]):  # seq 0: nothing signed yet
             ends = f"ends at seq {seq}" if last is not None else "has no entry from there on"
             raise ChainBroken(f"audit chain {ends}, behind the witness's seq {known['seq']} "
                               f"({self.witness.path}): entries were removed (truncated, or an old backup restored); "
