@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 VENDOR := src/deconflict/web/static/vendor
 ASSETS := $(VENDOR)/.built
 
-.PHONY: demo test bench clean
+.PHONY: demo test bench docs wheel clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -35,6 +35,14 @@ demo: $(STAMP) $(ASSETS)
 test: $(STAMP) $(ASSETS)
 	$(BIN)/python -m pytest -q
 
+# the documentation site (MkDocs Material) from docs/, into site/; --strict: a broken page or anchor fails
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet
+
+# an installable wheel with the map's assets inside, into dist/
+wheel: $(STAMP) $(ASSETS)
+	$(BIN)/python -m pip wheel --no-deps --no-build-isolation --quiet -w dist .
+
 bench: $(STAMP) $(ASSETS)
 	$(BIN)/python benchmarks/detect_scale.py
 	$(BIN)/python benchmarks/simulate_mvp.py
@@ -50,4 +58,4 @@ bench: $(STAMP) $(ASSETS)
 	$(BIN)/python benchmarks/map_frames.py
 
 clean:
-	rm -rf $(VENV) build src/*.egg-info .pytest_cache .hypothesis $(VENDOR) web-assets/node_modules
+	rm -rf $(VENV) build dist site src/*.egg-info .pytest_cache .hypothesis $(VENDOR) web-assets/node_modules
