@@ -237,8 +237,13 @@ class Client:
         """Send state vectors (SPEC §2 columns, or rows); returns how many the service accepted."""
         return int(self.request("POST", "/v1/tracks", json=columns).json()["accepted"])
 
-    def tracks(self) -> dict[str, Any]:
+    def tracks(self) -> list[dict[str, Any]]:
+        """The aircraft this member may see now, predicted to now (one object each)."""
         return self._get("/v1/tracks")
+
+    def tracks_asterix(self) -> bytes:
+        """The same picture as ASTERIX CAT062 datablocks (edition 1.20)."""
+        return self.request("GET", "/v1/tracks", params={"format": "asterix"}).content
 
     def conflicts(self) -> Conflicts:
         return self._get("/v1/conflicts")

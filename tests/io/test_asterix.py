@@ -182,3 +182,40 @@ def test_a_large_picture_is_written_as_datablocks_that_each_fit_their_length_fie
     found = decode(data, DAY)
     assert len(found.states) == n and found.bad_datablocks == 0
     assert sorted(found.states.icao24) == sorted(s.icao24)
+
+
+def test_relay_sends_the_members_picture_as_cat062_datagrams(tmp_path, capsys):
+    """`deconflict relay` fetches what the member may see and sends it to a display's UDP address:
+    alpha's relay carries alpha's aircraft and the intruder in conflict with it, nothing else."""
+    import socket
+
+    from deconflict.cli import main
+    from deconflict.service.app import create_app
+    from deconflict.service.background import BackgroundServer
+    from tests.servers import free_port
+    from tests.service.builders import head_on, tracks
+    from tests.service.conftest import make_world
+
+    world = make_world(str(tmp_path / "relay.db"), tmp_path)
+    mine, theirs = head_on(world.clock.now(), a="aaa001", b="bbb001")
+    far = {**theirs, "icao24": "bbb009", "lat": 40.0}  # bravo's, far away: alpha must not see it
+    world["alpha_op"].post("/v1/tracks", json=tracks(mine))
+    world["bravo_op"].post("/v1/tracks", json=tracks(theirs, far))
+    world.service.detect_now()
+    display = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    display.bind(("127.0.0.1", 0))
+    display.settimeout(10)
+    try:
+        with BackgroundServer(create_app(world.service, run_detection=False), port=free_port()) as url:
+            with pytest.raises(SystemExit) as done:
+                main(["relay", "--from", url, "--token", world.tokens["alpha_op"], "--every", "0.1s", "--count", "2",
+                      "--to", f"udp://127.0.0.1:{display.getsockname()[1]}"])
+        assert done.value.code in (0, None)
+        datagrams = [display.recv(65535) for _ in range(2)]
+    finally:
+        display.close()
+        world.service.close()
+    assert "relayed 2 pictures as 2 CAT062 datagrams" in capsys.readouterr().out
+    for datagram in datagrams:
+        found = decode(datagram, DAY)
+        assert found.bad_datablocks == 0 and sorted(found.states.icao24) == ["aaa001", "bbb001"]

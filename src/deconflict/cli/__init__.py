@@ -9,6 +9,7 @@
     scan.py        scan
     service.py     serve, demo, admin, audit
     signing.py     keys new, sign (a party's own signatures)
+    relay.py       relay (the picture as ASTERIX CAT062 datagrams)
 
 Every expected error (`deconflict.errors.DeconflictError`: bad usage, a bad unit, unreadable input,
 nothing usable read) is one line on stderr and exit 2; no traceback reaches a user. The heavy
@@ -22,7 +23,7 @@ import sys
 
 import typer
 
-from deconflict.cli import plans, scan, service, signing, simulation, station, tactical  # noqa: F401 - they register commands
+from deconflict.cli import plans, relay, scan, service, signing, simulation, station, tactical  # noqa: F401 - they register commands
 from deconflict.cli.app import app
 from deconflict.errors import DeconflictError, UserError
 
