@@ -466,3 +466,38 @@ def test_airports_appear_from_zoom_7_with_their_codes(browser, live_service):
         page.wait_for_timeout(200)
     assert not errors
     context.close()
+
+
+def test_a_crowded_view_keeps_trails_and_decluttered_labels(browser, live_service):
+    """4,000 aircraft in view (a picture of the whole of Europe's traffic): trails used to stop above
+    3,000 aircraft and labels above 400 in view. Now every aircraft keeps its trail, and labels are
+    placed, one candidate per screen cell, without overlap; the frame stays cheap (drawn from a layer
+    redrawn once per picture)."""
+    import numpy as np
+
+    live = live_service
+    n, rng = 4000, np.random.default_rng(5)
+    now = time.time()
+    rows = [{"time": now, "icao24": f"a{k:05x}", "callsign": f"T{k:04d}", "lat": float(45 + rng.uniform(-6, 6)),
+             "lon": float(5 + rng.uniform(-9, 9)), "velocity": 220.0, "heading": float(rng.uniform(0, 360)),
+             "vertrate": 0.0, "baroaltitude": float(rng.choice(np.arange(6096.0, 12192.0, 304.8)))} for k in range(n)]
+    _push(live, "alpha", rows)
+    context, page, errors = _login(browser, live, "alpha")
+    expect(page.locator("#aircraft-count")).to_have_text(str(n), timeout=30_000)
+    page.evaluate("window.deconflictMap.map.setView([45, 5], 5, {animate: false}) && null")
+    deadline = time.time() + 20
+    while page.evaluate("window.deconflictMap.trailPoints()") < 2 * n and time.time() < deadline:
+        time.sleep(0.3)  # a dot per aircraft per picture
+    assert page.evaluate("window.deconflictMap.trailPoints()") >= 2 * n
+    labels = page.evaluate("window.deconflictMap.labels()")
+    assert 20 <= labels < n  # decluttered: some, never all
+    boxes = page.evaluate("window.deconflictMap.labelBoxes()")
+    assert len(boxes) == labels
+    for k, (x0, y0, x1, y1) in enumerate(boxes):  # no two labels overlap
+        for a0, b0, a1, b1 in boxes[k + 1:]:
+            assert x1 < a0 or x0 > a1 or y1 < b0 or y0 > b1
+    frames = page.evaluate("window.deconflictMap.state.frameTimes.slice(-60)")
+    assert sorted(frames)[len(frames) // 2] < 12  # ms, median frame draw with trails and labels on
+    screenshot(page, "12-crowded")
+    assert not errors
+    context.close()

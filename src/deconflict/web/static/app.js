@@ -4,7 +4,7 @@
 "use strict";
 
 const LOOKAHEAD_VECTOR = 120;        // s of predicted track drawn ahead of each aircraft
-const LABEL_LIMIT = 400;             // labels only when fewer aircraft than this are in view
+const LABEL_LIMIT = 400;             // more aircraft in view: one label candidate per screen cell, placed once per picture
 const DENSE = 2500;                  // more aircraft in view than this: dots, vectors only for conflicts
 const DETAILED_CONFLICTS = 100;      // conflicts in view below which each gets dashes and a CPA label
 const LIST_LIMIT = 50;               // conflicts listed (the most urgent first); the map shows them all
@@ -23,7 +23,7 @@ const state = {
   thread: null,
   signer: null,              // { key, id, public }: your Ed25519 key, when loaded (signs your commitments)
   filters: { alerting: false, trails: true, hidden: new Set(), lowest: 0, highest: 999 },
-  trails: new Map(),         // party/icao24 -> recent [lat, lon], one a second
+  trails: new Map(),         // party/icao24 -> { x, y: Float64Array ring of Web Mercator world positions, n, head }
   pinned: null,              // icao24 whose data block stays shown
   dark: localStorage.getItem("deconflict-theme") === "dark",
   sound: false, warned: new Set(), flashing: new Map(), land: null,
@@ -251,7 +251,8 @@ function draw() {
       for (const k of visible) { context.moveTo(x[k], y[k]); context.lineTo(c.vx[k], c.vy[k]); }
       context.stroke();
     }
-    if (!dense && state.filters.trails) drawTrails(c, visible);
+    const crowded = visible.length >= LABEL_LIMIT;
+    if (state.filters.trails || crowded) drawLayer(c, visible, crowded);   // trails, and crowded views' labels
     state.reserved = [];
     drawConflicts(c, x, y, age, width, height);   // under the aircraft symbols
     for (const [party, colour] of Object.entries(state.colours).concat([["", "#555"]])) {
@@ -271,7 +272,7 @@ function draw() {
     context.strokeStyle = "#c0189b"; context.lineWidth = 2; context.beginPath();
     for (const k of visible) if (c.offPlan[k]) context.rect(x[k] - 10, y[k] - 10, 20, 20);
     context.stroke();
-    if (visible.length < LABEL_LIMIT) drawLabels(c, x, y, visible);
+    if (!crowded) drawLabels(context, c, x, y, visible, visible);
   }
   if (state.pinned) placeDataBlock();
   const spent = performance.now() - started;
@@ -285,9 +286,9 @@ function draw() {
 // stays drawn, and hover shows its block). Aircraft in conflict are placed first.
 const SLOTS = [[8, -6], [8, 14], [-8, -6], [-8, 14], [24, -22], [24, 30], [-24, -22], [-24, 30]];
 const LABEL_HEIGHT = 12, CHAR_WIDTH = 6.4, GRID = 48;
-function drawLabels(c, x, y, visible) {
+function drawLabels(context, c, x, y, visible, candidates) {
   const alerting = alertingAircraft();
-  const order = [...visible].sort((a, b) => alerting.has(c.icao24[b]) - alerting.has(c.icao24[a]));
+  const order = [...candidates].sort((a, b) => alerting.has(c.icao24[b]) - alerting.has(c.icao24[a]));
   const grid = new Map(), placed = [];
   const boxes = (x0, y0, x1, y1) => {
     const cells = [];
@@ -298,7 +299,7 @@ function drawLabels(c, x, y, visible) {
   const free = (x0, y0, x1, y1) => boxes(x0, y0, x1, y1).every((cell) => (grid.get(cell) || []).every(
     ([a0, b0, a1, b1]) => x1 < a0 || x0 > a1 || y1 < b0 || y0 > b1));
   const take = (box) => { for (const cell of boxes(...box)) { if (!grid.has(cell)) grid.set(cell, []); grid.get(cell).push(box); } };
-  for (const k of visible) take([x[k] - 5, y[k] - 5, x[k] + 5, y[k] + 5]);  // labels never cover an aircraft
+  for (const k of candidates === visible ? visible : candidates) take([x[k] - 5, y[k] - 5, x[k] + 5, y[k] + 5]);  // nor an aircraft (crowded: a labelled one)
   for (const box of state.reserved) take(box);  // nor a closest-approach label
   for (const k of order) {
     const fl = Math.round(c.altitude[k] / 0.3048 / 100);
@@ -327,6 +328,7 @@ function drawLabels(c, x, y, visible) {
   context.font = "11px system-ui"; context.fillStyle = state.dark ? "#e8eef2" : "#111";
   for (const [, text, left, base] of placed) context.fillText(text, left, base);
   state.labelsShown = placed.length;
+  state.labelBoxes = placed.map(([, , left, base, , width]) => [left, base - LABEL_HEIGHT + 2, left + width, base + 2]);
 }
 
 // -- the traffic table and airspace layers ----------------------------------------------------------
@@ -474,44 +476,76 @@ function shownByFilters(c, k, alerting) {
   return fl >= state.filters.lowest && fl <= state.filters.highest;
 }
 
-const TRAIL_POINTS = 60, TRAIL_LIMIT = 3000;   // one dot per refresh (1 s), for pictures of up to 3,000 aircraft
+const TRAIL_POINTS = 60;   // one dot per picture (1 s), kept as Web Mercator world positions (0-1)
+function worldX(lon) { return (lon + 180) / 360; }
+function worldY(lat) {
+  const phi = Math.max(Math.min(lat, 85.05), -85.05) * Math.PI / 180;
+  return (1 - Math.log(Math.tan(phi) + 1 / Math.cos(phi)) / Math.PI) / 2;
+}
 function recordTrails(t) {
-  if (t.icao24.length > TRAIL_LIMIT) { state.trails.clear(); return; }
   const alive = new Set();
   for (let k = 0; k < t.icao24.length; k++) {
     const id = `${t.party[k]}/${t.icao24[k]}`;
     alive.add(id);
-    const trail = state.trails.get(id) || [];
-    trail.push([t.lat[k], t.lon[k]]);
-    if (trail.length > TRAIL_POINTS) trail.shift();
-    state.trails.set(id, trail);
+    let trail = state.trails.get(id);
+    if (!trail) { trail = { x: new Float64Array(TRAIL_POINTS), y: new Float64Array(TRAIL_POINTS), n: 0, head: 0 }; state.trails.set(id, trail); }
+    trail.x[trail.head] = worldX(t.lon[k]); trail.y[trail.head] = worldY(t.lat[k]);
+    trail.head = (trail.head + 1) % TRAIL_POINTS;
+    trail.n = Math.min(trail.n + 1, TRAIL_POINTS);
   }
   for (const id of [...state.trails.keys()]) if (!alive.has(id)) state.trails.delete(id);
 }
 
-// Trail dots are past positions: drawn once per picture and view into a layer, stamped every frame.
-const trailCache = { canvas: document.createElement("canvas"), key: "" };
-function drawTrails(c, visible) {
+// What changes only with a picture or the view is drawn once into a layer and stamped every frame:
+// trail dots (written as pixels: 600,000 dots for 10,000 aircraft in a few ms) and, when the view is
+// crowded, the labels (one candidate per screen cell, alerting aircraft first, then decluttered).
+const LABEL_CELL = 80;   // px: at most one label candidate per cell of a crowded view
+const layer = { canvas: document.createElement("canvas"), key: "" };
+function drawLayer(c, visible, crowded) {
   const width = canvas.clientWidth, height = canvas.clientHeight, centre = map.getCenter();
   const key = [state.receivedAt, map.getZoom(), centre.lat.toFixed(6), centre.lng.toFixed(6), width, height, state.dark,
-    visible.length].join();
-  if (key !== trailCache.key) {
-    trailCache.key = key;
-    const ratio = window.devicePixelRatio || 1, layer = trailCache.canvas;
-    layer.width = width * ratio; layer.height = height * ratio;
-    const g = layer.getContext("2d");
-    g.setTransform(ratio, 0, 0, ratio, 0, 0);
-    const project = projector();
-    g.fillStyle = state.dark ? "#9fb3c8aa" : "#33445577";
-    g.beginPath();
-    for (const k of visible) {
-      const trail = state.trails.get(`${c.party[k]}/${c.icao24[k]}`);
-      if (!trail) continue;
-      for (const [lat, lon] of trail) { const [px, py] = project(lat, lon); g.rect(px - 1, py - 1, 2, 2); }
+    visible.length, state.filters.trails, crowded].join();
+  if (key !== layer.key) {
+    layer.key = key;
+    const ratio = window.devicePixelRatio || 1, w = Math.round(width * ratio), h = Math.round(height * ratio);
+    layer.canvas.width = w; layer.canvas.height = h;
+    const g = layer.canvas.getContext("2d");
+    if (state.filters.trails) g.putImageData(trailPixels(c, visible, w, h, ratio), 0, 0);
+    state.labelsShown = 0;
+    if (crowded) {
+      g.setTransform(ratio, 0, 0, ratio, 0, 0);
+      drawLabels(g, c, c.x, c.y, visible, labelCandidates(c, visible));
     }
-    g.fill();
   }
-  context.drawImage(trailCache.canvas, 0, 0, width, height);
+  context.drawImage(layer.canvas, 0, 0, width, height);
+}
+
+function trailPixels(c, visible, w, h, ratio) {
+  const image = new ImageData(w, h), pixels = new Uint32Array(image.data.buffer);
+  const [r, g, b, a] = state.dark ? [0x9f, 0xb3, 0xc8, 0xaa] : [0x33, 0x44, 0x55, 0x77];
+  const colour = ((a << 24) | (b << 16) | (g << 8) | r) >>> 0;   // RGBA bytes, little-endian
+  const frame = mapFrame(), size = Math.max(1, Math.round(2 * ratio));
+  for (const k of visible) {
+    const trail = state.trails.get(`${c.party[k]}/${c.icao24[k]}`);
+    if (!trail) continue;
+    for (let p = 0; p < trail.n; p++) {
+      const px = Math.round((trail.x[p] * frame.scale - frame.topLeft.x) * ratio) - 1;
+      const py = Math.round((trail.y[p] * frame.scale - frame.topLeft.y) * ratio) - 1;
+      if (px < 0 || py < 0 || px + size > w || py + size > h) continue;
+      for (let dy = 0; dy < size; dy++) pixels.fill(colour, (py + dy) * w + px, (py + dy) * w + px + size);
+    }
+  }
+  return image;
+}
+
+function labelCandidates(c, visible) {   // per screen cell, an alerting aircraft if there is one, else the first
+  const alerting = alertingAircraft(), chosen = new Map();
+  for (const k of visible) {
+    const cell = `${Math.floor(c.x[k] / LABEL_CELL)},${Math.floor(c.y[k] / LABEL_CELL)}`;
+    const held = chosen.get(cell);
+    if (held === undefined || (!alerting.has(c.icao24[held]) && alerting.has(c.icao24[k]))) chosen.set(cell, k);
+  }
+  return [...chosen.values()];
 }
 
 // The full data block of one aircraft (hover, click or search): what a controller reads off a scope.
@@ -1085,7 +1119,8 @@ document.getElementById("login").onsubmit = (event) => {
 window.deconflictMap = {
   map, state, setTheme, drawRangeRings, bearingRange,
   labels: () => state.labelsShown,
-  trailPoints: () => [...state.trails.values()].reduce((n, t) => n + t.length, 0),
+  labelBoxes: () => state.labelBoxes || [],
+  trailPoints: () => [...state.trails.values()].reduce((n, t) => n + t.n, 0),
   countries: () => countries,
   airspaceRings: () => airspaceLayer.toGeoJSON().features.map((f) => f.geometry.coordinates[0]),
   airports: () => state.airports,
