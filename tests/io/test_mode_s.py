@@ -211,3 +211,27 @@ def test_no_input_reaches_rs1090_that_could_crash_it():
     decoder.decode_many(frames)
     assert sum(decoder.counts.values()) == len(frames)
     assert decoder.counts["not hexadecimal"] > 1000 and decoder.counts["CRC failed"] > 100
+
+
+def test_a_placed_aircraft_carries_no_context_into_the_next_batch(capture, monkeypatch):
+    """A live feed is decoded per read: if every batch carried each aircraft's last position frames, a
+    receiver hearing 500 aircraft would decode 1,000 extra frames at every read. Only an aircraft with no
+    recent position gets them (it needs a pair); one already placed is placed locally."""
+    import rs1090
+
+    sent = []
+    real = rs1090.decode
+
+    def counting(frames, times, *args, **kwargs):
+        sent.append(list(zip(times, frames)))
+        return real(frames, times, *args, **kwargs)
+
+    monkeypatch.setattr(rs1090, "decode", counting)
+    decoder = ModeSDecoder(receiver=CDG)
+    rows = [(r["timestamp"], r["frame"]) for r in capture[25_000:27_000]]  # in cruise, one aircraft
+    carried = 0
+    for offset in range(0, len(rows), 10):
+        batch, before = rows[offset:offset + 10], len(sent)
+        decoder.decode_many(batch)
+        carried += sum(1 for call in sent[before:] for item in call if item not in set(batch))
+    assert 0 < carried <= 4  # the first batches, until the first pair placed it

@@ -13,10 +13,10 @@ set aside about half of what a receiver hears.
 Two decoders, chosen on measurements (benchmarks/decode_rate.py runs both on the same capture):
 ``rs1090`` (the default; Rust, by the author of `traffic`) decodes a batch in one call, about 2x
 pyModeS's streaming decoder, with the same positions to 1e-6 deg. rs1090 pairs even/odd CPR frames
-within a call only, so each call is given, ahead of its frames, the last even and odd position frames
-of every aircraft heard in the previous ``pair_window`` x 3 s; their decodes are dropped. Without it
-the first position of each aircraft in every batch would be lost (a live feed decodes a batch per
-read). ``pymodes`` keeps the PipeDecoder path, one frame at a time.
+within a call only: an aircraft placed in the last ``pair_window`` x 3 s is placed locally from that
+position, and each aircraft of a call that has none gets its last even and odd position frames ahead
+of the call's frames (their decodes are dropped). Without them the first position of each new aircraft
+in every batch would be lost (a live feed decodes a batch per read). ``pymodes`` keeps the PipeDecoder path, one frame at a time.
 """
 
 from __future__ import annotations
@@ -190,14 +190,19 @@ class ModeSDecoder:
 
     def _rs1090_adsb(self, adsb: Sequence[tuple[float, str, int]]) -> list[tuple[int, dict[str, Any]]]:
         """rs1090's decodes of ADS-B frames, as (index in ``adsb``, decode); a frame it rejects (failed
-        CRC) is left out. The recent position frames of each aircraft go ahead of them (see module doc)."""
+        CRC) is left out. Ahead of them go the recent position frames of each aircraft of the batch that
+        has no recent position (see module doc): one that has one is placed locally from it, so a live
+        feed decoded per read (a few frames) does not carry every aircraft's context each time."""
         if not adsb:
             return []
         import rs1090
 
         first = adsb[0][0]
         horizon = first - 3.0 * self.pair_window
-        context = sorted(v for v in self._positions.values() if horizon <= v[0] <= first)
+        placed = {icao for icao, fix in self._fixes.items() if fix[0] >= horizon}
+        unplaced = {frame[2:8].lower() for _, frame, _ in adsb} - placed  # DF17/18 carry the address in clear
+        context = sorted(v for (icao, _, _), v in self._positions.items()
+                         if icao in unplaced and horizon <= v[0] <= first)
         frames = [frame for _, frame in context] + [frame for _, frame, _ in adsb]
         times = [when for when, _ in context] + [when for when, _, _ in adsb]
         found: list[tuple[int, dict[str, Any]]] = []
