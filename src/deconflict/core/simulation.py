@@ -19,6 +19,7 @@ import numpy as np
 from pyproj import Geod
 
 from deconflict.core._kernels import VERTICAL_EPSILON
+from deconflict.core.alerting import LEVEL_VERTRATE
 from deconflict.core.detection import detect
 from deconflict.core.encounter import Encounter, ProtectedVolume, surface_kinematics, violation_interval
 from deconflict.core.resolution import DIMENSIONS, ResolutionError, mvp
@@ -390,7 +391,11 @@ class _Run:
         distance = encounter.distance
         vertical = np.abs(encounter.dz)
         loss = (distance < cfg.hsep) & (vertical < cfg.vsep - VERTICAL_EPSILON)
-        widened = np.unique(keys[(distance < cfg.hsep * WIDENED) & (vertical < cfg.vsep * WIDENED - VERTICAL_EPSILON)])
+        # widened minima: a level pair at least the nominal vertical minimum apart stays separated (RVSM's
+        # adjacent flight levels are exactly 1000 ft apart; SPEC §3's level-pair rule with vtol = the widening)
+        level = (np.abs(snapshot.vertrate[i]) < LEVEL_VERTRATE) & (np.abs(snapshot.vertrate[j]) < LEVEL_VERTRATE)
+        vertically_inside = (vertical < cfg.vsep * WIDENED - VERTICAL_EPSILON) & ~(level & (vertical >= cfg.vsep - VERTICAL_EPSILON))
+        widened = np.unique(keys[(distance < cfg.hsep * WIDENED) & vertically_inside])
         self.widened_episodes += int(np.setdiff1d(widened, self.widened_open, assume_unique=True).size)
         self.widened_open = widened
         self._record_losses(t, keys[loss], distance[loss], vertical[loss], snapshot.lat[i[loss]], snapshot.lon[i[loss]])
