@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import socket
 import threading
+
+import numpy as np
 from pathlib import Path
 
 from deconflict.io.station import Station, connect, guess_format, replay
@@ -31,7 +33,7 @@ def test_sbs_recording_gives_a_steady_warning(tmp_path):
     path = tmp_path / "feed.sbs"
     path.write_text(head_on_feed())
     assert guess_format(path) == "sbs"
-    station = Station()
+    station = Station(record=True)
     pictures = list(replay(station, path, "sbs", step=1.0))
     assert len(pictures[-1].states) == 2
     levels = [p.shown.get(("aaa001", "bbb002"), 0) for p in pictures]
@@ -147,3 +149,20 @@ def test_aircraft_json_polled_over_http():
         server.shutdown()
     assert len(pictures) == 3 and station.parser_counts["polls"] == 2 and station.parser_counts["failed polls"] == 1
     assert "aaa001" in station.tracks.tracks and len(pictures[-1].states) == 1
+
+
+def test_a_station_keeps_no_history_unless_asked_and_a_picture_shows_its_own_time():
+    """Every picture's state vectors were kept for --parquet even when no file was asked for: a live
+    station's memory grew with every picture, for as long as it ran. And a picture read later (pictures
+    of a quiet receiver are predicted only when read) shows the aircraft as they were at its time."""
+    path = sample("rs1090/full_flight_short.jsonl")
+    station = Station(receiver=(49.0, 2.55))
+    pictures = list(replay(station, path, "avr", step=60.0))
+    assert station.history == []
+    recording = Station(receiver=(49.0, 2.55), record=True)
+    recorded = list(replay(recording, path, "avr", step=60.0))
+    assert len(recording.history) > 40
+    for early, kept in zip(pictures[10:60:10], recorded[10:60:10]):  # read long after they were made
+        assert list(early.states.icao24) == list(kept.states.icao24)
+        assert np.allclose(early.states.lat, kept.states.lat) and np.allclose(early.states.altitude, kept.states.altitude)
+        assert early.states.at == early.time

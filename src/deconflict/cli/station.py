@@ -58,7 +58,7 @@ def station(
     if decoder not in ("rs1090", "pymodes"):
         raise UserError(f"--decoder: {decoder!r} is not rs1090 or pymodes")
     post = Station(receiver=reference, staleness=parse_duration(staleness, "--staleness"), standard=chosen,
-                   vtol=parse_distance(vtol, "--vtol"), decoder=decoder)
+                   vtol=parse_distance(vtol, "--vtol"), decoder=decoder, record=parquet is not None)
     step = parse_duration(update, "--update")
     origin = _parse_time(clock_origin, "--clock-origin")
     try:

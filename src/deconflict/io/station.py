@@ -12,7 +12,8 @@ import gzip
 import socket
 import time as wallclock
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cached_property
 from datetime import timezone as tz, tzinfo
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
@@ -27,7 +28,7 @@ from deconflict.errors import DeconflictError
 from deconflict.io.mode_s import ModeSDecoder
 from deconflict.io.receivers import AvrParser, BeastParser, Frame, SbsParser, Update, aircraft_json, readsb_trace
 from deconflict.io.states_file import StatesFileError, read_states_checked
-from deconflict.io.tracks import TrackTable
+from deconflict.io.tracks import TrackTable, to_states
 
 DEFAULT_PORTS = {"avr": 30002, "beast": 30005, "sbs": 30003}
 
@@ -38,21 +39,34 @@ class StationError(DeconflictError, ValueError):
 
 @dataclass
 class Picture:
-    """The station's view at one time: fresh state vectors, raw alerts and what changed on the display."""
+    """The station's view at one time: fresh state vectors (airborne, predicted to ``time``), raw alerts
+    and what changed on the display. With fewer than two aircraft there is no pair to alert on, and the
+    states are predicted only if someone reads them (a display refreshing 4 times a second reads few
+    of the pictures a fast replay makes)."""
 
     time: float
-    states: States
     alerts: Alerts
     changes: AlertChanges
     shown: dict[tuple[str, str], int]
+    predict: Callable[[], States] = field(repr=False)
+
+    @cached_property
+    def states(self) -> States:
+        return self.predict()
+
+
+_NO_ALERTS = alerts(States.from_arrays(icao24=np.empty(0, str), time=[], lat=[], lon=[], velocity=[], heading=[],
+                                       vertrate=[], altitude=[], at=0.0))  # what a picture with no pair raises
 
 
 class Station:
     """Receiver frames and updates to tracks and alerts. ``vtol`` defaults to 200 ft (SPEC §3, live data);
-    ``decoder``: the Mode-S decoder, ``rs1090`` or ``pymodes`` (`ModeSDecoder`)."""
+    ``decoder``: the Mode-S decoder, ``rs1090`` or ``pymodes`` (`ModeSDecoder`); ``record``: keep every
+    picture's state vectors for `recorded` (a live station without it holds only its tracks)."""
 
     def __init__(self, receiver: tuple[float, float] | None = None, staleness: float = 60.0,
-                 standard: Standard | str = "en-route", vtol: float = 200 * FOOT, decoder: str = "rs1090") -> None:
+                 standard: Standard | str = "en-route", vtol: float = 200 * FOOT, decoder: str = "rs1090",
+                 record: bool = False) -> None:
         self.decoder = ModeSDecoder(receiver, backend=decoder)
         self.tracks = TrackTable(staleness=staleness)
         self.standard = named_standard(standard) if isinstance(standard, str) else standard
@@ -61,6 +75,7 @@ class Station:
         self.parser_counts: Counter[str] = Counter()
         self.update_counts: Counter[str] = Counter()
         self.latest = float("nan")
+        self.record = record  # keep every picture's state vectors (for --parquet); off, memory stays flat
         self.history: list[States] = []
         self.events_read = 0  # frames and updates received, used or not
 
@@ -105,20 +120,28 @@ class Station:
         """Messages by what became of them (used, skipped, and every reason for rejection)."""
         return self.parser_counts + self.update_counts + self.decoder.counts + self.tracks.counts
 
-    def picture(self, now: float | None = None, keep: bool = False) -> Picture:
-        """Fresh tracks at ``now`` (default: the latest message time), their alerts and display changes."""
+    def picture(self, now: float | None = None, keep: bool | None = None) -> Picture:
+        """Fresh tracks at ``now`` (default: the latest message time), their alerts and display changes;
+        ``keep`` (default: the station's ``record``) adds their state vectors to the recorded history."""
         now = self.latest if now is None else now
         self.tracks.expire(now)
-        states = self.tracks.states(now)
-        if keep and len(states):
-            self.history.append(states)
-        snapshot = states.extrapolated(now, max_age=self.tracks.staleness)  # one row per track
+        rows = self.tracks.fresh(now)  # taken now: the tracks change after
+        if (self.record if keep is None else keep) and rows:
+            self.history.append(to_states(rows))
+        staleness = self.tracks.staleness
+        if sum(1 for row in rows if not row[-1]) < 2:  # no airborne pair to alert on: predicted if someone reads them
+            changes = self.filter.update(now, _NO_ALERTS.a, _NO_ALERTS.b, _NO_ALERTS.level)
+            return Picture(now, _NO_ALERTS, changes, self.filter.levels(),
+                           lambda: to_states(rows).extrapolated(now, max_age=staleness))
+        states = to_states(rows)
+        snapshot = states.extrapolated(now, max_age=staleness)  # one row per track
         found = alerts(snapshot, self.standard, vtol=self.vtol)
         changes = self.filter.update(now, found.a, found.b, found.level)
-        return Picture(now, snapshot, found, changes, self.filter.levels())
+        return Picture(now, found, changes, self.filter.levels(), lambda: snapshot)
 
     def recorded(self) -> States:
-        """Every state vector kept by ``picture(keep=True)``, as one history (e.g. for Parquet)."""
+        """Every state vector kept by pictures (``record``, or ``picture(keep=True)``), as one history (e.g.
+        for Parquet)."""
         if not self.history:
             return self.tracks.states(self.latest)
         return States.concat(self.history)
@@ -230,7 +253,7 @@ def replay(station: Station, path: Path, kind: str, speed: float = 0.0, step: fl
         with _open(path) as stream:
             updates = aircraft_json(stream.read(), station.parser_counts)
         station.ingest(iter(updates))
-        yield station.picture(keep=True)
+        yield station.picture()
         return
     if kind in ("states", "asterix"):  # an ASTERIX recording reads as a state-vector file (io/asterix.py)
         yield from _paced(station, _state_updates(path, station.parser_counts), speed, step)
@@ -273,11 +296,11 @@ def _paced(station: Station, events: Iterable[Frame | Update], speed: float, ste
                 if delay > 0:
                     wallclock.sleep(delay)
             before_picture()
-            yield station.picture(next_picture, keep=True)
+            yield station.picture(next_picture)
             next_picture += step
         station.apply(*update)
     before_picture()
-    yield station.picture(keep=True)
+    yield station.picture()
 
 
 def connect(station: Station, host: str, port: int, kind: str, step: float = 1.0, retry: float = 2.0,
@@ -308,7 +331,7 @@ def connect(station: Station, host: str, port: int, kind: str, step: float = 1.0
                     if wallclock.time() >= next_picture:
                         station.parser_counts.update(parser.counts)
                         parser.counts.clear()
-                        yield station.picture(wallclock.time(), keep=True)
+                        yield station.picture(wallclock.time())
                         next_picture = wallclock.time() + step
         except OSError:
             station.parser_counts["connection failures"] += 1
@@ -317,7 +340,7 @@ def connect(station: Station, host: str, port: int, kind: str, step: float = 1.0
             break
         wallclock.sleep(delay)
         delay = min(delay * 2.0, 60.0)
-    yield station.picture(keep=True)
+    yield station.picture()
 
 
 def listen_asterix(station: Station, host: str, port: int, step: float = 1.0, pictures: int | None = None,
@@ -358,7 +381,7 @@ def listen_asterix(station: Station, host: str, port: int, step: float = 1.0, pi
                 station.ingest(iter(_updates(found.states, range(len(found.states)))))
             if wallclock.time() >= next_picture:
                 made += 1
-                yield station.picture(wallclock.time(), keep=True)
+                yield station.picture(wallclock.time())
                 next_picture = wallclock.time() + step
     finally:
         sock.close()
@@ -390,7 +413,7 @@ def poll(station: Station, url: str, step: float = 1.0, attempts: int | None = N
                 station.ingest(iter(aircraft_json(answer.content, station.parser_counts)))
             except httpx.HTTPError:
                 station.parser_counts["failed polls"] += 1
-            yield station.picture(keep=True)
+            yield station.picture()
             if attempts is not None and made >= attempts:
                 break
             wallclock.sleep(max(0.0, step - (wallclock.time() - started)))

@@ -110,20 +110,30 @@ class TrackTable:
             del self.tracks[key]
         return len(old)
 
+    def fresh(self, now: float) -> list[tuple]:
+        """What `states(now)` holds, as one tuple per track (icao24, time, lat, lon, velocity, heading,
+        vertrate, altitude, callsign, party, onground): a copy taken now (the tracks change after), cheap
+        enough for every picture; `to_states` turns it into state vectors when they are needed."""
+        stale = self.staleness
+        return [(t.icao24, t.position_time, t.lat, t.lon, t.velocity, t.heading, t.vertrate,
+                 t.altitude if not math.isnan(t.altitude) else 0.0 if math.isnan(t.geoaltitude) else t.geoaltitude,
+                 t.callsign, t.party, t.onground)
+                for t in self.tracks.values()
+                if now - t.position_time <= stale and now - t.velocity_time <= stale
+                and (t.onground or now - t.altitude_time <= stale)]
+
     def states(self, now: float) -> States:
         """State vectors (time = position time) of tracks with a position, a velocity and an altitude,
         all received within ``staleness`` s of ``now``; aircraft on the ground are included, flagged."""
-        rows = [t for t in self.tracks.values()
-                if now - t.position_time <= self.staleness and now - t.velocity_time <= self.staleness
-                and (t.onground or now - t.altitude_time <= self.staleness)]
-        if not rows:
-            return States.from_arrays(icao24=np.empty(0, str), time=[], lat=[], lon=[], velocity=[], heading=[],
-                                      vertrate=[], altitude=[])
-        altitude = [t.altitude if not math.isnan(t.altitude) else 0.0 if math.isnan(t.geoaltitude) else t.geoaltitude
-                    for t in rows]
-        return States.from_arrays(
-            icao24=[t.icao24 for t in rows], time=[t.position_time for t in rows], lat=[t.lat for t in rows],
-            lon=[t.lon for t in rows], velocity=[t.velocity for t in rows], heading=[t.heading for t in rows],
-            vertrate=[t.vertrate for t in rows], altitude=altitude,
-            callsign=[t.callsign for t in rows], party=[t.party for t in rows], onground=[t.onground for t in rows],
-            copy=False)
+        return to_states(self.fresh(now))
+
+
+def to_states(rows: list[tuple]) -> States:
+    """`TrackTable.fresh` rows as state vectors."""
+    if not rows:
+        return States.from_arrays(icao24=np.empty(0, str), time=[], lat=[], lon=[], velocity=[], heading=[],
+                                  vertrate=[], altitude=[])
+    columns = list(zip(*rows))
+    return States.from_arrays(icao24=list(columns[0]), time=columns[1], lat=columns[2], lon=columns[3],
+                              velocity=columns[4], heading=columns[5], vertrate=columns[6], altitude=columns[7],
+                              callsign=list(columns[8]), party=list(columns[9]), onground=columns[10], copy=False)
