@@ -46,7 +46,7 @@ def losses_removed(flights_per_hour: float, duration: float, seed: int) -> dict:
     flights = CrossingTraffic(flights_per_hour=flights_per_hour, duration=duration, lat=50.0, lon=10.0, size=200e3,
                               altitude_range=(20000 * FOOT, 40000 * FOOT), speed_range=(250 * KNOT, 480 * KNOT),
                               climbing=0.2, seed=seed).flights()
-    settings = SimulationSettings(duration=duration, resolver=Resolver(method="mvp", margin=1.1, delay=5.0))
+    settings = SimulationSettings(duration=duration, resolver=Resolver(method="mvp", delay=5.0))
     without = metrics(simulate(flights, replace(settings, resolver=Resolver(method="none"))))
     with_mvp = metrics(simulate(flights, settings))
     removed = 1.0 - with_mvp["losses"] / without["losses"] if without["losses"] else None

@@ -294,12 +294,14 @@ class _Run:
         vertrate = np.concatenate((self.vertrate[present], vertrate))
         altitude = np.concatenate((self.altitude[present], self.f.waypoint_altitude[first]))
         ecef = surface_kinematics(lat, lon, speed, heading)
-        volume = ProtectedVolume(self.cfg.hsep, self.cfg.vsep - VERTICAL_EPSILON)
+        # clear of the widened horizontal minimum: a flight handed over at exactly 5 NM is on the boundary
+        # the widened count watches, which no resolver could have avoided (adjacent levels stay allowed)
+        volume = ProtectedVolume(self.cfg.hsep * WIDENED, self.cfg.vsep - VERTICAL_EPSILON)
         horizon = max(self.cfg.entry_clear_time, self.cfg.step)
         k, m = new.size, present.size
         # against the aircraft already there that can come close within the horizon, all at once
         chord = np.linalg.norm(ecef[0][m:, None, :] - ecef[0][None, :m, :], axis=2)
-        reach = self.cfg.hsep + (speed[m:, None] + speed[None, :m]) * horizon
+        reach = volume.hsep + (speed[m:, None] + speed[None, :m]) * horizon
         entering, other = np.nonzero(chord < reach)
         t_in, t_out = violation_interval(Encounter.from_ecef(*ecef, vertrate, altitude, m + entering, other), volume, horizon)
         clear = np.ones(k, dtype=bool)
@@ -402,7 +404,9 @@ class _Run:
         if resolving:
             volume = ProtectedVolume(cfg.hsep * margin, cfg.vsep * vertical_margin)
             r_in, r_out = violation_interval(encounter, volume, cfg.lookahead)
-            pick = np.flatnonzero(r_in <= r_out)
+            # a level pair at least the nominal vertical minimum apart is separated whatever the margin
+            # (adjacent flight levels): the vertical margin is for aircraft climbing or descending
+            pick = np.flatnonzero((r_in <= r_out) & ~(level & (vertical >= cfg.vsep - VERTICAL_EPSILON)))
             to_resolve = replace(found, index_a=i[pick], index_b=j[pick], t_in=found.t_in[pick],
                                  t_out=found.t_out[pick], t_cpa=found.t_cpa[pick], d_cpa=found.d_cpa[pick],
                                  dz_cpa=found.dz_cpa[pick], hsep=volume.hsep, vsep=volume.vsep)
