@@ -81,20 +81,17 @@ class Station:
 
     def ingest(self, events: Iterable[Frame | Update]) -> int:
         """Decode and merge events (frames in batches); returns how many."""
-        counter = [0]
-        for update in self.decoded(events, counter):
+        before = self.events_read
+        for update in self.decoded(events):
             self.apply(*update)
-        return counter[0]
+        return self.events_read - before
 
-    def decoded(self, events: Iterable[Frame | Update], counter: list[int] | None = None,
-                batch: int = 4096) -> Iterator[tuple[float, str, dict]]:
+    def decoded(self, events: Iterable[Frame | Update], batch: int = 4096) -> Iterator[tuple[float, str, dict]]:
         """``(time, icao24, fields)`` updates from events in their order, frames decoded ``batch`` at a time
-        (rs1090 decodes a batch in one call); ``counter[0]`` counts the events read."""
+        (rs1090 decodes a batch in one call); every event read is counted in ``events_read``."""
         frames: list[tuple[float, str]] = []
         for event in events:
             self.events_read += 1
-            if counter is not None:
-                counter[0] += 1
             if isinstance(event, Frame):
                 frames.append((event.time, event.hex))
                 if len(frames) >= batch:
