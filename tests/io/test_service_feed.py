@@ -90,3 +90,24 @@ def test_a_feed_given_two_nodes_follows_the_leader(tmp_path):
         assert pusher.counts["batches pushed"] == 2 and "batches lost (service unreachable)" not in pusher.counts
         pusher.close()
     second.close()
+
+
+def test_an_asterix_feed_reaches_the_service_through_the_station(service_at_recording_time, tmp_path, capsys):
+    """ASTERIX into /v1/tracks: the station decodes (on the party's side: libasterix reads about 2,600
+    records a second, which a party must not be able to make the service spend) and pushes."""
+    from deconflict.io.asterix import encode_cat062
+
+    url, token = service_at_recording_time
+    with pytest.warns(UserWarning):
+        sample = read_states(SAMPLE)
+    snapshot = sample.snapshot(max_age=600.0)
+    recording = tmp_path / "radar.ast"
+    recording.write_bytes(encode_cat062(snapshot))
+    import os
+
+    os.utime(recording, (snapshot.at, snapshot.at))  # ASTERIX times are times of day: the file's day dates them
+    with pytest.raises(SystemExit) as done:
+        main(["station", "--replay", str(recording), "--push", url, "--token", token, "--party", "radar"])
+    assert done.value.code == 0
+    seen = httpx.get(f"{url}/v1/tracks", headers={"Authorization": f"Bearer {token}"}).json()
+    assert len(seen) == len(snapshot) > 200 and {a["party"] for a in seen} == {"radar"}
