@@ -118,7 +118,7 @@ def test_suggested_manoeuvres_resolve_the_conflict_and_name_only_own_aircraft(wo
 
 
 def test_oversized_batch_is_refused_and_unauthenticated_calls_say_bearer(world, monkeypatch):
-    import deconflict.service.app as api
+    import deconflict.service.hardening as api
 
     monkeypatch.setattr(api, "MAX_TRACK_BODY", 1000)
     mine, _ = head_on()

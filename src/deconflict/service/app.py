@@ -4,12 +4,11 @@ need-to-know. OpenAPI at ``/docs`` and ``/openapi.json``.
 
 import asyncio
 import json
-import time
 from contextlib import asynccontextmanager
 from typing import Annotated, Any, Literal
 
 import orjson
-from fastapi import Depends, FastAPI, Header, HTTPException, Request, Response, Security
+from fastapi import Depends, FastAPI, Header, Request, Response, Security
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, StreamingResponse
@@ -24,13 +23,12 @@ from deconflict.service.deconfliction import Deconfliction
 from deconflict.service.errors import BadRequest, NotLeading, ServiceError, TooManyRequests, Unauthorized
 from deconflict.service import schemas
 from deconflict.service.schemas import NewKey, NewMessage, NewThread, PlanBatch
-from deconflict.service.events import CELL, END, event_json
+from deconflict.service.event_stream import event_stream
+from deconflict.service.hardening import Hardening
 from deconflict.service.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
-from deconflict.service.limits import MAX_BODY, MAX_PLAN_BATCH_BODY, MAX_TRACK_BODY
 from deconflict.store.audit import public_pem
 from deconflict import web
 
-HEARTBEAT = 15.0  # s between SSE keep-alive comments
 TARPIT_LONGEST = 2.0  # s: longest wait before a 429 answer
 LEADER_HEADER = "X-Deconflict-Leader"  # on a standby's 503: the URL the leading node advertises
 class ErrorAnswer(BaseModel):
@@ -394,81 +392,7 @@ def create_app(service: Deconfliction, run_detection: bool = True) -> FastAPI:
         (or ``?last_event_id=``) and gets every later event once, in order, before the live ones. When
         some were pruned meanwhile it gets a ``resync`` event first (reload the state from the REST
         routes). ``conflicts.updated`` (the whole list, once a second) has no id and is not replayed."""
-        audience = CELL if who.is_cell else who.party
-        resume_text = request.headers.get("last-event-id") or last_event_id
-        resume = None
-        if resume_text:
-            if not resume_text.strip().isdigit():
-                raise BadRequest(f"Last-Event-ID: expected the id of an event (a number), got {resume_text[:40]!r}")
-            resume = int(resume_text)
-        service.leading()
-        subscription = service.events.subscribe(audience, member=who.member)  # before the replay: nothing missed
-        token = request.headers.get("authorization", "")[7:].strip()
-        recheck = min(HEARTBEAT, service.settings.token_cache)
-
-        async def still_valid() -> bool:
-            """The token still holds (a revocation in another process ends the stream too)."""
-            try:
-                await run_in_threadpool(service.authenticate, token)
-                return True
-            except Unauthorized:
-                return False
-
-        # the last stored id sent (None: none yet, on a stream that resumes nothing); a replay from it (or
-        # from the newest id committed once the subscription was taken) fills whatever the live queue lost
-        sent = resume
-        floor = await run_in_threadpool(service.work.newest_event_id) if resume is None else resume
-
-        async def replay(first: bool):
-            """The stored events after ``sent`` (pages of 1,000), a ``resync`` first when some are gone."""
-            nonlocal sent
-            if sent is None:
-                sent = floor
-            while True:
-                found, oldest = await run_in_threadpool(service.work.events_after, audience, sent)
-                if first and oldest is not None and oldest > sent + 1:
-                    yield "event: resync\ndata: {\"reason\":\"events after the last one you saw were pruned\"}\n\n"
-                first = False
-                for event in found:
-                    sent = event.id
-                    if event.data is not None:
-                        yield _sse(event)
-                if len(found) < 1000:
-                    return
-
-        async def stream():
-            nonlocal sent
-            checked, drops = time.monotonic(), 0
-            try:
-                yield ": connected\n\n"
-                if resume is not None:
-                    async for text in replay(first=True):
-                        yield text
-                while not await request.is_disconnected():
-                    event = await subscription.next(recheck)
-                    if event is END or service.role != "leader":  # revoked, or this node lost the lead
-                        return
-                    if subscription.dropped != drops:  # the queue overflowed: the record has what it lost
-                        drops = subscription.dropped
-                        async for text in replay(first=False):
-                            yield text
-                    if event is not None and event.id is not None:
-                        if sent is not None and event.id <= sent:
-                            continue  # already sent by a replay
-                        sent = event.id
-                    if time.monotonic() - checked >= recheck:
-                        if not await still_valid():
-                            return
-                        checked = time.monotonic()
-                    if event is None:
-                        yield ": keep-alive\n\n"
-                        continue
-                    yield _sse(event)
-            finally:
-                subscription.close()
-
-        return StreamingResponse(stream(), media_type="text/event-stream",
-                                 headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+        return await event_stream(service, who, request, last_event_id)
 
     return app
 
@@ -477,62 +401,6 @@ def _with_etag(response: Response, plan: dict[str, Any]) -> dict[str, Any]:
     """A plan answer, its version as the ETag (what If-Match sends back)."""
     response.headers["ETag"] = f'"{plan["version"]}"'
     return plan
-
-
-def _body_limit(method: str, path: str) -> int:
-    if method == "POST" and path == "/v1/tracks":
-        return MAX_TRACK_BODY
-    if method == "POST" and path in ("/v1/plans/batch", "/v1/plans/check"):
-        return MAX_PLAN_BATCH_BODY
-    return MAX_BODY
-
-
-CSP = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; "
-       "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'; object-src 'none'")
-
-
-class Hardening:
-    """ASGI middleware for every route: request bodies capped (413 as soon as the cap is known to be
-    passed, before the route reads anything) and security headers on every answer (CSP, nosniff,
-    no framing, no referrer; ``no-store`` on API answers, which carry a party's data)."""
-
-    def __init__(self, app) -> None:  # noqa: ANN001
-        self.app = app
-
-    async def __call__(self, scope, receive, send) -> None:  # noqa: ANN001
-        if scope["type"] != "http":
-            return await self.app(scope, receive, send)
-        limit = _body_limit(scope["method"], scope["path"])
-        headers = dict(scope.get("headers") or [])
-        declared = headers.get(b"content-length", b"")
-        api = scope["path"].startswith("/v1/") or scope["path"] in ("/healthz", "/healthz/leader", "/metrics",
-                                                                   "/openapi.json")
-        too_large = {"detail": f"request body: at most {limit // 2**20} MiB on this route; split it"}
-
-        async def secured(message) -> None:  # noqa: ANN001
-            if message["type"] == "http.response.start":
-                extra = [(b"content-security-policy", CSP.encode()), (b"x-content-type-options", b"nosniff"),
-                         (b"x-frame-options", b"DENY"), (b"referrer-policy", b"no-referrer")]
-                if api:
-                    extra.append((b"cache-control", b"no-store"))
-                names = {k.lower() for k, _ in message.get("headers", [])}
-                message["headers"] = [*message.get("headers", []), *[(k, v) for k, v in extra if k not in names]]
-            await send(message)
-
-        if declared.isdigit() and int(declared) > limit:
-            return await JSONResponse(too_large, status_code=413)(scope, receive, secured)
-        seen = 0
-
-        async def capped():
-            nonlocal seen
-            message = await receive()
-            if message["type"] == "http.request":
-                seen += len(message.get("body", b""))
-                if seen > limit:  # an HTTPException passes FastAPI's body parsing as it is
-                    raise HTTPException(413, too_large["detail"])
-            return message
-
-        await self.app(scope, capped, secured)
 
 
 def _version(if_match: str | None) -> int | None:
@@ -548,12 +416,6 @@ def _version(if_match: str | None) -> int | None:
 def _json(value: Any) -> Response:
     """Large answers serialised by orjson directly (FastAPI's encoder walks every value in Python)."""
     return Response(orjson.dumps(value), media_type="application/json")
-
-
-def _sse(event: Any) -> str:
-    """One server-sent event; ``id:`` only for a stored (resumable) one. orjson: NaN as null."""
-    data = event_json({"time": event.time, **event.data})
-    return (f"id: {event.id}\n" if event.id is not None else "") + f"event: {event.type}\ndata: {data}\n\n"
 
 
 def _ndjson(lines) -> StreamingResponse:
