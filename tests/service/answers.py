@@ -7,7 +7,6 @@ from typing import Any
 from pydantic import TypeAdapter
 
 from deconflict.service import schemas
-from deconflict.service.proposals import Manoeuvre
 
 
 def documented(client, method: str, path: str, answer) -> Any:  # noqa: ANN001 - a TestClient and its response
@@ -20,5 +19,5 @@ def documented(client, method: str, path: str, answer) -> Any:  # noqa: ANN001 -
     many = schema.get("type") == "array"
     reference = (schema["items"] if many else schema)["$ref"]
     name = reference.rsplit("/", 1)[-1]
-    model = getattr(schemas, name, None) or {"Manoeuvre": Manoeuvre}[name]
+    model = getattr(schemas, name)  # every model the document names, Manoeuvre included
     return TypeAdapter(list[model] if many else model).validate_python(answer.json())

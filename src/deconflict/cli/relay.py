@@ -31,6 +31,7 @@ def relay(
 
     from deconflict.client import Client, ServiceError
     from deconflict.core.units import parse_duration
+    from deconflict.io.asterix import frame_datablocks
 
     period = parse_duration(every, "--every")
     host, _, port = to.removeprefix("udp://").rpartition(":")
@@ -50,7 +51,7 @@ def relay(
         while count is None or pictures < count:
             started = time.monotonic()
             try:
-                for block in _datablocks(client.tracks_asterix()):
+                for block in frame_datablocks(client.tracks_asterix())[0]:  # one datablock a datagram, as displays expect
                     sock.sendto(block, (host, int(port)))
                     sent += 1
             except ServiceError as error:
@@ -64,14 +65,3 @@ def relay(
     sock.close()
     print(f"relayed {pictures} pictures as {sent} CAT062 datagrams to {to}" + (f"; {failed} fetches failed" if failed else ""))
 
-
-def _datablocks(data: bytes) -> list[bytes]:
-    """ASTERIX bytes cut into their datablocks (one datagram each, as displays expect them)."""
-    blocks, offset = [], 0
-    while offset + 3 <= len(data):
-        length = int.from_bytes(data[offset + 1:offset + 3], "big")
-        if length < 3:
-            break
-        blocks.append(data[offset:offset + length])
-        offset += length
-    return blocks

@@ -55,8 +55,10 @@ def station(
         raise UserError("give either --replay FILE or --connect HOST:PORT")
     reference = _lat_lon(receiver) if receiver else None
     chosen = named_standard(standard)
-    if decoder not in ("rs1090", "pymodes"):
-        raise UserError(f"--decoder: {decoder!r} is not rs1090 or pymodes")
+    from deconflict.io.mode_s import BACKENDS
+
+    if decoder not in BACKENDS:
+        raise UserError(f"--decoder: {decoder!r} is not {' or '.join(BACKENDS)}")
     post = Station(receiver=reference, staleness=parse_duration(staleness, "--staleness"), standard=chosen,
                    vtol=parse_distance(vtol, "--vtol"), decoder=decoder, record=parquet is not None)
     step = parse_duration(update, "--update")

@@ -104,20 +104,33 @@ def decode(data: bytes, day: float) -> AsterixRead:
     return result
 
 
+def frame_datablocks(data: bytes) -> tuple[list[bytes], int, bool]:
+    """The whole datablocks at the start of ``data``, cut by their header (category, 16-bit length):
+    the blocks, the bytes they take, and whether a length below 3 (framing lost) stopped the cut
+    (else it stopped at the end, or at a block not whole yet)."""
+    blocks, end = [], 0
+    while end + 3 <= len(data):
+        length = int.from_bytes(data[end + 1:end + 3], "big")
+        if length < 3:
+            return blocks, end, True
+        if end + length > len(data):
+            break
+        blocks.append(data[end:end + length])
+        end += length
+    return blocks, end, False
+
+
 def _blocks_until_broken(data: bytes, result: AsterixRead) -> list:
     """The datablocks before the first one whose length field does not fit (counted as bad)."""
     from asterix.base import Bits, RawDatablock
 
     blocks, offset = [], 0
-    while offset + 3 <= len(data):
-        length = int.from_bytes(data[offset + 1:offset + 3], "big")
-        if length < 3 or offset + length > len(data):
-            break
-        parsed = RawDatablock.parse(Bits.from_bytes(data[offset:offset + length]))
+    for raw in frame_datablocks(data)[0]:
+        parsed = RawDatablock.parse(Bits.from_bytes(raw))
         if isinstance(parsed, ValueError):
             break
         blocks.extend(parsed)
-        offset += length
+        offset += len(raw)
     if offset < len(data):
         result.bad_datablocks += 1
     return blocks

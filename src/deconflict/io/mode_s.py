@@ -60,6 +60,7 @@ class ModeSDecoder:
         # rs1090's CPR context across calls: (icao24, bds, odd) -> (timestamp, frame)
         self._positions: dict[tuple[str, str, bool], tuple[float, str]] = {}
         self._fixes: dict[str, tuple[float, float, float]] = {}  # icao24 -> the last (time, lat, lon) placed
+        self._context_prune_at = float("-inf")
         self.counts: Counter[str] = Counter()
 
     def decode(self, frame: str, timestamp: float) -> tuple[str, dict[str, Any]] | None:
@@ -172,7 +173,7 @@ class ModeSDecoder:
                     self._positions[(icao, bds, answer.get("parity") == "odd")] = (when, frame)
                     if "latitude" not in answer:
                         self._local_position(answer, icao, when, surface=bds == "06")
-                fields = _rs1090_fields(answer, df)
+                fields = _rs1090_fields(answer)
                 if "lat" in fields:
                     self._fixes[icao] = (when, fields["lat"], fields["lon"])
             else:
@@ -183,9 +184,11 @@ class ModeSDecoder:
                 if used is not None:
                     out.append((row, used))
         last = kept[-1][0]
-        if len(self._positions) > 4096:
-            self._positions = {k: v for k, v in self._positions.items() if v[0] >= last - 3.0 * self.pair_window}
-            self._fixes = {k: v for k, v in self._fixes.items() if v[0] >= last - 3.0 * self.pair_window}
+        if last >= self._context_prune_at:  # what is older than the context window is never used again
+            horizon = last - 3.0 * self.pair_window
+            self._positions = {k: v for k, v in self._positions.items() if v[0] >= horizon}
+            self._fixes = {k: v for k, v in self._fixes.items() if v[0] >= horizon}
+            self._context_prune_at = last + 3.0 * self.pair_window
         return out
 
     def _rs1090_adsb(self, adsb: Sequence[tuple[float, str, int]]) -> list[tuple[int, dict[str, Any]]]:
@@ -199,10 +202,10 @@ class ModeSDecoder:
 
         first = adsb[0][0]
         horizon = first - 3.0 * self.pair_window
-        placed = {icao for icao, fix in self._fixes.items() if fix[0] >= horizon}
-        unplaced = {frame[2:8].lower() for _, frame, _ in adsb} - placed  # DF17/18 carry the address in clear
-        context = sorted(v for (icao, _, _), v in self._positions.items()
-                         if icao in unplaced and horizon <= v[0] <= first)
+        unplaced = {icao for icao in {frame[2:8].lower() for _, frame, _ in adsb}  # DF17/18: the address in clear
+                    if (fix := self._fixes.get(icao)) is None or fix[0] < horizon}
+        recent = (self._positions.get((icao, bds, odd)) for icao in unplaced for bds in _POSITION_BDS for odd in (False, True))
+        context = sorted(v for v in recent if v is not None and horizon <= v[0] <= first)
         frames = [frame for _, frame in context] + [frame for _, frame, _ in adsb]
         times = [when for when, _ in context] + [when for when, _, _ in adsb]
         found: list[tuple[int, dict[str, Any]]] = []
@@ -235,7 +238,7 @@ class ModeSDecoder:
                                                         answer["lon_cpr"], *reference)
 
 
-def _rs1090_fields(d: dict[str, Any], df: int) -> dict[str, Any]:
+def _rs1090_fields(d: dict[str, Any]) -> dict[str, Any]:
     """The state carried by an rs1090 decode, in SI units."""
     return _si_fields(d, surface=d.get("bds") == "06", gnss=d.get("tc", 0) >= 20, on_ground=False)
 
@@ -283,9 +286,8 @@ def _si_fields(d: dict[str, Any], surface: bool, gnss: bool, on_ground: bool) ->
     rate = d.get("vertical_rate")
     if rate is not None:
         out["vertrate"] = float(rate) * FOOT / 60.0
-    callsign = d.get("callsign") or (d.get("bds20") or {}).get("callsign")  # rs1090 nests Comm-B's BDS 2,0
-    if callsign:
-        out["callsign"] = str(callsign).strip("_ ").strip()
+    if d.get("callsign"):
+        out["callsign"] = str(d["callsign"]).strip("_ ").strip()
     if d.get("squawk"):
         out["squawk"] = str(d["squawk"])
     return out

@@ -180,29 +180,29 @@ class AsterixStream:
         self._now = now
 
     def feed(self, chunk: bytes) -> Iterator[Update]:
-        from deconflict.io.asterix import decode
+        from deconflict.io.asterix import frame_datablocks
 
-        buffer, end, broken = self._buffer + chunk, 0, False
-        while end + 3 <= len(buffer):
-            length = int.from_bytes(buffer[end + 1:end + 3], "big")
-            if length < 3:
-                broken = True
-                break
-            if end + length > len(buffer):
-                break
-            end += length
+        buffer = self._buffer + chunk
+        _, end, broken = frame_datablocks(buffer)
         self._buffer = b"" if broken else buffer[end:]
         if end:
-            now = self._now()
-            found = decode(buffer[:end], now - now % 86400.0)
-            self.counts["asterix datablocks"] += found.datablocks
-            self.counts["asterix datablocks not parsed"] += found.bad_datablocks
-            for reason, number in found.reasons.items():
-                self.counts[reason] += number
-            yield from _updates(found.states, range(len(found.states)))
+            yield from _asterix_updates(buffer[:end], self._now(), self.counts)
         if broken:  # what came before is kept; what follows cannot be framed
             self.counts["asterix stream lost its framing"] += 1
             raise AsterixStreamBroken(f"ASTERIX datablock length below 3 at byte {end} of a read")
+
+
+def _asterix_updates(data: bytes, now: float, counts: Counter[str]) -> list[Update]:
+    """ASTERIX datablocks received at ``now`` (UNIX s: its UTC day dates their times of day) as station
+    updates; datablocks, those that do not parse and unusable records counted in ``counts``."""
+    from deconflict.io.asterix import decode
+
+    found = decode(data, now - now % 86400.0)
+    counts["asterix datablocks"] += found.datablocks
+    counts["asterix datablocks not parsed"] += found.bad_datablocks
+    for reason, number in found.reasons.items():
+        counts[reason] += number
+    return _updates(found.states, range(len(found.states)))
 
 
 class AsterixStreamBroken(OSError):
@@ -349,8 +349,6 @@ def listen_asterix(station: Station, host: str, port: int, step: float = 1.0, pi
     import ipaddress
     import struct
 
-    from deconflict.io.asterix import decode
-
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     multicast = host and ipaddress.ip_address(host).is_multicast
@@ -369,13 +367,8 @@ def listen_asterix(station: Station, host: str, port: int, step: float = 1.0, pi
             except socket.timeout:
                 datagram = b""
             if datagram:
-                now = wallclock.time()
-                found = decode(datagram, now - now % 86400.0)
                 station.parser_counts["asterix datagrams"] += 1
-                station.parser_counts["asterix datablocks not parsed"] += found.bad_datablocks
-                for reason, number in found.reasons.items():
-                    station.parser_counts[reason] += number
-                station.ingest(iter(_updates(found.states, range(len(found.states)))))
+                station.ingest(_asterix_updates(datagram, wallclock.time(), station.parser_counts))
             if wallclock.time() >= next_picture:
                 made += 1
                 yield station.picture(wallclock.time())

@@ -299,7 +299,7 @@ function drawLabels(context, c, x, y, visible, candidates) {
   const free = (x0, y0, x1, y1) => boxes(x0, y0, x1, y1).every((cell) => (grid.get(cell) || []).every(
     ([a0, b0, a1, b1]) => x1 < a0 || x0 > a1 || y1 < b0 || y0 > b1));
   const take = (box) => { for (const cell of boxes(...box)) { if (!grid.has(cell)) grid.set(cell, []); grid.get(cell).push(box); } };
-  for (const k of candidates === visible ? visible : candidates) take([x[k] - 5, y[k] - 5, x[k] + 5, y[k] + 5]);  // nor an aircraft (crowded: a labelled one)
+  for (const k of candidates) take([x[k] - 5, y[k] - 5, x[k] + 5, y[k] + 5]);  // nor an aircraft (crowded: a labelled one)
   for (const box of state.reserved) take(box);  // nor a closest-approach label
   for (const k of order) {
     const fl = Math.round(c.altitude[k] / 0.3048 / 100);
