@@ -405,8 +405,15 @@ class _Run:
             volume = ProtectedVolume(cfg.hsep * margin, cfg.vsep * vertical_margin)
             r_in, r_out = violation_interval(encounter, volume, cfg.lookahead)
             # a level pair at least the nominal vertical minimum apart is separated whatever the margin
-            # (adjacent flight levels): the vertical margin is for aircraft climbing or descending
-            pick = np.flatnonzero((r_in <= r_out) & ~(level & (vertical >= cfg.vsep - VERTICAL_EPSILON)))
+            # (adjacent flight levels): the vertical margin is for aircraft climbing or descending. "Level"
+            # is below 1 m/s: a slow climber still counts as level, so the pair must also stay at least
+            # the nominal minimum apart over the whole look-ahead
+            by_level = level & (vertical >= cfg.vsep - VERTICAL_EPSILON)
+            if by_level.any():
+                nominal = ProtectedVolume(volume.hsep, cfg.vsep - VERTICAL_EPSILON)
+                n_in, n_out = violation_interval(encounter.take(np.flatnonzero(by_level)), nominal, cfg.lookahead)
+                by_level[by_level] = n_in > n_out
+            pick = np.flatnonzero((r_in <= r_out) & ~by_level)
             to_resolve = replace(found, index_a=i[pick], index_b=j[pick], t_in=found.t_in[pick],
                                  t_out=found.t_out[pick], t_cpa=found.t_cpa[pick], d_cpa=found.d_cpa[pick],
                                  dz_cpa=found.dz_cpa[pick], hsep=volume.hsep, vsep=volume.vsep)
