@@ -39,10 +39,11 @@ def pair_geometry(lat, lon, speed, track, i, j):
     return dxy, wxy
 
 
-def reference_pairs(lat, lon, speed, track, altitude, vertrate, lookahead, hsep, vsep, vtol=0.0, scale=1.0):
-    """Set of index pairs (i < j) in conflict, with R, H and T all multiplied by ``scale``."""
+def reference_pairs(lat, lon, speed, track, altitude, vertrate, lookahead, hsep, vsep, vtol=0.0, scale=1.0, pairs=None):
+    """Set of index pairs (i < j) in conflict, with R, H and T all multiplied by ``scale``; ``pairs``:
+    (i, j) arrays to look at (default every pair)."""
     n = len(lat)
-    i, j = np.triu_indices(n, k=1)
+    i, j = np.triu_indices(n, k=1) if pairs is None else (np.asarray(pairs[0]), np.asarray(pairs[1]))
     if i.size == 0:
         return set()
     R, H, T = hsep * scale, vsep * scale, lookahead * scale

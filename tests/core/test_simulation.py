@@ -206,3 +206,73 @@ def test_a_slow_descent_through_an_adjacent_level_is_resolved():
     result = simulate(flights, SimulationSettings(duration=1200.0, resolver=Resolver(method="mvp")))
     assert len(result.losses) == 0
     assert result.extra_distance > 100.0  # someone manoeuvred
+
+
+def test_back_to_route_costs_less_than_waiting_for_the_closest_approach(encounters):
+    """``resume="route"`` (the default) sends an aircraft back to its route as soon as that route is
+    clear; the MVP baseline (``cpa``) keeps it on its resolution heading until every pair it resolved is
+    past its closest approach. B climbs to FL290 across A's route at FL300: on its climb rate it would
+    cross A's level there, so both turn; once B has levelled off 1000 ft below, A's route is clear and
+    both go back to it, where the baseline kept them turned away until the closest approach."""
+    route = lambda *points: np.array(points)  # noqa: E731
+    flights = Flights.from_routes(["A", "B"], ["A", "B"], ["x", "y"], [0.0, 0.0], [230.0, 230.0],
+                                  [route([50.0, 9.0, 30000 * FOOT], [50.0, 11.0, 30000 * FOOT]),
+                                   route([49.4, 10.0, 27000 * FOOT], [49.8, 10.0, 29000 * FOOT],
+                                         [50.6, 10.0, 29000 * FOOT])])
+    fly = lambda resume: simulate(flights, SimulationSettings(  # noqa: E731
+        duration=1200.0, resolver=Resolver(method="mvp", resume=resume)))
+    baseline, early = fly("cpa"), fly("route")
+    assert baseline.extra_distance > 200.0  # the baseline manoeuvred
+    assert len(early.losses) == early.widened_losses == 0 and early.completed.all()
+    assert early.extra_distance < 0.3 * baseline.extra_distance
+    assert early.delay.max() < baseline.delay.max()
+    # and on the textbook encounters, where no route clears before the closest approach, nothing is lost
+    textbook = run(encounters, method="mvp", resume="route")
+    assert len(textbook.losses) == textbook.widened_losses == 0 and textbook.completed.all()
+
+
+def test_an_aircraft_goes_back_to_its_route_only_when_that_route_is_clear():
+    """Every release back to the route in dense traffic, checked by brute force (tests/core/reference.py,
+    nothing shared with the simulator): flying direct to its next waypoint at its planned speed and
+    climb, against everyone else's velocity (and the route of anyone released with it), it raises no
+    conflict at the horizontal minimum times the margin times the hysteresis within the look-ahead."""
+    from pyproj import Geod
+
+    from deconflict.core import simulation
+    from tests.core.reference import reference_pairs
+
+    releases = []
+
+    class Recording(simulation._Run):
+        def _route_blocked(self, flights, row_of, snapshot):
+            blocked = super()._route_blocked(flights, row_of, snapshot)
+            releases.append((flights[~blocked].copy(), row_of.copy(), snapshot, self.next_waypoint.copy(),
+                             self.altitude.copy()))
+            return blocked
+
+    dense = CrossingTraffic(flights_per_hour=1500, duration=900.0, lat=50.0, lon=10.0, size=200e3,
+                            altitude_range=(20000 * FOOT, 40000 * FOOT), speed_range=(250 * KNOT, 480 * KNOT),
+                            climbing=0.3, seed=4).flights()
+    settings = SimulationSettings(duration=900.0, resolver=Resolver(method="mvp", resume="route"))
+    Recording(dense, settings).run(None, 0.0)
+    geod, f, cfg = Geod(ellps="WGS84"), dense, settings
+    checked = 0
+    for released, row_of, s, next_waypoint, altitude in releases:
+        if not released.size:
+            continue
+        local, wp = row_of[released], next_waypoint[released]
+        azimuth, _, to_go = geod.inv(s.lon[local], s.lat[local], f.waypoint_lon[wp], f.waypoint_lat[wp])
+        track, speed, vertrate = s.heading.copy(), s.velocity.copy(), s.vertrate.copy()
+        track[local], speed[local] = azimuth % 360.0, f.speed[released]
+        vertrate[local] = np.clip((f.waypoint_altitude[wp] - altitude[released])
+                                  / np.maximum(to_go / f.speed[released], 10.0), -15.0, 15.0)
+        others = np.arange(s.lat.size)
+        i = np.repeat(local, others.size)
+        j = np.tile(others, local.size)
+        keep = i != j
+        hits = reference_pairs(s.lat, s.lon, speed, track, s.altitude, vertrate, cfg.lookahead * 0.99,
+                               cfg.hsep * cfg.resolver.margin * simulation.RESUME_HYSTERESIS * 0.99,
+                               cfg.vsep - 0.01, pairs=(i[keep], j[keep]))
+        assert not hits, f"released onto a route in conflict: {hits}"
+        checked += released.size
+    assert checked >= 50  # the rule was exercised

@@ -5,8 +5,9 @@ conflicts (minima times the resolution margin), losses of separation are measure
 minima themselves, and MVP (`resolution.mvp`) turns conflicts into velocity commands that the
 pilots follow after a response delay. Aircraft turn at a bank angle, accelerate and change
 vertical rate within limits, and move along geodesics (pyproj); an aircraft with no pending
-resolution flies direct to its next waypoint at its planned speed ("resume navigation" once
-every pair it was resolving is past its closest point of approach).
+resolution flies direct to its next waypoint at its planned speed. It resumes navigation once
+flying its route again raises no conflict to resolve over the look-ahead, or once every pair it
+was resolving is past its closest point of approach (``Resolver.resume``).
 """
 
 from __future__ import annotations
@@ -26,6 +27,11 @@ from deconflict.core.resolution import DIMENSIONS, ResolutionError, mvp
 from deconflict.core.states import States
 
 GRAVITY = 9.80665  # m/s^2
+RESUME = ("route", "cpa")  # when a resolving aircraft goes back to its route (Resolver.resume)
+# an aircraft goes back to its route only when the route clears the horizontal minimum times the margin
+# times this: a route that only just clears is taken back into conflict by the next small change (at 2,000
+# flights an hour, seeds 1-3: 58 losses left instead of 70 without it, completions within 0.5 point)
+RESUME_HYSTERESIS = 1.1
 WIDENED = 1.01  # losses are also counted at the minima widened by 1 %: a resolver must not live on the boundary
 _GEOD = Geod(ellps="WGS84")
 
@@ -88,7 +94,15 @@ class Resolver:
     flight levels 1000 ft apart are separated by design, and a vertical margin above 1 makes every
     crossing at adjacent levels a conflict to resolve horizontally, which at 2,000 flights an hour cost
     MVP 41 % of the flights completed); ``delay`` (s) before pilots follow; ``manoeuvring``: the
-    parties whose aircraft manoeuvre (``None``: all, cooperatively; others keep their plan)."""
+    parties whose aircraft manoeuvre (``None``: all, cooperatively; others keep their plan).
+
+    ``resume``: when an aircraft no longer in conflict goes back to its route. ``cpa`` (BlueSky's
+    rule, the MVP baseline): once every pair it was resolving is past its closest approach.
+    ``route`` (default): also as soon as flying its route again (direct to its next waypoint at its
+    planned speed and climb) would raise no conflict to resolve with anyone over the look-ahead.
+    At 2,000 flights an hour it completed 96-98 % of the flights the traffic completes unresolved
+    where the baseline completed 94-97 %, with less extra distance and as few losses
+    (benchmarks/simulate_mvp.py)."""
 
     method: str = "mvp"
     dimensions: str = "horizontal"
@@ -96,6 +110,7 @@ class Resolver:
     delay: float = 5.0
     manoeuvring: frozenset[str] | None = None
     vertical_margin: float | None = None
+    resume: str = "route"
 
     @property
     def vertical(self) -> float:
@@ -109,6 +124,8 @@ class Resolver:
             raise ResolutionError(f"resolution method must be mvp or none, got {self.method!r}")
         if self.dimensions not in DIMENSIONS:
             raise ResolutionError(f"resolution dimensions must be one of {', '.join(DIMENSIONS)}, got {self.dimensions!r}")
+        if self.resume not in RESUME:
+            raise ResolutionError(f"resolution resume must be one of {', '.join(RESUME)}, got {self.resume!r}")
         if not self.margin >= 1.0 or not self.vertical >= 1.0 or not self.delay >= 0.0:
             raise ResolutionError("resolution margins must be >= 1 and delay >= 0")
 
@@ -403,22 +420,30 @@ class _Run:
         self._record_losses(t, keys[loss], distance[loss], vertical[loss], snapshot.lat[i[loss]], snapshot.lon[i[loss]])
         if resolving:
             volume = ProtectedVolume(cfg.hsep * margin, cfg.vsep * vertical_margin)
-            r_in, r_out = violation_interval(encounter, volume, cfg.lookahead)
-            # a level pair at least the nominal vertical minimum apart is separated whatever the margin
-            # (adjacent flight levels): the vertical margin is for aircraft climbing or descending. "Level"
-            # is below 1 m/s: a slow climber still counts as level, so the pair must also stay at least
-            # the nominal minimum apart over the whole look-ahead
-            by_level = level & (vertical >= cfg.vsep - VERTICAL_EPSILON)
-            if by_level.any():
-                nominal = ProtectedVolume(volume.hsep, cfg.vsep - VERTICAL_EPSILON)
-                n_in, n_out = violation_interval(encounter.take(np.flatnonzero(by_level)), nominal, cfg.lookahead)
-                by_level[by_level] = n_in > n_out
-            pick = np.flatnonzero((r_in <= r_out) & ~by_level)
+            pick = np.flatnonzero(self._to_resolve(encounter, level))
             to_resolve = replace(found, index_a=i[pick], index_b=j[pick], t_in=found.t_in[pick],
                                  t_out=found.t_out[pick], t_cpa=found.t_cpa[pick], d_cpa=found.d_cpa[pick],
                                  dz_cpa=found.dz_cpa[pick], hsep=volume.hsep, vsep=volume.vsep)
             self._resolve(t, rows, snapshot, to_resolve, keys[pick], self._encounter(snapshot, i[pick], j[pick]))
         return int(conflict_keys.size), int(loss.sum())
+
+    def _to_resolve(self, encounter: Encounter, level: np.ndarray, hysteresis: float = 1.0) -> np.ndarray:
+        """Which pairs (``level``: both under 1 m/s vertically) the resolver acts on: those that violate the
+        minima times the margins within the look-ahead, except a level pair at least the nominal vertical
+        minimum apart that stays so over the whole look-ahead (adjacent flight levels are separated whatever
+        the margin: the vertical margin is for aircraft climbing or descending). "Level" is below 1 m/s, so
+        a slow climber counts as level: without the look-ahead condition it passed through the other's level
+        unresolved (21 of the 38 losses MVP left at 2,000 flights an hour; tested). ``hysteresis`` widens the
+        horizontal minimum further (a route checked before it is taken back)."""
+        cfg, resolver = self.cfg, self.cfg.resolver
+        volume = ProtectedVolume(cfg.hsep * resolver.margin * hysteresis, cfg.vsep * resolver.vertical)
+        r_in, r_out = violation_interval(encounter, volume, cfg.lookahead)
+        by_level = level & (np.abs(encounter.dz) >= cfg.vsep - VERTICAL_EPSILON)
+        if by_level.any():
+            nominal = ProtectedVolume(volume.hsep, cfg.vsep - VERTICAL_EPSILON)
+            n_in, n_out = violation_interval(encounter.take(np.flatnonzero(by_level)), nominal, cfg.lookahead)
+            by_level[by_level] = n_in > n_out
+        return (r_in <= r_out) & ~by_level
 
     def _record_losses(self, t, keys, distance, vertical, lat, lon) -> None:
         cfg = self.cfg
@@ -469,28 +494,78 @@ class _Run:
                 targets[:, :2] = np.nan  # ... or the horizontal route
             self.pending.append((t + resolver.delay, flights, targets))
         # pairs stay under resolution until they are past their closest approach
-        held = np.union1d(self.held, keys)
-        held = self._still_converging(held, rows, snapshot, current=keys)
-        self.held = held
-        resolving = np.zeros(self.n, dtype=bool)
-        resolving[held // self.n] = True
-        resolving[held % self.n] = True
+        self.held, resolving = self._hold(np.union1d(self.held, keys), rows, snapshot, current=keys)
         while self.pending and self.pending[0][0] <= t + 1e-9:
             _, flights, targets = self.pending.popleft()
             keep = resolving[flights] & self.active[flights]
             self.command[flights[keep]] = targets[keep]
         self.command[~resolving] = np.nan  # resume navigation
 
-    def _still_converging(self, held: np.ndarray, rows: np.ndarray, snapshot: States, current: np.ndarray) -> np.ndarray:
-        """Held pairs that stay under resolution: in conflict now, or not yet past their closest approach."""
+    def _hold(self, held: np.ndarray, rows: np.ndarray, snapshot: States,
+              current: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The pairs that stay under resolution, and per flight whether it keeps following its commands.
+
+        A pair in conflict now holds both its aircraft. A pair no longer in conflict holds them until it is
+        past its closest approach; with ``resume="route"`` an aircraft of such a pair is released earlier,
+        once flying its route again would raise no conflict to resolve (`_route_blocked`), and a pair whose
+        two aircraft are both released is dropped."""
         row_of = np.full(self.n, -1, dtype=np.int64)
         row_of[rows] = np.arange(rows.size)
         a, b = row_of[held // self.n], row_of[held % self.n]
         airborne = (a >= 0) & (b >= 0)
         held, a, b = held[airborne], a[airborne], b[airborne]
+        resolving = np.zeros(self.n, dtype=bool)
         if not held.size:
-            return held
+            return held, resolving
         encounter = self._encounter(snapshot, a, b)
         converging = np.einsum("ij,ij->i", encounter.position, encounter.velocity) < 0.0
-        keep = converging | np.isin(held, current)
-        return held[keep]
+        now = np.isin(held, current)
+        held = held[converging | now]
+        resolving[held // self.n] = True
+        resolving[held % self.n] = True
+        if self.cfg.resolver.resume == "route":
+            in_conflict = np.zeros(self.n, dtype=bool)
+            in_conflict[current // self.n] = True
+            in_conflict[current % self.n] = True
+            candidates = np.flatnonzero(resolving & ~in_conflict)
+            if candidates.size:
+                resolving[candidates[~self._route_blocked(candidates, row_of, snapshot)]] = False
+                held = held[resolving[held // self.n] | resolving[held % self.n]]
+        return held, resolving
+
+    def _route_blocked(self, flights: np.ndarray, row_of: np.ndarray, snapshot: States) -> np.ndarray:
+        """Per flight of ``flights`` (all airborne): whether flying its route now (direct to its next
+        waypoint at its planned speed and the autopilot's vertical rate) would raise a conflict to resolve
+        at the horizontal minimum times ``RESUME_HYSTERESIS`` as well, while every other aircraft keeps its
+        velocity and the others of ``flights`` that are released fly their routes too. A flight found
+        blocked keeps its velocity, so the rest are checked again against it until none changes (the
+        blocked set only grows: at most ``flights.size`` rounds, one or two in practice)."""
+        f, local = self.f, row_of[flights]
+        waypoint = self.next_waypoint[flights]
+        azimuth, _, to_go = _GEOD.inv(self.lon[flights], self.lat[flights], f.waypoint_lon[waypoint],
+                                      f.waypoint_lat[waypoint])
+        route_heading, route_speed = np.mod(azimuth, 360.0), f.speed[flights]
+        route_vertrate = self._climb_rate(waypoint, self.altitude[flights], to_go / np.maximum(f.speed[flights], 1.0))
+        cfg, resolver = self.cfg, self.cfg.resolver
+        blocked = np.zeros(flights.size, dtype=bool)
+        while True:
+            heading, speed, vertrate = snapshot.heading.copy(), snapshot.velocity.copy(), snapshot.vertrate.copy()
+            back = local[~blocked]
+            heading[back], speed[back], vertrate[back] = (route_heading[~blocked], route_speed[~blocked],
+                                                          route_vertrate[~blocked])
+            trial = replace(snapshot, heading=heading, velocity=speed, vertrate=vertrate)
+            # found a little wide: `_to_resolve` decides on the closed boundary
+            found = detect(trial, lookahead=cfg.lookahead, hsep=cfg.hsep * resolver.margin * RESUME_HYSTERESIS * WIDENED,
+                           vsep=cfg.vsep * resolver.vertical * WIDENED)
+            i, j = found.index_a, found.index_b
+            ecef = surface_kinematics(trial.lat, trial.lon, speed, heading)
+            level = (np.abs(vertrate[i]) < LEVEL_VERTRATE) & (np.abs(vertrate[j]) < LEVEL_VERTRATE)
+            conflict = self._to_resolve(Encounter.from_ecef(*ecef, vertrate, trial.altitude, i, j), level,
+                                        hysteresis=RESUME_HYSTERESIS)
+            in_conflict = np.zeros(snapshot.icao24.size, dtype=bool)
+            in_conflict[i[conflict]] = True
+            in_conflict[j[conflict]] = True
+            now = blocked | in_conflict[local]
+            if np.array_equal(now, blocked):
+                return blocked
+            blocked = now
