@@ -153,6 +153,19 @@ def test_simulate_options(tmp_path, capsys):
     assert not (tmp_path / "sim" / "map.png").exists()
 
 
+def test_simulate_resume_baseline_and_a_bad_value(tmp_path, capsys):
+    import json
+
+    code, out, _ = run(["simulate", "encounters", "--resume", "cpa", "--no-compare", "--no-plots",
+                        "--out", str(tmp_path / "sim")], capsys)
+    assert code == 0 and "resume past CPA" in out
+    figures = json.loads((tmp_path / "sim" / "metrics.json").read_text())["runs"]
+    assert list(figures) == ["MVP cooperative, resume past CPA"]
+    assert figures["MVP cooperative, resume past CPA"]["losses"] == 0
+    code, _, err = run(["simulate", "encounters", "--resume", "later"], capsys)
+    assert code == 2 and err.count("\n") == 1 and "--resume: expected route or cpa, got 'later'" in err
+
+
 @pytest.mark.parametrize("content, message", [
     ("duration: 1h\naircraft:\n  - {id: A, speed: 250, route: [{lat: 1, lon: 2, altitude: FL100}, {lat: 2, lon: 2}]}\n",
      "aircraft[0].speed: '250' has no unit"),

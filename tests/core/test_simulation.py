@@ -222,10 +222,18 @@ def test_back_to_route_costs_less_than_waiting_for_the_closest_approach(encounte
     fly = lambda resume: simulate(flights, SimulationSettings(  # noqa: E731
         duration=1200.0, resolver=Resolver(method="mvp", resume=resume)))
     baseline, early = fly("cpa"), fly("route")
-    assert baseline.extra_distance > 200.0  # the baseline manoeuvred
     assert len(early.losses) == early.widened_losses == 0 and early.completed.all()
-    assert early.extra_distance < 0.3 * baseline.extra_distance
-    assert early.delay.max() < baseline.delay.max()
+
+    def a_off_route(result, t):  # m south of A's route (50 deg N) at t s (tracks sampled every 30 s)
+        a = result.tracks[result.tracks[:, 0] == 0]
+        return (50.0 - a[int(t // 30), 1]) * 111e3
+
+    assert a_off_route(baseline, 120.0) > 500.0  # both turned away...
+    assert abs(a_off_route(early, 120.0) - a_off_route(baseline, 120.0)) < 1.0  # ... alike
+    # at 300 s the baseline is still turned away (closest approach not passed), A is on its way back
+    assert a_off_route(baseline, 300.0) > a_off_route(baseline, 210.0)
+    assert a_off_route(early, 300.0) < 0.5 * a_off_route(baseline, 300.0)
+    assert early.distance_flown[0] < baseline.distance_flown[0]
     # and on the textbook encounters, where no route clears before the closest approach, nothing is lost
     textbook = run(encounters, method="mvp", resume="route")
     assert len(textbook.losses) == textbook.widened_losses == 0 and textbook.completed.all()

@@ -20,6 +20,9 @@ if TYPE_CHECKING:
 def simulate(
     scenario: Annotated[str, typer.Argument(help="Scenario YAML file, or a bundled one: dense, encounters.")],
     resolution: Annotated[Optional[str], typer.Option(help="mvp or none (default: the scenario's).")] = None,
+    resume: Annotated[Optional[str], typer.Option(
+        help="When a resolving aircraft goes back to its route: route (as soon as its route is clear) or cpa "
+             "(past the closest approach, the MVP baseline); default: the scenario's.")] = None,
     compare: Annotated[bool, typer.Option("--compare/--no-compare", help="Also run without resolution and compare.")] = True,
     duration: Annotated[Optional[str], typer.Option(help="Override the scenario's duration, e.g. 10min.")] = None,
     delay: Annotated[Optional[str], typer.Option(help="Override the pilot response delay, e.g. 5s.")] = None,
@@ -27,6 +30,7 @@ def simulate(
     plots: Annotated[bool, typer.Option("--plots/--no-plots", help="Write PNG plots.")] = True,
 ) -> None:
     """Fly a scenario in fast time, with and without resolution, and report separation losses."""
+    from deconflict.core.simulation import RESUME
     from deconflict.core.simulation import simulate as run_simulation
     from deconflict.core.units import format_distance, format_duration, parse_duration
     from deconflict.io.scenario import load_scenario
@@ -40,6 +44,10 @@ def simulate(
         if resolution not in ("mvp", "none"):
             raise UserError(f"--resolution: expected mvp or none, got {resolution!r}")
         resolver = replace(resolver, method=resolution)
+    if resume is not None:
+        if resume not in RESUME:
+            raise UserError(f"--resume: expected {' or '.join(RESUME)}, got {resume!r}")
+        resolver = replace(resolver, resume=resume)
     if delay is not None:
         resolver = replace(resolver, delay=parse_duration(delay, "--delay"))
     if duration is not None:
@@ -48,7 +56,8 @@ def simulate(
     if compare and resolver.method != "none":
         runs["no resolution"] = replace(settings, resolver=replace(resolver, method="none"))
     label = "no resolution" if resolver.method == "none" else (
-        f"MVP {'cooperative' if resolver.manoeuvring is None else 'one-sided (' + ', '.join(sorted(resolver.manoeuvring)) + ')'}")
+        f"MVP {'cooperative' if resolver.manoeuvring is None else 'one-sided (' + ', '.join(sorted(resolver.manoeuvring)) + ')'}"
+        f"{', resume past CPA' if resolver.resume == 'cpa' else ''}")
     runs[label] = replace(settings, resolver=resolver)
 
     console = Console(width=max(Console().width, 100))

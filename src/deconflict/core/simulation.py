@@ -13,7 +13,7 @@ was resolving is past its closest point of approach (``Resolver.resume``).
 from __future__ import annotations
 
 from collections import deque
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from typing import Callable
 
 import numpy as np
@@ -23,191 +23,17 @@ from deconflict.core._kernels import VERTICAL_EPSILON
 from deconflict.core.alerting import LEVEL_VERTRATE
 from deconflict.core.detection import detect
 from deconflict.core.encounter import Encounter, ProtectedVolume, surface_kinematics, violation_interval
-from deconflict.core.resolution import DIMENSIONS, ResolutionError, mvp
+from deconflict.core.resolution import mvp
+from deconflict.core.simulation_model import (  # noqa: F401  (re-exported: the simulator's public names)
+    RESUME, RESUME_HYSTERESIS, WIDENED, Flights, LossEpisodes, Resolver, SimulationResult, SimulationSettings,
+)
 from deconflict.core.states import States
 
 GRAVITY = 9.80665  # m/s^2
-RESUME = ("route", "cpa")  # when a resolving aircraft goes back to its route (Resolver.resume)
-# an aircraft goes back to its route only when the route clears the horizontal minimum times the margin
-# times this: a route that only just clears is taken back into conflict by the next small change (at 2,000
-# flights an hour, seeds 1-3: 58 losses left instead of 70 without it, completions within 0.5 point)
-RESUME_HYSTERESIS = 1.1
-WIDENED = 1.01  # losses are also counted at the minima widened by 1 %: a resolver must not live on the boundary
+# s: how often held aircraft are checked for a clear route; every step cost the simulator half its speed
+# (272x -> 146x real time with 1,150 aircraft airborne), and a release a few seconds later costs nothing
+RESUME_CHECK_EVERY = 5.0
 _GEOD = Geod(ellps="WGS84")
-
-
-@dataclass(frozen=True, eq=False)
-class Flights:
-    """Flight plans: ``n`` flights, each a route of waypoints flown from ``start`` (s) at ``speed`` (m/s).
-
-    Waypoints of flight k are rows ``route_start[k]:route_start[k + 1]`` of ``waypoint_lat``,
-    ``waypoint_lon`` (deg) and ``waypoint_altitude`` (m); the first is where the flight appears.
-    """
-
-    icao24: np.ndarray
-    callsign: np.ndarray
-    party: np.ndarray
-    start: np.ndarray
-    speed: np.ndarray
-    route_start: np.ndarray
-    waypoint_lat: np.ndarray
-    waypoint_lon: np.ndarray
-    waypoint_altitude: np.ndarray
-
-    def __post_init__(self) -> None:
-        n = self.icao24.size
-        if self.route_start.size != n + 1 or np.any(np.diff(self.route_start) < 2):
-            raise ValueError("every flight needs a route of at least two waypoints")
-        if len(set(self.icao24.tolist())) != n:
-            raise ValueError("flight ids must be unique")
-
-    @classmethod
-    def from_routes(cls, icao24, callsign, party, start, speed, routes: list[np.ndarray]) -> "Flights":
-        """``routes[k]``: array (m, 3) of lat, lon (deg), altitude (m). Flights are kept sorted by id."""
-        order = np.argsort(np.asarray(icao24, dtype=str), kind="stable")
-        ids = np.asarray(icao24, dtype=str)[order]
-        routes = [np.asarray(routes[k], dtype=float).reshape(-1, 3) for k in order]
-        offsets = np.concatenate(([0], np.cumsum([len(r) for r in routes]))).astype(np.int64)
-        points = np.concatenate(routes) if routes else np.empty((0, 3))
-        return cls(icao24=ids, callsign=np.asarray(callsign, dtype=str)[order], party=np.asarray(party, dtype=str)[order],
-                   start=np.asarray(start, dtype=float)[order], speed=np.asarray(speed, dtype=float)[order],
-                   route_start=offsets, waypoint_lat=points[:, 0], waypoint_lon=points[:, 1],
-                   waypoint_altitude=points[:, 2])
-
-    def __len__(self) -> int:
-        return int(self.icao24.size)
-
-    def route_length(self) -> np.ndarray:
-        """Planned horizontal distance of each flight (m), along geodesic legs."""
-        legs = np.zeros(self.waypoint_lat.size)
-        if self.waypoint_lat.size > 1:
-            _, _, d = _GEOD.inv(self.waypoint_lon[:-1], self.waypoint_lat[:-1], self.waypoint_lon[1:], self.waypoint_lat[1:])
-            legs[1:] = d
-        legs[self.route_start[:-1]] = 0.0  # no leg into a flight's first waypoint
-        return np.add.reduceat(legs, self.route_start[:-1]) if len(self) else np.zeros(0)
-
-
-@dataclass(frozen=True)
-class Resolver:
-    """How conflicts are resolved: ``method`` ``mvp`` or ``none``; ``margin`` on the horizontal minimum
-    and ``vertical_margin`` on the vertical one (default: ``margin`` when resolving vertically, else 1:
-    flight levels 1000 ft apart are separated by design, and a vertical margin above 1 makes every
-    crossing at adjacent levels a conflict to resolve horizontally, which at 2,000 flights an hour cost
-    MVP 41 % of the flights completed); ``delay`` (s) before pilots follow; ``manoeuvring``: the
-    parties whose aircraft manoeuvre (``None``: all, cooperatively; others keep their plan).
-
-    ``resume``: when an aircraft no longer in conflict goes back to its route. ``cpa`` (BlueSky's
-    rule, the MVP baseline): once every pair it was resolving is past its closest approach.
-    ``route`` (default): also as soon as flying its route again (direct to its next waypoint at its
-    planned speed and climb) would raise no conflict to resolve with anyone over the look-ahead.
-    At 2,000 flights an hour it completed 96-98 % of the flights the traffic completes unresolved
-    where the baseline completed 94-97 %, with less extra distance and as few losses
-    (benchmarks/simulate_mvp.py)."""
-
-    method: str = "mvp"
-    dimensions: str = "horizontal"
-    margin: float = 1.1
-    delay: float = 5.0
-    manoeuvring: frozenset[str] | None = None
-    vertical_margin: float | None = None
-    resume: str = "route"
-
-    @property
-    def vertical(self) -> float:
-        """The margin on the vertical minimum in force (see the class docstring)."""
-        if self.vertical_margin is not None:
-            return self.vertical_margin
-        return self.margin if self.dimensions in ("vertical", "both") else 1.0
-
-    def __post_init__(self) -> None:
-        if self.method not in ("mvp", "none"):
-            raise ResolutionError(f"resolution method must be mvp or none, got {self.method!r}")
-        if self.dimensions not in DIMENSIONS:
-            raise ResolutionError(f"resolution dimensions must be one of {', '.join(DIMENSIONS)}, got {self.dimensions!r}")
-        if self.resume not in RESUME:
-            raise ResolutionError(f"resolution resume must be one of {', '.join(RESUME)}, got {self.resume!r}")
-        if not self.margin >= 1.0 or not self.vertical >= 1.0 or not self.delay >= 0.0:
-            raise ResolutionError("resolution margins must be >= 1 and delay >= 0")
-
-
-@dataclass(frozen=True)
-class SimulationSettings:
-    """Minima (m), look-ahead (s), time step (s), and aircraft performance limits."""
-
-    duration: float
-    hsep: float = 9260.0
-    vsep: float = 304.8
-    lookahead: float = 300.0
-    step: float = 1.0
-    resolver: Resolver = field(default_factory=Resolver)
-    bank_angle: float = 25.0  # deg
-    acceleration: float = 0.5  # m/s^2
-    vertical_acceleration: float = 2.0  # m/s^2
-    vertrate_limit: float = 15.0  # m/s
-    speed_range: tuple[float, float] = (0.7, 1.2)  # resolution speeds, times the planned speed
-    entry_clear_time: float = 60.0  # s: a flight enters only if it keeps separation this long
-
-
-@dataclass(frozen=True)
-class LossEpisodes:
-    """Losses of separation, one row per episode of a pair inside both minima."""
-
-    a: np.ndarray
-    b: np.ndarray
-    start: np.ndarray  # s
-    duration: np.ndarray  # s
-    min_distance: np.ndarray  # m, smallest horizontal distance
-    min_vertical: np.ndarray  # m, vertical distance at that moment
-    severity: np.ndarray  # 1 - max(d / hsep, dz / vsep) at its worst: 0 grazing, 1 collision
-    lat: np.ndarray
-    lon: np.ndarray
-
-    def __len__(self) -> int:
-        return int(self.start.size)
-
-
-@dataclass(frozen=True)
-class SimulationResult:
-    """What a run measured. Time series are per step; distances in m."""
-
-    settings: SimulationSettings
-    time: np.ndarray
-    airborne: np.ndarray
-    conflicts_now: np.ndarray
-    losses_now: np.ndarray
-    conflicts: int  # conflict episodes at the minima (pairs entering conflict)
-    losses: LossEpisodes
-    completed: np.ndarray  # per flight: reached its last waypoint
-    distance_flown: np.ndarray  # per flight
-    route_length: np.ndarray  # per flight, planned
-    wall_seconds: float
-    tracks: np.ndarray = field(repr=False, default_factory=lambda: np.empty((0, 3)))  # sampled (flight, lat, lon)
-    finished_at: np.ndarray = field(repr=False, default_factory=lambda: np.empty(0))  # per flight, s (NaN: not)
-    widened_losses: int = 0  # loss episodes at the minima widened by `WIDENED`
-    flights_start: np.ndarray = field(repr=False, default_factory=lambda: np.empty(0))  # planned, s
-    flights_speed: np.ndarray = field(repr=False, default_factory=lambda: np.empty(0))  # planned, m/s
-
-    @property
-    def delay(self) -> np.ndarray:
-        """Per completed flight: when it finished minus when its plan had it finish (s): the wait to enter
-        plus the time the manoeuvres cost."""
-        planned = self.flights_start + self.route_length / self.flights_speed
-        return (self.finished_at - planned)[self.completed]
-
-    @property
-    def loss_seconds(self) -> float:
-        return float(self.losses.duration.sum())
-
-    @property
-    def extra_distance(self) -> float:
-        """Distance flown beyond the plan by flights that completed their route (m)."""
-        done = self.completed
-        return float(self.distance_flown[done].sum() - self.route_length[done].sum())
-
-    @property
-    def speedup(self) -> float:
-        """Simulated time over wall-clock time."""
-        return float(self.time[-1] + self.settings.step) / self.wall_seconds if self.wall_seconds > 0 else float("inf")
 
 
 def simulate(flights: Flights, settings: SimulationSettings,
@@ -232,6 +58,7 @@ class _Run:
         self.command = np.full((n, 3), np.nan)  # track, speed, vertrate a pilot is following
         self.pending: deque[tuple[float, np.ndarray, np.ndarray]] = deque()
         self.held = np.empty(0, dtype=np.int64)  # pair keys (a * n + b) under resolution
+        self.released = np.zeros(n, dtype=bool)  # back on route while a pair of theirs is still held
         self.manoeuvres = (np.ones(n, dtype=bool) if settings.resolver.manoeuvring is None
                            else np.isin(flights.party, list(settings.resolver.manoeuvring)))
         self.conflict_keys = np.empty(0, dtype=np.int64)
@@ -494,21 +321,22 @@ class _Run:
                 targets[:, :2] = np.nan  # ... or the horizontal route
             self.pending.append((t + resolver.delay, flights, targets))
         # pairs stay under resolution until they are past their closest approach
-        self.held, resolving = self._hold(np.union1d(self.held, keys), rows, snapshot, current=keys)
+        self.held, resolving = self._hold(t, np.union1d(self.held, keys), rows, snapshot, current=keys)
         while self.pending and self.pending[0][0] <= t + 1e-9:
             _, flights, targets = self.pending.popleft()
             keep = resolving[flights] & self.active[flights]
             self.command[flights[keep]] = targets[keep]
         self.command[~resolving] = np.nan  # resume navigation
 
-    def _hold(self, held: np.ndarray, rows: np.ndarray, snapshot: States,
+    def _hold(self, t: float, held: np.ndarray, rows: np.ndarray, snapshot: States,
               current: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The pairs that stay under resolution, and per flight whether it keeps following its commands.
 
         A pair in conflict now holds both its aircraft. A pair no longer in conflict holds them until it is
         past its closest approach; with ``resume="route"`` an aircraft of such a pair is released earlier,
-        once flying its route again would raise no conflict to resolve (`_route_blocked`), and a pair whose
-        two aircraft are both released is dropped."""
+        once flying its route again would raise no conflict to resolve (`_route_blocked`, checked every
+        ``RESUME_CHECK_EVERY`` s), and stays released until it is in conflict again; a pair whose two
+        aircraft are both released is dropped."""
         row_of = np.full(self.n, -1, dtype=np.int64)
         row_of[rows] = np.arange(rows.size)
         a, b = row_of[held // self.n], row_of[held % self.n]
@@ -516,6 +344,7 @@ class _Run:
         held, a, b = held[airborne], a[airborne], b[airborne]
         resolving = np.zeros(self.n, dtype=bool)
         if not held.size:
+            self.released[:] = False
             return held, resolving
         encounter = self._encounter(snapshot, a, b)
         converging = np.einsum("ij,ij->i", encounter.position, encounter.velocity) < 0.0
@@ -527,10 +356,16 @@ class _Run:
             in_conflict = np.zeros(self.n, dtype=bool)
             in_conflict[current // self.n] = True
             in_conflict[current % self.n] = True
-            candidates = np.flatnonzero(resolving & ~in_conflict)
-            if candidates.size:
-                resolving[candidates[~self._route_blocked(candidates, row_of, snapshot)]] = False
-                held = held[resolving[held // self.n] | resolving[held % self.n]]
+            self.released &= resolving & ~in_conflict  # in conflict again, or no longer held: not released
+            if round(t / self.cfg.step) % max(1, round(RESUME_CHECK_EVERY / self.cfg.step)) == 0:
+                # every released flight is checked again: one whose route is blocked now follows its
+                # commands again (as a resolution in progress does)
+                candidates = np.flatnonzero(resolving & ~in_conflict)
+                self.released[:] = False
+                if candidates.size:
+                    self.released[candidates[~self._route_blocked(candidates, row_of, snapshot)]] = True
+            resolving &= ~self.released
+            held = held[resolving[held // self.n] | resolving[held % self.n]]
         return held, resolving
 
     def _route_blocked(self, flights: np.ndarray, row_of: np.ndarray, snapshot: States) -> np.ndarray:
@@ -554,7 +389,9 @@ class _Run:
             heading[back], speed[back], vertrate[back] = (route_heading[~blocked], route_speed[~blocked],
                                                           route_vertrate[~blocked])
             trial = replace(snapshot, heading=heading, velocity=speed, vertrate=vertrate)
-            # found a little wide: `_to_resolve` decides on the closed boundary
+            # a detection of the whole picture (its grid broad phase): against every aircraft by a chord bound
+            # it cost 4x more, since 5 min at 250 m/s reaches across the whole area. Found a little wide:
+            # `_to_resolve` decides on the closed boundary
             found = detect(trial, lookahead=cfg.lookahead, hsep=cfg.hsep * resolver.margin * RESUME_HYSTERESIS * WIDENED,
                            vsep=cfg.vsep * resolver.vertical * WIDENED)
             i, j = found.index_a, found.index_b

@@ -86,6 +86,7 @@ class Resolution(_Model):
     vertical_margin: float | None = Field(None, ge=1.0, le=3.0)
     delay: Duration = 5.0
     manoeuvring: list[str] | None = None
+    resume: Literal["route", "cpa"] = "route"
 
 
 class Performance(_Model):
@@ -171,7 +172,7 @@ def _build(model: ScenarioModel, source: str) -> Scenario:
     r = model.resolution
     resolver = Resolver(method=r.method, dimensions=r.dimensions, margin=r.margin, delay=r.delay,
                         manoeuvring=None if r.manoeuvring is None else frozenset(r.manoeuvring),
-                        vertical_margin=r.vertical_margin)
+                        vertical_margin=r.vertical_margin, resume=r.resume)
     p = model.performance
     settings = SimulationSettings(duration=model.duration, hsep=hsep, vsep=vsep, lookahead=model.lookahead,
                                   step=model.step, resolver=resolver, bank_angle=p.bank_angle,
