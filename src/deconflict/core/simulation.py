@@ -320,7 +320,7 @@ class _Run:
             if resolver.dimensions == "vertical":
                 targets[:, :2] = np.nan  # ... or the horizontal route
             self.pending.append((t + resolver.delay, flights, targets))
-        # pairs stay under resolution until they are past their closest approach
+        # pairs stay under resolution until they are past their closest approach (or back on a clear route)
         self.held, resolving = self._hold(t, np.union1d(self.held, keys), rows, snapshot, current=keys)
         while self.pending and self.pending[0][0] <= t + 1e-9:
             _, flights, targets = self.pending.popleft()
@@ -335,8 +335,8 @@ class _Run:
         A pair in conflict now holds both its aircraft. A pair no longer in conflict holds them until it is
         past its closest approach; with ``resume="route"`` an aircraft of such a pair is released earlier,
         once flying its route again would raise no conflict to resolve (`_route_blocked`, checked every
-        ``RESUME_CHECK_EVERY`` s), and stays released until it is in conflict again; a pair whose two
-        aircraft are both released is dropped."""
+        ``RESUME_CHECK_EVERY`` s); it follows its commands again if it is in conflict again or its route
+        is blocked at a later check. A pair whose two aircraft are both released is dropped."""
         row_of = np.full(self.n, -1, dtype=np.int64)
         row_of[rows] = np.arange(rows.size)
         a, b = row_of[held // self.n], row_of[held % self.n]
