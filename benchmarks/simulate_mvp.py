@@ -6,9 +6,12 @@
    resolution degrades: losses at the minima and at the minima widened by 1 %, flights completed
    against the same traffic without resolution, mean delay, aircraft still airborne at the end,
    extra distance, and whether issue 13's goal at 2,000 flights/h is met (>= 95 % removed at the
-   widened minima, <= 5 % fewer flights completed, <= 10 % extra distance). Two resolvers on the
-   same traffic: the MVP baseline ("MVP": back to the route once past the closest approach, as
-   BlueSky) and deconflict's default ("route": MVP, back to the route as soon as that route is clear).
+   widened minima, <= 5 % fewer flights completed, <= 10 % extra distance), and completed flights
+   more than 200 ft off their final planned level. Three resolvers on the same traffic: the MVP
+   baseline ("MVP": back to the route once past the closest approach, as BlueSky; climbs as
+   planned), "route" (MVP, back to the route as soon as that route is clear) and deconflict's
+   default ("+level": route, and a climb or descent held at its level while it would raise a new
+   conflict within 2 minutes).
 2. Simulator speed with about 1000 aircraft airborne (target >= 100x faster than real time).
 3. Resolution cost against detection on the same snapshot: 25k aircraft in a 1000 km box
    (~32k conflicts); resolving must not take longer than detecting (ratio <= 1).
@@ -60,8 +63,9 @@ def _against(without: dict, run: dict) -> dict:
 
 def losses_removed(flights_per_hour: float, duration: float, seed: int) -> dict:
     """The same traffic flown without resolution, with the MVP baseline (back to the route past the
-    closest approach, as BlueSky) and with deconflict's resolver (MVP, back to the route as soon as the
-    route is clear: ``Resolver(resume="route")``, the default)."""
+    closest approach, as BlueSky; climbs as planned), with MVP back to the route as soon as the route is
+    clear (``resume="route"``), and with deconflict's resolver, which also holds a climb or descent at
+    its level while it would raise a new conflict within 2 minutes (``hold_level``; the defaults)."""
     flights = CrossingTraffic(flights_per_hour=flights_per_hour, duration=duration, lat=50.0, lon=10.0, size=200e3,
                               altitude_range=(20000 * FOOT, 40000 * FOOT), speed_range=(250 * KNOT, 480 * KNOT),
                               climbing=0.2, seed=seed).flights()
@@ -69,22 +73,24 @@ def losses_removed(flights_per_hour: float, duration: float, seed: int) -> dict:
     without = metrics(simulate(flights, replace(settings, resolver=Resolver(method="none"))))
     row = {"flights_per_hour": flights_per_hour, "duration_s": duration, "seed": seed, "flights": len(flights),
            "no_resolution": without}
-    for name, resume in (("mvp", "cpa"), ("route", "route")):
-        run = metrics(simulate(flights, replace(settings, resolver=replace(settings.resolver, resume=resume))))
+    for name, resume, hold in (("mvp", "cpa", False), ("route", "route", False), ("deconflict", "route", True)):
+        resolver = replace(settings.resolver, resume=resume, hold_level=hold)
+        run = metrics(simulate(flights, replace(settings, resolver=resolver)))
         row[name] = {**run, **_against(without, run)}
     return row
 
 
 def _print_row(row: dict) -> None:
     none = row["no_resolution"]
-    for name, label in (("mvp", "MVP"), ("route", "route")):
+    for name, label in (("mvp", "MVP"), ("route", "route"), ("deconflict", "+level")):
         run = row[name]
-        print(f"{row['flights_per_hour']:>9.0f} {row['seed']:>4} {label:>5} {none['mean_airborne']:>8.0f} {none['losses']:>8} "
+        print(f"{row['flights_per_hour']:>9.0f} {row['seed']:>4} {label:>6} {none['mean_airborne']:>8.0f} {none['losses']:>8} "
               f"{run['losses']:>6} {100 * (run['losses_removed'] or 0):>7.1f}% "
               f"{100 * (run['losses_removed_widened_minima'] or 0):>9.1f}% "
               f"{100 * (run['flights_completed_vs_no_resolution'] or 0):>8.1f}% {run['mean_delay_s']:>5.0f}s "
               f"{none['airborne_at_end']:>5}/{run['airborne_at_end']:<5} "
-              f"{100 * run['extra_distance_fraction']:>9.1f}% {'yes' if run['meets_goal'] else 'no':>5}", flush=True)
+              f"{100 * run['extra_distance_fraction']:>9.1f}% {none['flights_off_final_level']:>4}/{run['flights_off_final_level']:<4} "
+              f"{'yes' if run['meets_goal'] else 'no':>5}", flush=True)
 
 
 def simulator_speed(airborne_target: int, duration: float) -> dict:
@@ -123,8 +129,8 @@ def main() -> None:
     duration = 900.0 if args.quick else 3600.0
     report = {"machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()}}
 
-    print(f"{'flights/h':>9} {'seed':>4} {'run':>5} {'airborne':>8} {'LoS none':>8} {'LoS':>6} {'removed':>8} "
-          f"{'+1% minima':>10} {'completed':>9} {'delay':>6} {'at end':>11} {'extra dist':>10} {'goal':>5}")
+    print(f"{'flights/h':>9} {'seed':>4} {'run':>6} {'airborne':>8} {'LoS none':>8} {'LoS':>6} {'removed':>8} "
+          f"{'+1% minima':>10} {'completed':>9} {'delay':>6} {'at end':>11} {'extra dist':>10} {'off level':>9} {'goal':>5}")
     report["density"] = []
     for rate, seed in ((500, 1), (1000, 1), (2000, 1)) + (() if args.quick else ((2000, 2), (2000, 3))):
         row = losses_removed(rate, duration, seed=seed)

@@ -153,15 +153,16 @@ def test_simulate_options(tmp_path, capsys):
     assert not (tmp_path / "sim" / "map.png").exists()
 
 
-def test_simulate_resume_baseline_and_a_bad_value(tmp_path, capsys):
+def test_simulate_baseline_options_and_a_bad_value(tmp_path, capsys):
     import json
 
-    code, out, _ = run(["simulate", "encounters", "--resume", "cpa", "--no-compare", "--no-plots",
+    code, out, _ = run(["simulate", "encounters", "--resume", "cpa", "--no-hold-level", "--no-compare", "--no-plots",
                         "--out", str(tmp_path / "sim")], capsys)
-    assert code == 0 and "resume past CPA" in out
+    assert code == 0 and "resume past CPA, no level holds" in out
     figures = json.loads((tmp_path / "sim" / "metrics.json").read_text())["runs"]
-    assert list(figures) == ["MVP cooperative, resume past CPA"]
-    assert figures["MVP cooperative, resume past CPA"]["losses"] == 0
+    assert list(figures) == ["MVP cooperative, resume past CPA, no level holds"]
+    assert figures["MVP cooperative, resume past CPA, no level holds"]["losses"] == 0
+    assert figures["MVP cooperative, resume past CPA, no level holds"]["flights_off_final_level"] == 0
     code, _, err = run(["simulate", "encounters", "--resume", "later"], capsys)
     assert code == 2 and err.count("\n") == 1 and "--resume: expected route or cpa, got 'later'" in err
 

@@ -284,3 +284,70 @@ def test_an_aircraft_goes_back_to_its_route_only_when_that_route_is_clear():
         assert not hits, f"released onto a route in conflict: {hits}"
         checked += released.size
     assert checked >= 50  # the rule was exercised
+
+
+def test_a_climb_into_a_conflict_is_held_at_its_level():
+    """Resolution in level: B, level at FL290 under A's FL300, is planned to climb to FL310 from 5.6 km
+    before its crossing with A. Climbing as planned, the climb meets A within a minute: MVP turns both
+    (3.4 km extra each) and separation is still lost. Held at FL290 until the climb is clear, nobody
+    turns, nothing is lost, and B still ends its route at its planned level."""
+    flights = Flights.from_routes(["A", "B"], ["A", "B"], ["x", "y"], [0.0, 0.0], [230.0, 230.0],
+                                  [np.array([[50.0, 9.0, 30000 * FOOT], [50.0, 11.0, 30000 * FOOT]]),
+                                   np.array([[49.4, 10.0, 29000 * FOOT], [49.95, 10.0, 29000 * FOOT],
+                                             [50.6, 10.0, 31000 * FOOT]])])
+    fly = lambda hold: simulate(flights, SimulationSettings(  # noqa: E731
+        duration=1200.0, resolver=Resolver(method="mvp", hold_level=hold)))
+    as_planned, held = fly(False), fly(True)
+    assert len(as_planned.losses) == 1 and as_planned.extra_distance > 1000.0
+    assert len(held.losses) == held.widened_losses == 0 and held.completed.all()
+    assert np.all(held.distance_flown - held.route_length < 1.0)  # nobody turned
+    assert np.all(np.abs(held.final_level_error) < 200 * FOOT)
+
+
+def test_a_climb_starts_only_when_clear_for_two_minutes():
+    """Every climb or descent that begins from level flight in dense traffic, checked by brute force
+    (tests/core/reference.py): at the autopilot's rate, against everyone's velocity, it raises no new
+    conflict (one not already being resolved) at the horizontal minimum times the margin within
+    `CLIMB_HOLD_HORIZON`; and climbs were held."""
+    from pyproj import Geod
+
+    from deconflict.core import simulation
+    from tests.core.reference import reference_pairs
+
+    starts, held = [], [0]
+
+    class Recording(simulation._Run):
+        def _hold_climbs(self, rows, snapshot, current):
+            super()._hold_climbs(rows, snapshot, current)
+            level = np.abs(snapshot.vertrate) < simulation.HELD_LEVEL_VERTRATE
+            held[0] += int(self.climb_held[rows].sum())
+            starts.append((rows.copy(), snapshot, current.copy(), level & ~self.climb_held[rows],
+                           self.next_waypoint[rows].copy()))
+
+    dense = CrossingTraffic(flights_per_hour=1500, duration=600.0, lat=50.0, lon=10.0, size=200e3,
+                            altitude_range=(20000 * FOOT, 40000 * FOOT), speed_range=(250 * KNOT, 480 * KNOT),
+                            climbing=0.5, seed=5).flights()
+    settings = SimulationSettings(duration=600.0, resolver=Resolver(method="mvp"))
+    Recording(dense, settings).run(None, 0.0)
+    geod, f, cfg = Geod(ellps="WGS84"), dense, settings
+    checked = 0
+    for rows, s, current, free, wp in starts:
+        _, _, to_go = geod.inv(s.lon, s.lat, f.waypoint_lon[wp], f.waypoint_lat[wp])
+        wanted = np.clip((f.waypoint_altitude[wp] - s.altitude) / np.maximum(to_go / np.maximum(s.velocity, 1.0), 10.0),
+                         -15.0, 15.0)
+        climbing = np.flatnonzero(free & (np.abs(wanted) > simulation.CLIMB_START_VERTRATE))
+        if not climbing.size:
+            continue
+        vertrate = s.vertrate.copy()
+        vertrate[climbing] = wanted[climbing]
+        i = np.repeat(climbing, s.lat.size)
+        j = np.tile(np.arange(s.lat.size), climbing.size)
+        keep = i != j
+        hits = reference_pairs(s.lat, s.lon, s.velocity, s.heading, s.altitude, vertrate,
+                               simulation.CLIMB_HOLD_HORIZON * 0.99, cfg.hsep * cfg.resolver.margin * 0.99,
+                               cfg.vsep - 0.01, pairs=(i[keep], j[keep]))
+        resolving = {(min(a, b), max(a, b)) for a, b in zip((current // len(f)).tolist(), (current % len(f)).tolist())}
+        new = {(a, b) for a, b in hits if (min(rows[a], rows[b]), max(rows[a], rows[b])) not in resolving}
+        assert not new, f"a climb began into a conflict: {new}"
+        checked += climbing.size
+    assert checked >= 20 and held[0] > 0  # climbs began, and some were held

@@ -13,7 +13,7 @@ duration: 30min
 step: 2s
 separation: {hsep: 3nm, vsep: 1000ft}
 lookahead: 2min
-resolution: {method: mvp, dimensions: both, margin: 1.2, delay: 10s, manoeuvring: [blue], resume: cpa}
+resolution: {method: mvp, dimensions: both, margin: 1.2, delay: 10s, manoeuvring: [blue], resume: cpa, hold_level: false}
 performance: {bank_angle: 30, vertrate_limit: 2000ft/min}
 aircraft:
   - id: BLU1
@@ -39,7 +39,7 @@ def test_every_field_with_units(tmp_path):
     assert (s.duration, s.step, s.lookahead) == (1800.0, 2.0, 120.0)
     assert s.hsep == pytest.approx(3 * NAUTICAL_MILE) and s.vsep == pytest.approx(1000 * FOOT)
     assert s.resolver.dimensions == "both" and s.resolver.margin == 1.2 and s.resolver.delay == 10.0
-    assert s.resolver.manoeuvring == frozenset({"blue"}) and s.resolver.resume == "cpa"
+    assert s.resolver.manoeuvring == frozenset({"blue"}) and s.resolver.resume == "cpa" and not s.resolver.hold_level
     assert s.bank_angle == 30 and s.vertrate_limit == pytest.approx(2000 * FOOT / 60)
     f = scenario.flights
     assert f.icao24.tolist() == ["BLU1"] and f.start.tolist() == [60.0]

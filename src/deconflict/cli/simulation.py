@@ -23,6 +23,10 @@ def simulate(
     resume: Annotated[Optional[str], typer.Option(
         help="When a resolving aircraft goes back to its route: route (as soon as its route is clear) or cpa "
              "(past the closest approach, the MVP baseline); default: the scenario's.")] = None,
+    hold_level: Annotated[Optional[bool], typer.Option(
+        "--hold-level/--no-hold-level",
+        help="Keep a level aircraft at its level while its planned climb or descent would raise a new conflict "
+             "within 2 minutes (default: the scenario's, on).")] = None,
     compare: Annotated[bool, typer.Option("--compare/--no-compare", help="Also run without resolution and compare.")] = True,
     duration: Annotated[Optional[str], typer.Option(help="Override the scenario's duration, e.g. 10min.")] = None,
     delay: Annotated[Optional[str], typer.Option(help="Override the pilot response delay, e.g. 5s.")] = None,
@@ -48,6 +52,8 @@ def simulate(
         if resume not in RESUME:
             raise UserError(f"--resume: expected {' or '.join(RESUME)}, got {resume!r}")
         resolver = replace(resolver, resume=resume)
+    if hold_level is not None:
+        resolver = replace(resolver, hold_level=hold_level)
     if delay is not None:
         resolver = replace(resolver, delay=parse_duration(delay, "--delay"))
     if duration is not None:
@@ -57,7 +63,7 @@ def simulate(
         runs["no resolution"] = replace(settings, resolver=replace(resolver, method="none"))
     label = "no resolution" if resolver.method == "none" else (
         f"MVP {'cooperative' if resolver.manoeuvring is None else 'one-sided (' + ', '.join(sorted(resolver.manoeuvring)) + ')'}"
-        f"{', resume past CPA' if resolver.resume == 'cpa' else ''}")
+        f"{', resume past CPA' if resolver.resume == 'cpa' else ''}{'' if resolver.hold_level else ', no level holds'}")
     runs[label] = replace(settings, resolver=resolver)
 
     console = Console(width=max(Console().width, 100))
@@ -93,6 +99,7 @@ def simulation_table(figures: dict[str, dict]) -> Table:
     rows = [
         ("flights completed", lambda m: f"{m['flights_completed']}"),
         ("mean delay of a completed flight", lambda m: f"{m['mean_delay_s']:.0f} s"),
+        ("completed > 200 ft off final level", lambda m: f"{m['flights_off_final_level']}"),
         ("mean airborne", lambda m: f"{m['mean_airborne']:.0f}"),
         ("airborne at the end", lambda m: f"{m['airborne_at_end']}"),
         ("conflicts", lambda m: f"{m['conflicts']}"),

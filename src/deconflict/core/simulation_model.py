@@ -87,7 +87,11 @@ class Resolver:
     planned speed and climb) would raise no conflict to resolve with anyone over the look-ahead.
     At 2,000 flights an hour (three seeds) it completed 96.6-97.3 % of the flights the same traffic
     completes unresolved where the baseline completed 93.8-97.0 %, with fewer losses (57 against
-    65), less delay and less extra distance (benchmarks/simulate_mvp.py)."""
+    65), less delay and less extra distance (benchmarks/simulate_mvp.py).
+
+    ``hold_level`` (default on): resolution in level as well. A level aircraft whose plan now climbs or
+    descends keeps its level while the climb would raise a new conflict within 2 minutes (a controller's
+    "expect higher later"); the baseline climbs as planned and is resolved horizontally."""
 
     method: str = "mvp"
     dimensions: str = "horizontal"
@@ -96,6 +100,7 @@ class Resolver:
     manoeuvring: frozenset[str] | None = None
     vertical_margin: float | None = None
     resume: str = "route"
+    hold_level: bool = True
 
     @property
     def vertical(self) -> float:
@@ -168,6 +173,8 @@ class SimulationResult:
     wall_seconds: float
     tracks: np.ndarray = field(repr=False, default_factory=lambda: np.empty((0, 3)))  # sampled (flight, lat, lon)
     finished_at: np.ndarray = field(repr=False, default_factory=lambda: np.empty(0))  # per flight, s (NaN: not)
+    # per flight: altitude when it finished minus its last waypoint's (m; NaN: not finished)
+    final_level_error: np.ndarray = field(repr=False, default_factory=lambda: np.empty(0))
     widened_losses: int = 0  # loss episodes at the minima widened by `WIDENED`
     flights_start: np.ndarray = field(repr=False, default_factory=lambda: np.empty(0))  # planned, s
     flights_speed: np.ndarray = field(repr=False, default_factory=lambda: np.empty(0))  # planned, m/s

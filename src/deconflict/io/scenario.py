@@ -87,6 +87,7 @@ class Resolution(_Model):
     delay: Duration = 5.0
     manoeuvring: list[str] | None = None
     resume: Literal["route", "cpa"] = "route"
+    hold_level: bool = True
 
 
 class Performance(_Model):
@@ -172,7 +173,7 @@ def _build(model: ScenarioModel, source: str) -> Scenario:
     r = model.resolution
     resolver = Resolver(method=r.method, dimensions=r.dimensions, margin=r.margin, delay=r.delay,
                         manoeuvring=None if r.manoeuvring is None else frozenset(r.manoeuvring),
-                        vertical_margin=r.vertical_margin, resume=r.resume)
+                        vertical_margin=r.vertical_margin, resume=r.resume, hold_level=r.hold_level)
     p = model.performance
     settings = SimulationSettings(duration=model.duration, hsep=hsep, vsep=vsep, lookahead=model.lookahead,
                                   step=model.step, resolver=resolver, bank_angle=p.bank_angle,

@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from deconflict.core.simulation import SimulationResult
+from deconflict.core.units import FOOT
 
 
 def metrics(result: SimulationResult) -> dict[str, float | int]:
@@ -20,6 +21,9 @@ def metrics(result: SimulationResult) -> dict[str, float | int]:
         "mean_airborne": float(result.airborne.mean()) if result.airborne.size else 0.0,
         "airborne_at_end": int(result.airborne[-1]) if result.airborne.size else 0,
         "mean_delay_s": float(delay.mean()) if delay.size else 0.0,
+        # completed flights that ended more than 200 ft off their planned final level (a climb held too long)
+        "flights_off_final_level": int((np.abs(result.final_level_error[done]) > 200 * FOOT).sum())
+        if result.final_level_error.size else 0,
         "conflicts": int(result.conflicts),
         "losses": len(losses),
         "losses_widened_minima": int(result.widened_losses),
