@@ -7,7 +7,9 @@ pilots follow after a response delay. Aircraft turn at a bank angle, accelerate 
 vertical rate within limits, and move along geodesics (pyproj); an aircraft with no pending
 resolution flies direct to its next waypoint at its planned speed. It resumes navigation once
 flying its route again raises no conflict to resolve over the look-ahead, or once every pair it
-was resolving is past its closest point of approach (``Resolver.resume``).
+was resolving is past its closest point of approach (``Resolver.resume``). A level aircraft whose
+plan now climbs or descends keeps its level while that would raise a new conflict within two
+minutes (``Resolver.hold_level``).
 """
 
 from __future__ import annotations

@@ -85,9 +85,10 @@ class Resolver:
     rule, the MVP baseline): once every pair it was resolving is past its closest approach.
     ``route`` (default): also as soon as flying its route again (direct to its next waypoint at its
     planned speed and climb) would raise no conflict to resolve with anyone over the look-ahead.
-    At 2,000 flights an hour (three seeds) it completed 96.6-97.3 % of the flights the same traffic
-    completes unresolved where the baseline completed 93.8-97.0 %, with fewer losses (57 against
-    65), less delay and less extra distance (benchmarks/simulate_mvp.py).
+    With ``hold_level``, at 2,000 flights an hour (three seeds), it completed 97.0-98.6 % of the flights
+    the same traffic completes unresolved where the baseline completed 93.8-97.0 %, with fewer losses
+    (41 against 65; 57 with ``resume`` alone), less delay and less extra distance
+    (benchmarks/simulate_mvp.py, docs/guidance.md).
 
     ``hold_level`` (default on): resolution in level as well. A level aircraft whose plan now climbs or
     descends keeps its level while the climb would raise a new conflict within 2 minutes (a controller's
