@@ -34,9 +34,7 @@ import httpx
 import orjson
 
 from deconflict.errors import DeconflictError
-
-LEADER_HEADER = "X-Deconflict-Leader"
-SIGNATURE_HEADER = "X-Deconflict-Signature"
+from deconflict.wire import LEADER_HEADER, SIGNATURE_HEADER
 MAX_RETRY_WAIT = 5.0  # s: the longest Retry-After of a 429 that is waited out (once)
 
 

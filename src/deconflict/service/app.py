@@ -28,9 +28,9 @@ from deconflict.service.hardening import Hardening
 from deconflict.service.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from deconflict.store.audit import public_pem
 from deconflict import web
+from deconflict.wire import LEADER_HEADER
 
 TARPIT_LONGEST = 2.0  # s: longest wait before a 429 answer
-LEADER_HEADER = "X-Deconflict-Leader"  # on a standby's 503: the URL the leading node advertises
 class ErrorAnswer(BaseModel):
     detail: str = Field(description="one line: the field or resource, what was expected")
 

@@ -40,8 +40,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 
 from deconflict.errors import DeconflictError
 from deconflict.store.audit import canonical
-
-HEADER = "X-Deconflict-Signature"
+from deconflict.wire import SIGNATURE_HEADER as HEADER
 SIGNED_MESSAGE_KINDS = ("proposal", "accept", "reject")  # must be signed once a member has a key
 
 
