@@ -15,7 +15,9 @@ import httpx
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-NEEDED = ("deconflict/web/static/index.html", "deconflict/web/static/app.js", "deconflict/web/static/vendor/leaflet.js",
+NEEDED = ("deconflict/web/static/index.html", "deconflict/web/static/app.js", "deconflict/web/static/traffic.js",
+          "deconflict/web/static/layers.js", "deconflict/web/static/hotline.js", "deconflict/web/static/live.js",
+          "deconflict/web/static/vendor/leaflet.js",
           "deconflict/web/static/vendor/countries-50m.json", "deconflict/web/static/vendor/images/layers.png",
           "deconflict/data/sample_states.csv", "deconflict/data/scenarios/airbase_demo.yaml",
           "deconflict/store/migrations/env.py", "deconflict/store/migrations/versions/0001_initial_schema.py")
