@@ -163,6 +163,11 @@ def test_simulate_baseline_options_and_a_bad_value(tmp_path, capsys):
     assert list(figures) == ["MVP cooperative, resume past CPA, no level holds"]
     assert figures["MVP cooperative, resume past CPA, no level holds"]["losses"] == 0
     assert figures["MVP cooperative, resume past CPA, no level holds"]["flights_off_final_level"] == 0
+    code, out, _ = run(["simulate", "encounters", "--baseline", "--no-plots", "--out", str(tmp_path / "three")], capsys)
+    assert code == 0
+    assert "MVP baseline removes 100.0 %, MVP cooperative removes 100.0 % of losses of separation" in " ".join(out.split())
+    figures = json.loads((tmp_path / "three" / "metrics.json").read_text())["runs"]
+    assert list(figures) == ["no resolution", "MVP baseline", "MVP cooperative"]
     code, _, err = run(["simulate", "encounters", "--resume", "later"], capsys)
     assert code == 2 and err.count("\n") == 1 and "--resume: expected route or cpa, got 'later'" in err
 

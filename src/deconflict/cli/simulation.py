@@ -28,6 +28,10 @@ def simulate(
         help="Keep a level aircraft at its level while its planned climb or descent would raise a new conflict "
              "within 2 minutes (default: the scenario's, on).")] = None,
     compare: Annotated[bool, typer.Option("--compare/--no-compare", help="Also run without resolution and compare.")] = True,
+    baseline: Annotated[bool, typer.Option(
+        "--baseline/--no-baseline",
+        help="Also run the MVP baseline (BlueSky's: back to the route past the closest approach, climbs as "
+             "planned) and compare.")] = False,
     duration: Annotated[Optional[str], typer.Option(help="Override the scenario's duration, e.g. 10min.")] = None,
     delay: Annotated[Optional[str], typer.Option(help="Override the pilot response delay, e.g. 5s.")] = None,
     out: Annotated[Optional[Path], typer.Option(help="Folder for plots and metrics.json (default: simulation-NAME).")] = None,
@@ -61,10 +65,9 @@ def simulate(
     runs = {}
     if compare and resolver.method != "none":
         runs["no resolution"] = replace(settings, resolver=replace(resolver, method="none"))
-    label = "no resolution" if resolver.method == "none" else (
-        f"MVP {'cooperative' if resolver.manoeuvring is None else 'one-sided (' + ', '.join(sorted(resolver.manoeuvring)) + ')'}"
-        f"{', resume past CPA' if resolver.resume == 'cpa' else ''}{'' if resolver.hold_level else ', no level holds'}")
-    runs[label] = replace(settings, resolver=resolver)
+    if baseline:
+        runs["MVP baseline"] = replace(settings, resolver=replace(resolver, method="mvp", resume="cpa", hold_level=False))
+    runs[_label(resolver)] = replace(settings, resolver=resolver)
 
     console = Console(width=max(Console().width, 100))
     console.print(f"[bold]{loaded.name}[/bold] ({loaded.source}): {len(loaded.flights)} flights, "
@@ -86,6 +89,15 @@ def simulate(
     (folder / "metrics.json").write_text(json.dumps({"scenario": loaded.name, "runs": figures}, indent=2))
     written = write_plots(results, folder, loaded.name) if plots else []
     console.print(f"wrote {folder / 'metrics.json'}" + "".join(f", {path}" for path in written))
+
+
+def _label(resolver) -> str:  # noqa: ANN001 - a core Resolver, imported by the command only
+    """A run's column: MVP and how it shares, then what differs from deconflict's defaults."""
+    if resolver.method == "none":
+        return "no resolution"
+    sharing = "cooperative" if resolver.manoeuvring is None else f"one-sided ({', '.join(sorted(resolver.manoeuvring))})"
+    return (f"MVP {sharing}{', resume past CPA' if resolver.resume == 'cpa' else ''}"
+            f"{'' if resolver.hold_level else ', no level holds'}")
 
 
 def simulation_table(figures: dict[str, dict]) -> Table:
@@ -114,7 +126,8 @@ def simulation_table(figures: dict[str, dict]) -> Table:
     for heading, cell in rows:
         table.add_row(heading, *(cell(m) for m in figures.values()))
     names = list(figures)
-    if len(names) == 2 and figures[names[0]]["losses"]:
-        before, after = figures[names[0]]["losses"], figures[names[1]]["losses"]
-        table.caption = f"{names[1]} removes {100 * (before - after) / before:.1f} % of losses of separation"
+    if len(names) >= 2 and names[0] == "no resolution" and figures[names[0]]["losses"]:
+        before = figures[names[0]]["losses"]
+        table.caption = ", ".join(f"{name} removes {100 * (before - figures[name]['losses']) / before:.1f} %"
+                                  for name in names[1:]) + " of losses of separation"
     return table
