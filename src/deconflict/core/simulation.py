@@ -69,6 +69,7 @@ class _Run:
         self.held = np.empty(0, dtype=np.int64)  # pair keys (a * n + b) under resolution
         self.released = np.zeros(n, dtype=bool)  # back on route while a pair of theirs is still held
         self.climb_held = np.zeros(n, dtype=bool)  # level: its climb or descent would raise a new conflict
+        self._to_next = (np.empty(0), np.empty(0))  # this step's azimuth (deg) and distance (m) to the next waypoint, by row
         self.manoeuvres = (np.ones(n, dtype=bool) if settings.resolver.manoeuvring is None
                            else np.isin(flights.party, list(settings.resolver.manoeuvring)))
         self.conflict_keys = np.empty(0, dtype=np.int64)
@@ -93,6 +94,10 @@ class _Run:
             rows = np.flatnonzero(self.active)
             airborne[k] = rows.size
             if rows.size:
+                # the resolver's checks and the autopilot all steer by it: one geodesic solve per step
+                waypoint = self.next_waypoint[rows]
+                self._to_next = _GEOD.inv(self.lon[rows], self.lat[rows], self.f.waypoint_lon[waypoint],
+                                          self.f.waypoint_lat[waypoint])[::2]
                 conflicts_now[k], losses_now[k] = self._surveil_and_resolve(t, rows)
                 self._fly(t, rows)
                 if track_every and (t % track_every) < cfg.step:
@@ -182,7 +187,7 @@ class _Run:
         cfg, f = self.cfg, self.f
         dt = cfg.step
         wp = self.next_waypoint[rows]
-        azimuth, _, to_go = _GEOD.inv(self.lon[rows], self.lat[rows], f.waypoint_lon[wp], f.waypoint_lat[wp])
+        azimuth, to_go = self._to_next
         target_track = np.mod(azimuth, 360.0)
         target_speed = f.speed[rows].copy()
         time_to_go = to_go / np.maximum(self.speed[rows], 1.0)
@@ -393,73 +398,67 @@ class _Run:
         level while that would raise, within ``CLIMB_HOLD_HORIZON`` s, a conflict to resolve with an aircraft
         it is not already resolving with (a controller's "expect higher later"); ``current``: the pair keys
         being resolved now. Checked every step: a climb that has begun is not taken back."""
-        f, cfg, resolver = self.f, self.cfg, self.cfg.resolver
         self.climb_held[rows] = False
-        wp = self.next_waypoint[rows]
-        _, _, to_go = _GEOD.inv(self.lon[rows], self.lat[rows], f.waypoint_lon[wp], f.waypoint_lat[wp])
-        wanted = self._climb_rate(wp, self.altitude[rows], to_go / np.maximum(self.speed[rows], 1.0))
+        wanted = self._climb_rate(self.next_waypoint[rows], self.altitude[rows],
+                                  self._to_next[1] / np.maximum(self.speed[rows], 1.0))
         wanting = np.flatnonzero((np.abs(snapshot.vertrate) < HELD_LEVEL_VERTRATE) & (np.abs(wanted) > CLIMB_START_VERTRATE)
                                  & np.isnan(self.command[rows, 2]) & self.manoeuvres[rows])
         if not wanting.size:
             return
-        horizon = min(CLIMB_HOLD_HORIZON, cfg.lookahead)
-        blocked = np.zeros(rows.size, dtype=bool)
-        while True:  # a held flight stays level: the others' climbs are checked again against it
-            climbing = np.zeros(rows.size, dtype=bool)
-            climbing[wanting] = ~blocked[wanting]
-            vertrate = np.where(climbing, wanted, snapshot.vertrate)
-            found = detect(replace(snapshot, vertrate=vertrate), lookahead=horizon,
-                           hsep=cfg.hsep * resolver.margin * WIDENED, vsep=cfg.vsep * resolver.vertical * WIDENED)
-            i, j = found.index_a, found.index_b
-            mine = climbing[i] | climbing[j]
-            i, j = i[mine], j[mine]
-            encounter = Encounter.from_ecef(*self._ecef, vertrate, snapshot.altitude, i, j)
-            level = (np.abs(vertrate[i]) < LEVEL_VERTRATE) & (np.abs(vertrate[j]) < LEVEL_VERTRATE)
-            keys = np.minimum(rows[i], rows[j]) * self.n + np.maximum(rows[i], rows[j])
-            new = self._to_resolve(encounter, level, horizon=horizon) & ~np.isin(keys, current)
-            now = blocked.copy()
-            now[i[new & climbing[i]]] = True
-            now[j[new & climbing[j]]] = True
-            if np.array_equal(now, blocked):
-                break
-            blocked = now
-        self.climb_held[rows[wanting]] = blocked[wanting]
+        # a held flight stays level: the others' climbs are checked again against it
+        self.climb_held[rows[wanting]] = self._trials_blocked(
+            rows, snapshot, wanting, snapshot.heading[wanting], snapshot.velocity[wanting], wanted[wanting],
+            horizon=min(CLIMB_HOLD_HORIZON, self.cfg.lookahead), current=current)
 
     def _route_blocked(self, flights: np.ndarray, row_of: np.ndarray, snapshot: States) -> np.ndarray:
         """Per flight of ``flights`` (all airborne): whether flying its route now (direct to its next
         waypoint at its planned speed and the autopilot's vertical rate) would raise a conflict to resolve
         at the horizontal minimum times ``RESUME_HYSTERESIS`` as well, while every other aircraft keeps its
-        velocity and the others of ``flights`` that are released fly their routes too. A flight found
-        blocked keeps its velocity, so the rest are checked again against it until none changes (the
-        blocked set only grows: at most ``flights.size`` rounds, one or two in practice)."""
-        f, local = self.f, row_of[flights]
-        waypoint = self.next_waypoint[flights]
-        azimuth, _, to_go = _GEOD.inv(self.lon[flights], self.lat[flights], f.waypoint_lon[waypoint],
-                                      f.waypoint_lat[waypoint])
-        route_heading, route_speed = np.mod(azimuth, 360.0), f.speed[flights]
-        route_vertrate = self._climb_rate(waypoint, self.altitude[flights], to_go / np.maximum(f.speed[flights], 1.0))
+        velocity and the others of ``flights`` that are released fly their routes too (`_trials_blocked`)."""
+        local = row_of[flights]
+        azimuth, to_go = self._to_next[0][local], self._to_next[1][local]
+        speed = self.f.speed[flights]
+        vertrate = self._climb_rate(self.next_waypoint[flights], self.altitude[flights], to_go / np.maximum(speed, 1.0))
+        return self._trials_blocked(np.flatnonzero(row_of >= 0), snapshot, local, np.mod(azimuth, 360.0), speed, vertrate,
+                                    hysteresis=RESUME_HYSTERESIS)
+
+    def _trials_blocked(self, rows: np.ndarray, snapshot: States, trying: np.ndarray, heading: np.ndarray,
+                        speed: np.ndarray, vertrate: np.ndarray, hysteresis: float = 1.0,
+                        horizon: float | None = None, current: np.ndarray | None = None) -> np.ndarray:
+        """Per snapshot row of ``trying``: whether flying ``heading`` (deg), ``speed`` (m/s) and ``vertrate``
+        (m/s) instead of its own velocity would raise a conflict to resolve (`_to_resolve`, with
+        ``hysteresis`` and ``horizon``) with anyone, while every other aircraft keeps its velocity; pairs
+        in ``current`` (keys being resolved now) do not count. Flights are tried together: one found
+        blocked keeps its velocity and the rest are tried again against it until none changes (the
+        blocked set only grows: at most ``trying.size`` rounds, one or two in practice)."""
         cfg, resolver = self.cfg, self.cfg.resolver
-        blocked = np.zeros(flights.size, dtype=bool)
+        horizon = cfg.lookahead if horizon is None else horizon
+        blocked = np.zeros(trying.size, dtype=bool)
         while True:
-            heading, speed, vertrate = snapshot.heading.copy(), snapshot.velocity.copy(), snapshot.vertrate.copy()
-            back = local[~blocked]
-            heading[back], speed[back], vertrate[back] = (route_heading[~blocked], route_speed[~blocked],
-                                                          route_vertrate[~blocked])
-            trial = replace(snapshot, heading=heading, velocity=speed, vertrate=vertrate)
+            moving = np.zeros(rows.size, dtype=bool)
+            moving[trying[~blocked]] = True
+            trial_heading, trial_speed, trial_vertrate = snapshot.heading.copy(), snapshot.velocity.copy(), snapshot.vertrate.copy()
+            trial_heading[trying[~blocked]], trial_speed[trying[~blocked]], trial_vertrate[trying[~blocked]] = (
+                heading[~blocked], speed[~blocked], vertrate[~blocked])
             # a detection of the whole picture (its grid broad phase): against every aircraft by a chord bound
             # it cost 4x more, since 5 min at 250 m/s reaches across the whole area. Found a little wide:
             # `_to_resolve` decides on the closed boundary
-            found = detect(trial, lookahead=cfg.lookahead, hsep=cfg.hsep * resolver.margin * RESUME_HYSTERESIS * WIDENED,
+            found = detect(replace(snapshot, heading=trial_heading, velocity=trial_speed, vertrate=trial_vertrate),
+                           lookahead=horizon, hsep=cfg.hsep * resolver.margin * hysteresis * WIDENED,
                            vsep=cfg.vsep * resolver.vertical * WIDENED)
             i, j = found.index_a, found.index_b
-            ecef = surface_kinematics(trial.lat, trial.lon, speed, heading)
-            level = (np.abs(vertrate[i]) < LEVEL_VERTRATE) & (np.abs(vertrate[j]) < LEVEL_VERTRATE)
-            conflict = self._to_resolve(Encounter.from_ecef(*ecef, vertrate, trial.altitude, i, j), level,
-                                        hysteresis=RESUME_HYSTERESIS)
-            in_conflict = np.zeros(snapshot.icao24.size, dtype=bool)
-            in_conflict[i[conflict]] = True
-            in_conflict[j[conflict]] = True
-            now = blocked | in_conflict[local]
+            mine = moving[i] | moving[j]
+            i, j = i[mine], j[mine]
+            ecef = surface_kinematics(snapshot.lat, snapshot.lon, trial_speed, trial_heading)
+            level = (np.abs(trial_vertrate[i]) < LEVEL_VERTRATE) & (np.abs(trial_vertrate[j]) < LEVEL_VERTRATE)
+            conflict = self._to_resolve(Encounter.from_ecef(*ecef, trial_vertrate, snapshot.altitude, i, j), level,
+                                        hysteresis=hysteresis, horizon=horizon)
+            if current is not None:
+                conflict &= ~np.isin(np.minimum(rows[i], rows[j]) * self.n + np.maximum(rows[i], rows[j]), current)
+            hit = np.zeros(rows.size, dtype=bool)
+            hit[i[conflict & moving[i]]] = True
+            hit[j[conflict & moving[j]]] = True
+            now = blocked | hit[trying]
             if np.array_equal(now, blocked):
                 return blocked
             blocked = now
