@@ -13,11 +13,6 @@ from pyproj import Geod
 from deconflict.core.resolution import DIMENSIONS, ResolutionError
 
 RESUME = ("route", "cpa")  # when a resolving aircraft goes back to its route (Resolver.resume)
-# an aircraft goes back to its route only when the route clears the horizontal minimum times the margin
-# times this: a route that only just clears is taken back into conflict by the next small change (at 2,000
-# flights an hour, seeds 1-3: 58 losses left instead of 70 without it, completions within 0.5 point)
-RESUME_HYSTERESIS = 1.1
-WIDENED = 1.01  # losses are also counted at the minima widened by 1 %: a resolver must not live on the boundary
 _GEOD = Geod(ellps="WGS84")
 
 
@@ -176,7 +171,7 @@ class SimulationResult:
     finished_at: np.ndarray = field(repr=False, default_factory=lambda: np.empty(0))  # per flight, s (NaN: not)
     # per flight: altitude when it finished minus its last waypoint's (m; NaN: not finished)
     final_level_error: np.ndarray = field(repr=False, default_factory=lambda: np.empty(0))
-    widened_losses: int = 0  # loss episodes at the minima widened by `WIDENED`
+    widened_losses: int = 0  # loss episodes at the minima widened by `simulation.WIDENED`
     flights_start: np.ndarray = field(repr=False, default_factory=lambda: np.empty(0))  # planned, s
     flights_speed: np.ndarray = field(repr=False, default_factory=lambda: np.empty(0))  # planned, m/s
 
