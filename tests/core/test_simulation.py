@@ -351,3 +351,20 @@ def test_a_climb_starts_only_when_clear_for_two_minutes():
         assert not new, f"a climb began into a conflict: {new}"
         checked += climbing.size
     assert checked >= 20 and held[0] > 0  # climbs began, and some were held
+
+
+@pytest.mark.parametrize("pole", [89.0, -89.0])
+def test_a_head_on_over_a_pole_is_resolved(pole):
+    """Two aircraft head-on across a pole, one climbing through the other's level. Commands were true
+    tracks, kept five seconds for the pilot and held while flown: near the pole a true track a few
+    seconds old points tens of degrees away, and MVP's head-on ended 9.19 km apart, a loss, where the
+    same encounter at the equator is resolved. Commands are now carried along their great circle."""
+    route = lambda *points: np.array(points)  # noqa: E731
+    flights = Flights.from_routes(["A", "B"], ["A", "B"], ["x", "y"], [0.0, 0.0], [230.0, 230.0],
+                                  [route([pole, 0.0, 30000 * FOOT], [pole, 180.0, 30000 * FOOT]),
+                                   route([pole, 180.0, 29000 * FOOT], [pole, 0.0, 31000 * FOOT])])
+    alone = simulate(flights, SimulationSettings(duration=1500.0, resolver=Resolver(method="none")))
+    assert len(alone.losses) == 1 and alone.losses.min_distance[0] < 1000.0  # they meet over the pole
+    for resume, hold in (("cpa", False), ("route", True)):
+        result = simulate(flights, SimulationSettings(duration=1500.0, resolver=Resolver(resume=resume, hold_level=hold)))
+        assert len(result.losses) == result.widened_losses == 0 and result.completed.all()

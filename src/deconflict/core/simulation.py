@@ -216,6 +216,10 @@ class _Run:
         lon, lat, back = _GEOD.fwd(self.lon[rows], self.lat[rows], heading, speed * dt)
         self.lat[rows], self.lon[rows] = lat, lon
         self.track[rows] = np.mod(np.asarray(back) + 180.0, 360.0)
+        # a commanded track is a great circle, not a constant true track: carry every command (held or still
+        # waiting for the pilot) along by the meridian convergence its aircraft just flew through. Near a pole
+        # a true track a few seconds old points elsewhere (tens of degrees a second at 89.96 deg N)
+        self._transport_commands(rows, (self.track[rows] - heading + 180.0) % 360.0 - 180.0)
         self.speed[rows], self.vertrate[rows] = speed, vertrate
         altitude = self.altitude[rows] + vertrate * dt
         # level off exactly at the waypoint's altitude when this step would reach it
@@ -238,6 +242,14 @@ class _Run:
         self.finished_at[finished] = t + dt
         self.final_level_error[finished] = self.altitude[finished] - f.waypoint_altitude[f.route_start[finished + 1] - 1]
         self.command[finished] = np.nan
+
+    def _transport_commands(self, rows: np.ndarray, convergence: np.ndarray) -> None:
+        """Turn the commanded tracks of flights ``rows`` (held and pending) by ``convergence`` (deg)."""
+        turn = np.zeros(self.n)
+        turn[rows] = convergence
+        self.command[:, 0] = (self.command[:, 0] + turn) % 360.0
+        for _, flights, targets in self.pending:
+            targets[:, 0] = (targets[:, 0] + turn[flights]) % 360.0
 
     # -- surveillance, statistics and resolution ------------------------------------------------
     def _surveil_and_resolve(self, t: float, rows: np.ndarray) -> tuple[int, int]:
