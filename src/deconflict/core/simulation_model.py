@@ -80,9 +80,9 @@ class Resolver:
     rule, the MVP baseline): once every pair it was resolving is past its closest approach.
     ``route`` (default): also as soon as flying its route again (direct to its next waypoint at its
     planned speed and climb) would raise no conflict to resolve with anyone over the look-ahead.
-    With ``hold_level``, at 2,000 flights an hour (three seeds), it completed 97.0-98.6 % of the flights
-    the same traffic completes unresolved where the baseline completed 93.8-97.0 %, with fewer losses
-    (41 against 65; 57 with ``resume`` alone), less delay and less extra distance
+    With ``hold_level``, at 2,000 flights an hour (three seeds), it completed 97.0-99.1 % of the flights
+    the same traffic completes unresolved where the baseline completed 94.4-97.5 %, with fewer losses
+    (41 against 65; 60 with ``resume`` alone), less delay and less extra distance
     (benchmarks/simulate_mvp.py, docs/guidance.md).
 
     ``hold_level`` (default on): resolution in level as well. A level aircraft whose plan now climbs or
